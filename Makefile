@@ -1,0 +1,47 @@
+# flexreg: `make run` serves the API with a demo city; `make test` runs the whole suite.
+# Both set up what they need (virtualenv, dependencies, database) on a machine with only Python 3.11+.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 1
+
+.DEFAULT_GOAL := help
+
+.PHONY: help run test bench lint check migrate demo clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("flexreg needs Python 3.11+") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP) ## Serve the API with the demo city (embedded PostgreSQL under ./var unless DATABASE_URL is set)
+	$(BIN)/flexreg demo
+	$(BIN)/flexreg serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+test: $(STAMP) ## Run the whole test suite (embedded PostgreSQL under ./var unless DATABASE_URL is set)
+	$(BIN)/pytest
+
+bench: $(STAMP) ## Measure throughput and latency against same-run baselines
+	$(BIN)/python -m bench
+
+lint: $(STAMP) ## ruff (lint + format check) and mypy --strict on src/
+	$(BIN)/ruff check src tests bench alembic
+	$(BIN)/ruff format --check src tests bench alembic
+	$(BIN)/mypy
+
+check: lint test ## Everything CI checks
+
+migrate: $(STAMP) ## Apply migrations
+	$(BIN)/flexreg migrate
+
+clean: ## Remove the virtualenv and local data (./var)
+	rm -rf $(VENV) var

@@ -1,0 +1,42 @@
+"""Alembic, async: runs against DATABASE_URL (or the embedded server) or a connection handed in by tests."""
+
+from __future__ import annotations
+
+import asyncio
+from logging.config import fileConfig
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+import registry.models  # noqa: F401  (every domain's tables must be imported for autogenerate)
+from alembic import context
+from core.db import Base, database_url, sqlalchemy_url
+from core.settings import Settings
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("configure_logging", True):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+target_metadata = Base.metadata
+
+
+def run_migrations(connection: Connection) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_async() -> None:
+    url = config.attributes.get("url") or database_url(Settings.from_env())
+    engine = create_async_engine(sqlalchemy_url(url), poolclass=NullPool)
+    async with engine.connect() as connection:
+        await connection.run_sync(run_migrations)
+    await engine.dispose()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    run_migrations(connection)
+else:
+    asyncio.run(run_async())

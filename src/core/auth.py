@@ -1,0 +1,157 @@
+"""Who the caller is: password hashes, signed bearer tokens, and the principal every handler receives."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any, Literal
+
+import jwt
+import msgspec
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.types import Guard
+
+from core.errors import Forbidden, NotAuthenticated
+from core.settings import AuthSettings
+
+Role = Literal["vendor", "street_office", "department", "admin"]
+ROLES: tuple[Role, ...] = ("vendor", "street_office", "department", "admin")
+
+_hasher = PasswordHasher()
+# Verified when the username is unknown, so a miss costs as much as a hit (no account enumeration by timing).
+_DUMMY_HASH = _hasher.hash("flexreg-dummy-password")
+
+
+class Principal(msgspec.Struct, frozen=True, kw_only=True):
+    """The authenticated caller, as the token states it."""
+
+    account_id: uuid.UUID
+    role: Role
+    jurisdiction_code: str | None = None
+    department_code: str | None = None
+    vendor_id: uuid.UUID | None = None
+
+
+async def hash_password(password: str) -> str:
+    """Argon2id hash, computed off the event loop (it takes tens of milliseconds by design)."""
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    def verify() -> bool:
+        try:
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(verify)
+
+
+def issue_token(settings: AuthSettings, principal: Principal) -> str:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": str(principal.account_id),
+        "role": principal.role,
+        "iat": now,
+        "nbf": now,
+        "exp": now + settings.token_ttl_seconds,
+        "aud": settings.audience,
+        "iss": settings.issuer,
+        "jti": uuid.uuid4().hex,
+    }
+    if principal.jurisdiction_code:
+        claims["jur"] = principal.jurisdiction_code
+    if principal.department_code:
+        claims["dep"] = principal.department_code
+    if principal.vendor_id:
+        claims["vid"] = str(principal.vendor_id)
+    return jwt.encode(claims, settings.secret_key, algorithm=settings.algorithm)
+
+
+_MAX_TOKEN_LENGTH = 4096
+
+
+def decode_token(settings: AuthSettings, token: str) -> Principal:
+    """Check signature, algorithm, audience, issuer and times; every claim we rely on must be present."""
+    if len(token) > _MAX_TOKEN_LENGTH:
+        raise NotAuthenticated("The token is too long")
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=[settings.algorithm],
+            audience=settings.audience,
+            issuer=settings.issuer,
+            leeway=settings.leeway_seconds,
+            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+        )
+        role = claims.get("role")
+        if role not in ROLES:
+            raise NotAuthenticated("The token names no known role")
+        vendor_id = claims.get("vid")
+        return Principal(
+            account_id=uuid.UUID(claims["sub"]),
+            role=role,
+            jurisdiction_code=claims.get("jur"),
+            department_code=claims.get("dep"),
+            vendor_id=uuid.UUID(vendor_id) if vendor_id else None,
+        )
+    except jwt.ExpiredSignatureError:
+        raise NotAuthenticated("The token has expired") from None
+    except (jwt.InvalidTokenError, ValueError, TypeError, KeyError):
+        raise NotAuthenticated("The token is not valid") from None
+
+
+def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    header = connection.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthenticated("Use the Authorization: Bearer <token> scheme")
+    return token.strip()
+
+
+def _authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    principal: Principal | None = connection.state.get("principal")
+    if principal is None:
+        token = bearer_token(connection)
+        if token is None:
+            raise NotAuthenticated()
+        principal = decode_token(connection.app.state.settings.auth, token)
+        connection.state["principal"] = principal
+    return principal
+
+
+def requires(*roles: Role) -> Guard:
+    """A route guard: authenticate (401) and check the role (403) before the body is even read."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        require_role(_authenticate(connection), *(roles or ROLES))
+
+    return guard
+
+
+authenticated = requires(*ROLES)
+
+
+async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    """Dependency for protected handlers: the caller the guard authenticated (or 401)."""
+    return _authenticate(request)
+
+
+async def provide_optional_principal(request: Request[Any, Any, Any]) -> Principal | None:
+    """Dependency for public handlers that do more for a signed-in caller; a bad token is still a 401."""
+    token = bearer_token(request)
+    return None if token is None else decode_token(request.app.state.settings.auth, token)
+
+
+def require_role(principal: Principal, *roles: Role) -> None:
+    """Deny by default: the caller's role must be one of these (403 otherwise)."""
+    if principal.role not in roles:
+        raise Forbidden(f"This needs the role {' or '.join(roles)}; you are {principal.role}")

@@ -1,0 +1,98 @@
+"""Engine, sessions, the declarative base and turning constraint violations into domain errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy import MetaData
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+from core.embedded_pg import start_embedded_postgres
+from core.errors import DomainError
+from core.settings import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def database_url(settings: Settings) -> str:
+    """The libpq URL to use: DATABASE_URL, or the embedded server started on demand."""
+    return settings.db.url or start_embedded_postgres(settings.var_dir)
+
+
+def sqlalchemy_url(libpq_url: str) -> str:
+    """Add the asyncpg driver to a plain postgresql:// URL (the driver is the service's business)."""
+    parts = urlsplit(libpq_url)
+    if parts.scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
+        raise ValueError("DATABASE_URL must be a postgresql:// URL")
+    return urlunsplit(parts._replace(scheme="postgresql+asyncpg"))
+
+
+def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+    """One engine per process; server-side timeouts keep a stuck request from holding locks."""
+    return create_async_engine(
+        sqlalchemy_url(url or database_url(settings)),
+        pool_size=settings.db.pool_size,
+        max_overflow=settings.db.max_overflow,
+        pool_timeout=5,
+        connect_args={
+            "server_settings": {
+                "statement_timeout": str(settings.db.statement_timeout_ms),
+                "lock_timeout": str(settings.db.lock_timeout_ms),
+                "idle_in_transaction_session_timeout": "10000",
+                "application_name": "flexreg",
+            }
+        },
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def transaction(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session that commits when the caller finishes and rolls back if anything raised."""
+    async with sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+def constraint_name(error: IntegrityError) -> str | None:
+    """The name of the violated constraint, as asyncpg reports it."""
+    orig: Any = getattr(error, "orig", None)
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        name = getattr(candidate, "constraint_name", None)
+        if name:
+            return str(name)
+    return None
+
+
+async def flush_or_raise(session: AsyncSession, errors: Mapping[str, type[DomainError]]) -> None:
+    """Flush now, turning a named constraint violation into the matching domain error."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        error = errors.get(constraint_name(exc) or "")
+        if error is None:
+            raise
+        raise error() from None

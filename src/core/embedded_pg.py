@@ -1,0 +1,24 @@
+"""The private PostgreSQL under var/ that the service and the tests use when DATABASE_URL is unset."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+_servers: dict[Path, Any] = {}
+
+
+def start_embedded_postgres(var_dir: Path) -> str:
+    """Start (or join) the embedded server and return its libpq URL; it stops when the last user exits."""
+    data_dir = (var_dir / "pgdata").resolve()
+    if data_dir not in _servers:
+        import pgserver  # imported lazily: only the embedded path needs it
+
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        logger.info("starting embedded PostgreSQL in %s", data_dir)
+        _servers[data_dir] = pgserver.get_server(data_dir, cleanup_mode="stop")
+    uri: str = _servers[data_dir].get_uri()
+    return uri

@@ -1,0 +1,230 @@
+"""Domain errors and their rendering as RFC 9457 problem details (application/problem+json)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any, ClassVar
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    field: str
+    message: str
+
+
+class ProblemOut(msgspec.Struct, omit_defaults=True):
+    """An RFC 9457 problem document; `code` is the stable word clients branch on."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class DomainError(Exception):
+    """A refusal the service expects: rendered as a problem with this class's status, code and title."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    title: ClassVar[str] = "The request cannot be processed"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        **extras: Any,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors
+        self.headers = headers or {}
+        self.extras = extras
+
+
+class InvalidInput(DomainError):
+    status = 422
+    code = "validation_failed"
+    title = "The request is not valid"
+
+    @classmethod
+    def for_field(cls, field: str, message: str) -> InvalidInput:
+        return cls(f"{field}: {message}", errors=[FieldError(field, message)])
+
+
+class MalformedRequest(DomainError):
+    status = 400
+    code = "malformed_request"
+    title = "The request could not be read"
+
+
+class MalformedJson(DomainError):
+    status = 400
+    code = "malformed_json"
+    title = "The request body is not valid JSON"
+
+
+class NotAuthenticated(DomainError):
+    status = 401
+    code = "not_authenticated"
+    title = "A valid bearer token is required"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="flexreg"'})
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+    title = "Your role may not do this"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+    title = "No such resource"
+
+
+class PreconditionFailed(DomainError):
+    status = 412
+    code = "precondition_failed"
+    title = "The resource has changed since you read it"
+
+
+class PreconditionRequired(DomainError):
+    status = 428
+    code = "precondition_required"
+    title = "This decision needs an If-Match header with the resource's ETag"
+
+
+_HTTP_CODES: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "The request could not be read"),
+    401: ("not_authenticated", "A valid bearer token is required"),
+    403: ("forbidden", "Your role may not do this"),
+    404: ("not_found", "No such resource"),
+    405: ("method_not_allowed", "This method is not allowed here"),
+    406: ("not_acceptable", "No acceptable representation"),
+    409: ("conflict", "The request conflicts with the current state"),
+    413: ("body_too_large", "The request body is too large"),
+    415: ("unsupported_media_type", "Send JSON as application/json"),
+    429: ("too_many_requests", "Too many requests"),
+    500: ("internal_error", "Something went wrong on our side"),
+    503: ("service_unavailable", "The service is busy; try again shortly"),
+}
+
+
+def problem(
+    request: Request[Any, Any, Any] | None,
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+    extras: dict[str, Any] | None = None,
+) -> Response[Any]:
+    body: dict[str, Any] = msgspec.to_builtins(
+        ProblemOut(
+            type=f"/problems/{code}",
+            title=title,
+            status=status,
+            code=code,
+            detail=detail,
+            # The path only: a query string could carry personal data.
+            instance=request.url.path if request is not None else None,
+            errors=errors,
+        )
+    )
+    if extras:
+        body.update(msgspec.to_builtins(extras))
+    return Response(content=body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    return problem(
+        request,
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        errors=exc.errors,
+        headers=exc.headers,
+        extras=exc.extras,
+    )
+
+
+_AT_PATH = re.compile(r"\s*-\s*at\s*`\$(?P<path>[^`]*)`\s*$")
+_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
+
+
+def field_error_from_msgspec(message: str, prefix: str = "") -> FieldError:
+    """Turn msgspec's 'Expected `int`, got `str` - at `$.a[0]`' into a field path and a reason."""
+    path = ""
+    match = _AT_PATH.search(message)
+    if match:
+        path = match.group("path").lstrip(".")
+        message = message[: match.start()]
+    named = _NAMED_FIELD.search(message)
+    if named:
+        path = f"{path}.{named.group('name')}" if path else named.group("name")
+    field = ".".join(part for part in (prefix, path) if part) or "body"
+    return FieldError(field=field, message=message.strip())
+
+
+def validation_exception_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """Litestar's parameter validation (query, path, header): name the parameter, never echo the URL."""
+    errors: list[FieldError] = []
+    if isinstance(exc.extra, list):
+        for item in exc.extra:
+            if isinstance(item, dict):
+                key = str(item.get("key") or "request")
+                errors.append(FieldError(field=key, message=str(item.get("message", "is not valid"))))
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "The request is not valid"
+    return problem(request, status=400, code="invalid_parameter", title="A parameter is not valid", detail=detail,
+                   errors=errors or None)
+
+
+def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    code, title = _HTTP_CODES.get(status, ("http_error", "The request failed"))
+    detail = exc.detail if status < 500 and exc.detail and "Validation failed for" not in exc.detail else title
+    return problem(request, status=status, code=code, title=title, detail=detail, headers=exc.headers)
+
+
+def unreadable_body_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Invalid UTF-8 or absurdly nested JSON that got past the guard: still a 400, never a 500."""
+    return problem(request, status=400, code="malformed_json", title="The request body is not valid JSON",
+                   detail="The body must be UTF-8 JSON nested no deeper than the service allows")
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Last resort: log with a reference, answer with nothing internal (no trace, SQL or values)."""
+    reference = uuid.uuid4().hex
+    logger.error("unhandled %s on %s %s [ref %s]", type(exc).__name__, request.method, request.url.path, reference,
+                 exc_info=exc)
+    return problem(request, status=500, code="internal_error", title="Something went wrong on our side",
+                   detail=f"Quote reference {reference} when reporting this", extras={"reference": reference})
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    DomainError: domain_error_handler,
+    ValidationException: validation_exception_handler,
+    HTTPException: http_exception_handler,
+    UnicodeDecodeError: unreadable_body_handler,
+    RecursionError: unreadable_body_handler,
+    Exception: internal_error_handler,
+}

@@ -1,0 +1,99 @@
+"""Settings read once from the environment; nothing else in the service reads os.environ."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+logger = logging.getLogger(__name__)
+
+Environment = Literal["development", "production"]
+
+
+class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True):
+    # A libpq-style URL (postgresql://user@host:port/db); None means "start the embedded server under var/".
+    url: str | None
+    pool_size: int = 10
+    max_overflow: int = 10
+    statement_timeout_ms: int = 5000
+    lock_timeout_ms: int = 2000
+
+
+class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
+    secret_key: bytes
+    algorithm: str = "HS256"
+    audience: str = "flexreg-api"
+    issuer: str = "flexreg"
+    token_ttl_seconds: int = 1800
+    leeway_seconds: int = 30
+
+
+class DataSettings(msgspec.Struct, frozen=True, kw_only=True):
+    # Root key for field encryption and keyed hashes of ID numbers; held outside the database.
+    data_key: bytes
+
+
+class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
+    max_body_bytes: int = 1024 * 1024
+    max_document_bytes: int = 5 * 1024 * 1024
+    max_json_depth: int = 32
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    environment: Environment
+    var_dir: Path
+    timezone: str
+    db: DatabaseSettings
+    auth: AuthSettings
+    data: DataSettings
+    http: HttpSettings = HttpSettings()
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Build the settings from the environment, generating development keys under var/ when missing."""
+        env = dict(os.environ if environ is None else environ)
+        environment = env.get("FLEXREG_ENV", "development")
+        if environment not in ("development", "production"):
+            raise ValueError(f"FLEXREG_ENV must be development or production, not {environment!r}")
+        var_dir = Path(env.get("FLEXREG_VAR_DIR", "var")).resolve()
+        return cls(
+            environment=environment,  # type: ignore[arg-type]
+            var_dir=var_dir,
+            timezone=env.get("FLEXREG_TIMEZONE", "Asia/Shanghai"),
+            db=DatabaseSettings(
+                url=env.get("DATABASE_URL") or None,
+                pool_size=int(env.get("FLEXREG_DB_POOL_SIZE", "10")),
+            ),
+            auth=AuthSettings(secret_key=_key(env, "FLEXREG_SECRET_KEY", var_dir, environment)),
+            data=DataSettings(data_key=_key(env, "FLEXREG_DATA_KEY", var_dir, environment)),
+        )
+
+
+def _key(env: dict[str, str], name: str, var_dir: Path, environment: str) -> bytes:
+    """A secret from the environment (hex or text), or in development one generated once into var/."""
+    value = env.get(name)
+    if value:
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            return value.encode()
+    if environment == "production":
+        raise RuntimeError(f"{name} must be set in production")
+    path = var_dir / name.lower()
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two workers starting together must not write two different keys.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+            logger.warning("%s is not set; generated a development key into %s", name, path)
+    return bytes.fromhex(path.read_text().strip())

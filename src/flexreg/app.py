@@ -1,0 +1,81 @@
+"""The app factory: wires settings, database, error rendering and every domain's controllers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.auth import provide_optional_principal, provide_principal
+from core.crypto import FieldCipher
+from core.db import create_engine, create_sessionmaker
+from core.errors import EXCEPTION_HANDLERS
+from core.http_guard import RequestGuardMiddleware, make_strict_body_hook
+from core.settings import Settings
+from registry.api import CONTROLLERS as REGISTRY_CONTROLLERS
+
+
+async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
+    """One session per request: committed after the handler returns, rolled back if anything raised."""
+    sessionmaker: async_sessionmaker[AsyncSession] = state.sessionmaker
+    async with sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+def create_app(
+    settings: Settings | None = None, *, sessionmaker: async_sessionmaker[AsyncSession] | None = None
+) -> Litestar:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def database(app: Litestar) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    state: dict[str, Any] = {"settings": settings, "cipher": FieldCipher(settings.data.data_key)}
+    if sessionmaker is not None:
+        # Tests hand in sessions bound to their rolled-back connection; the app then owns no engine.
+        state["sessionmaker"] = sessionmaker
+    return Litestar(
+        route_handlers=[Router(path="/api/v1", route_handlers=[*REGISTRY_CONTROLLERS])],
+        dependencies={
+            "session": Provide(provide_session),
+            "principal": Provide(provide_principal),
+            "maybe_principal": Provide(provide_optional_principal),
+        },
+        lifespan=[] if sessionmaker is not None else [database],
+        state=State(state),
+        middleware=[RequestGuardMiddleware],
+        before_request=make_strict_body_hook(settings.http.max_json_depth),
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=settings.http.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="flexreg",
+            version="1.0.0",
+            description="Flexible-employment registry: who, where and when, may they.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+            ),
+        ),
+        debug=False,
+    )

@@ -1,0 +1,98 @@
+"""POST /auth/token and /accounts."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar.params import JSONBody
+from litestar import Controller, Request, Response, post
+
+from core.auth import Role, issue_token, requires
+from core.deps import DbSession
+from core.settings import Settings
+from registry import accounts as service
+
+Username = Annotated[str, msgspec.Meta(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128)]
+JurisdictionCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{12}$", description="12-digit division code")]
+DepartmentCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z_]{2,32}$")]
+
+
+class RequestToken(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+class TokenOut(msgspec.Struct, kw_only=True):
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_in: int
+    role: Role
+
+
+class OpenAccount(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    username: Username
+    password: Password
+    role: Role
+    jurisdiction_code: JurisdictionCode | None = None
+    department_code: DepartmentCode | None = None
+
+    def __post_init__(self) -> None:
+        if self.role == "street_office" and self.jurisdiction_code is None:
+            raise ValueError("jurisdiction_code is required for street_office accounts")
+        if self.role == "department" and self.department_code is None:
+            raise ValueError("department_code is required for department accounts")
+        if self.role != "street_office" and self.jurisdiction_code is not None:
+            raise ValueError("jurisdiction_code is only for street_office accounts")
+        if self.role != "department" and self.department_code is not None:
+            raise ValueError("department_code is only for department accounts")
+
+
+class AccountOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    username: str
+    role: Role
+    jurisdiction_code: str | None
+    department_code: str | None
+
+
+class AuthController(Controller):
+    path = "/auth"
+    tags = ["auth"]
+
+    @post("/token", status_code=200, summary="Exchange username and password for a bearer token")
+    async def request_token(self, request: Request[Any, Any, Any], data: JSONBody[RequestToken], session: DbSession) -> TokenOut:
+        settings: Settings = request.app.state.settings
+        principal = await service.authenticate(session, username=data.username, password=data.password)
+        return TokenOut(
+            access_token=issue_token(settings.auth, principal),
+            token_type="bearer",
+            expires_in=settings.auth.token_ttl_seconds,
+            role=principal.role,
+        )
+
+
+class AccountController(Controller):
+    path = "/accounts"
+    tags = ["auth"]
+    security = [{"bearer": []}]
+
+    @post("/", summary="Open an account (admin)", guards=[requires("admin")])
+    async def open_account(
+        self, data: JSONBody[OpenAccount], session: DbSession
+    ) -> Response[AccountOut]:
+        from registry.catalogue import load_catalogue
+
+        account = await service.open_account(
+            session,
+            username=data.username,
+            password=data.password,
+            role=data.role,
+            jurisdiction_code=data.jurisdiction_code,
+            department_code=data.department_code,
+            known_departments=load_catalogue().department_codes,
+        )
+        out = msgspec.convert(account, AccountOut, from_attributes=True)
+        return Response(out, status_code=201, headers={"Location": f"/api/v1/accounts/{account.id}"})

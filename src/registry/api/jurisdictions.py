@@ -1,0 +1,80 @@
+"""POST/GET /jurisdictions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from core.auth import requires
+from core.deps import DbSession
+from core.coords import area_from_gcj02
+from core.geojson import Area, CoordinateSystem, check_area, to_builtins
+from core.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from registry import jurisdictions as service
+
+JurisdictionCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{12}$", description="12-digit division code")]
+
+
+class EstablishJurisdiction(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    code: JurisdictionCode
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    boundary: Area
+    parent_code: JurisdictionCode | None = None
+    coordinate_system: CoordinateSystem = "wgs84"
+
+
+class JurisdictionOut(msgspec.Struct, kw_only=True):
+    code: str
+    name: str
+    parent_code: str | None
+    boundary: dict[str, Any]
+
+
+class JurisdictionPage(msgspec.Struct, kw_only=True):
+    items: list[JurisdictionOut]
+    next_cursor: str | None
+
+
+class JurisdictionController(Controller):
+    path = "/jurisdictions"
+    tags = ["jurisdictions"]
+
+    @post("/", summary="Establish a jurisdiction (admin)", security=[{"bearer": []}], guards=[requires("admin")])
+    async def establish(
+        self, data: JSONBody[EstablishJurisdiction], session: DbSession
+    ) -> Response[JurisdictionOut]:
+        boundary = data.boundary
+        if data.coordinate_system == "gcj02":
+            boundary = area_from_gcj02(boundary)
+        shape = check_area(boundary, "boundary")
+        jurisdiction = await service.establish_jurisdiction(
+            session,
+            code=data.code,
+            name=data.name,
+            boundary=to_builtins(boundary),
+            shape=shape,
+            parent_code=data.parent_code,
+        )
+        out = msgspec.convert(jurisdiction, JurisdictionOut, from_attributes=True)
+        return Response(out, status_code=201, headers={"Location": f"/api/v1/jurisdictions/{jurisdiction.code}"})
+
+    @get("/", summary="List jurisdictions")
+    async def list_jurisdictions(
+        self,
+        session: DbSession,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+        parent_code: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{12}$")] = None,
+    ) -> JurisdictionPage:
+        after = decode_cursor(cursor, str)[0] if cursor else None
+        rows = await service.list_jurisdictions(session, limit=limit + 1, after_code=after, parent_code=parent_code)
+        items = [msgspec.convert(row, JurisdictionOut, from_attributes=True) for row in rows[:limit]]
+        next_cursor = encode_cursor(items[-1].code) if len(rows) > limit else None
+        return JurisdictionPage(items=items, next_cursor=next_cursor)
+
+    @get("/{code:str}", summary="One jurisdiction")
+    async def get_jurisdiction(self, code: FromPath[str], session: DbSession) -> JurisdictionOut:
+        return msgspec.convert(await service.get_jurisdiction(session, code), JurisdictionOut, from_attributes=True)

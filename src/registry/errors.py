@@ -1,0 +1,66 @@
+"""The registry's refusals."""
+
+from __future__ import annotations
+
+from core.errors import DomainError, NotFound
+
+
+class InvalidCredentials(DomainError):
+    status = 401
+    code = "invalid_credentials"
+    title = "Username or password is wrong"
+
+
+class UsernameTaken(DomainError):
+    status = 409
+    code = "username_taken"
+    title = "That username is already in use"
+
+
+class JurisdictionExists(DomainError):
+    status = 409
+    code = "jurisdiction_exists"
+    title = "A jurisdiction with that code already exists"
+
+
+class JurisdictionNotFound(NotFound):
+    code = "jurisdiction_not_found"
+    title = "No such jurisdiction"
+
+
+class UnknownDepartment(DomainError):
+    status = 422
+    code = "unknown_department"
+    title = "No such department"
+
+
+class VendorExists(DomainError):
+    status = 409
+    code = "vendor_exists"
+    title = "This person is already registered"
+
+
+class VendorNotFound(NotFound):
+    code = "vendor_not_found"
+    title = "No such vendor"
+
+
+class DocumentNotFound(NotFound):
+    code = "document_not_found"
+    title = "No such document"
+
+
+class ClaimNotFound(NotFound):
+    code = "claim_not_found"
+    title = "No such key-group claim"
+
+
+class ClaimAlreadyDecided(DomainError):
+    status = 409
+    code = "claim_already_decided"
+    title = "This claim has already been decided"
+
+
+class ActivityNotFound(NotFound):
+    code = "activity_not_found"
+    title = "No such activity"

@@ -1,0 +1,62 @@
+"""Jurisdictions: the areas street offices act in and vendors live in (12-digit division codes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import shapely
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import flush_or_raise
+from core.errors import InvalidInput
+from registry.errors import JurisdictionExists, JurisdictionNotFound
+from registry.models import Jurisdiction
+
+
+async def establish_jurisdiction(
+    session: AsyncSession,
+    *,
+    code: str,
+    name: str,
+    boundary: dict[str, Any],
+    shape: shapely.Geometry,
+    parent_code: str | None = None,
+) -> Jurisdiction:
+    """Record a jurisdiction with its checked boundary."""
+    if parent_code is not None and await session.get(Jurisdiction, parent_code) is None:
+        raise InvalidInput.for_field("parent_code", f"jurisdiction {parent_code} does not exist")
+    if await session.get(Jurisdiction, code) is not None:
+        raise JurisdictionExists()
+    min_lon, min_lat, max_lon, max_lat = shape.bounds
+    jurisdiction = Jurisdiction(
+        code=code,
+        name=name,
+        parent_code=parent_code,
+        boundary=boundary,
+        min_lon=min_lon,
+        min_lat=min_lat,
+        max_lon=max_lon,
+        max_lat=max_lat,
+    )
+    session.add(jurisdiction)
+    await flush_or_raise(session, {"pk_registry_jurisdiction": JurisdictionExists})
+    return jurisdiction
+
+
+async def get_jurisdiction(session: AsyncSession, code: str) -> Jurisdiction:
+    jurisdiction = await session.get(Jurisdiction, code)
+    if jurisdiction is None:
+        raise JurisdictionNotFound()
+    return jurisdiction
+
+
+async def list_jurisdictions(
+    session: AsyncSession, *, limit: int, after_code: str | None = None, parent_code: str | None = None
+) -> list[Jurisdiction]:
+    query = select(Jurisdiction).order_by(Jurisdiction.code).limit(limit)
+    if after_code is not None:
+        query = query.where(Jurisdiction.code > after_code)
+    if parent_code is not None:
+        query = query.where(Jurisdiction.parent_code == parent_code)
+    return list((await session.scalars(query)).all())

@@ -1,0 +1,184 @@
+"""Tables of the registry: accounts, jurisdictions, vendors, documents, key-group claims, access log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base
+
+ROLE_VALUES = "'vendor', 'street_office', 'department', 'admin'"
+KEY_GROUP_VALUES = "'laid_off_unemployed', 'college_graduate', 'migrant_worker', 'employment_difficulty'"
+
+
+def _now() -> Any:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class Jurisdiction(Base):
+    """A street office's area (or a district above it), keyed by its 12-digit statistical division code."""
+
+    __tablename__ = "registry_jurisdiction"
+    __table_args__ = (CheckConstraint("code ~ '^[0-9]{12}$'", name="code_is_12_digits"),)
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("registry_jurisdiction.code"))
+    # GeoJSON (WGS84) as submitted after validation; bbox columns let lists filter without PostGIS.
+    boundary: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    min_lon: Mapped[float]
+    min_lat: Mapped[float]
+    max_lon: Mapped[float]
+    max_lat: Mapped[float]
+    created_at: Mapped[dt.datetime] = _now()
+
+
+class Account(Base):
+    """A login: vendors, street-office staff (one jurisdiction), department reviewers (one department), admins."""
+
+    __tablename__ = "registry_account"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({ROLE_VALUES})", name="role_known"),
+        CheckConstraint("(role = 'street_office') = (jurisdiction_code IS NOT NULL)", name="staff_has_jurisdiction"),
+        CheckConstraint("(role = 'department') = (department_code IS NOT NULL)", name="reviewer_has_department"),
+        Index("uq_registry_account_username_lower", func.lower(text("username")), unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    username: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("registry_jurisdiction.code"))
+    department_code: Mapped[str | None] = mapped_column(String(32))
+    is_active: Mapped[bool] = mapped_column(server_default=text("true"))
+    created_at: Mapped[dt.datetime] = _now()
+
+
+class Vendor(Base):
+    """A person working for themselves. ID number and phone are stored encrypted, with a keyed hash for dedup."""
+
+    __tablename__ = "registry_vendor"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registry_account.id"), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    id_number_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    id_number_hmac: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    id_number_masked: Mapped[str] = mapped_column(String(18))
+    # Derived from the ID number at sign-up: age and sex rules (e.g. "4050") need them without decrypting.
+    birth_on: Mapped[dt.date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(6))
+    phone_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    phone_masked: Mapped[str] = mapped_column(String(16))
+    residence_jurisdiction_code: Mapped[str] = mapped_column(ForeignKey("registry_jurisdiction.code"), index=True)
+    # Individual-business (个体工商户) registration: the tax deduction runs from its month (DOMAIN.md §1.2).
+    business_registered_on: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = _now()
+
+
+class Document(Base):
+    """An uploaded evidence file's metadata; the bytes live behind DocumentStore."""
+
+    __tablename__ = "registry_document"
+    __table_args__ = (
+        CheckConstraint("media_type IN ('application/pdf', 'image/jpeg', 'image/png')", name="media_type_allowed"),
+        CheckConstraint("size > 0", name="size_positive"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    owner_account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registry_account.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = _now()
+
+
+class DocumentContent(Base):
+    """The bytes of a document, for the PostgreSQL-backed DocumentStore."""
+
+    __tablename__ = "registry_document_content"
+
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registry_document.id"), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class KeyGroupClaim(Base):
+    """A vendor's claim to belong to a key group; `status` mirrors the latest decision for fast filtering."""
+
+    __tablename__ = "registry_key_group_claim"
+    __table_args__ = (
+        CheckConstraint(f"key_group IN ({KEY_GROUP_VALUES})", name="key_group_known"),
+        CheckConstraint("status IN ('pending', 'verified', 'rejected')", name="status_known"),
+        Index("ix_registry_key_group_claim_jurisdiction_status", "jurisdiction_code", "status", "submitted_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    vendor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registry_vendor.id"), index=True)
+    # The vendor's residence jurisdiction when the claim was made: whose staff decide it.
+    jurisdiction_code: Mapped[str] = mapped_column(ForeignKey("registry_jurisdiction.code"))
+    key_group: Mapped[str] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'pending'"))
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    submitted_at: Mapped[dt.datetime] = _now()
+    submitted_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("registry_account.id"))
+
+
+class KeyGroupClaimEvidence(Base):
+    __tablename__ = "registry_key_group_claim_evidence"
+
+    claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registry_key_group_claim.id"), primary_key=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registry_document.id"), primary_key=True)
+
+
+class KeyGroupDecision(Base):
+    """Staff's decision on a claim: a fact of its own (who, when, why); one per claim."""
+
+    __tablename__ = "registry_key_group_decision"
+    __table_args__ = (
+        CheckConstraint("decision IN ('verified', 'rejected')", name="decision_known"),
+        CheckConstraint("decision = 'rejected' OR valid_until IS NOT NULL", name="verified_has_validity"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registry_key_group_claim.id"), unique=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("registry_account.id"))
+    decided_at: Mapped[dt.datetime] = _now()
+
+
+class PersonalDataAccess(Base):
+    """Append-only: each time staff read a vendor's personal data (PIPL; DOMAIN.md §7.3 item 4)."""
+
+    __tablename__ = "registry_personal_data_access"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    accessed_at: Mapped[dt.datetime] = _now()
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registry_account.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    vendor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registry_vendor.id"), index=True)
+    fields: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    purpose: Mapped[str] = mapped_column(Text)
+    request_path: Mapped[str] = mapped_column(Text)

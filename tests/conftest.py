@@ -1,0 +1,126 @@
+"""Real PostgreSQL for every test: migrations run once per session, each test rolls back."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from alembic.config import Config
+from litestar import Litestar
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from alembic import command
+from core.db import sqlalchemy_url
+from core.embedded_pg import start_embedded_postgres
+from core.settings import AuthSettings, DatabaseSettings, DataSettings, Settings
+from flexreg.app import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """The PostgreSQL server: DATABASE_URL, or the embedded one under ./var/."""
+    return os.environ.get("DATABASE_URL") or start_embedded_postgres(ROOT / "var")
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    """A fresh database per run (and xdist worker), migrated with the real Alembic revisions."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"flexreg_test_{worker}_{os.getpid()}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = _with_database(server_url, name)
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["url"] = url
+    config.attributes["configure_logging"] = False
+    # env.py calls asyncio.run(); run it in a worker thread so it gets a loop of its own.
+    import asyncio
+
+    await asyncio.to_thread(command.upgrade, config, "head")
+    yield url
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        environment="development",
+        var_dir=tmp_path_factory.mktemp("var"),
+        timezone="Asia/Shanghai",
+        db=DatabaseSettings(url=database_url, pool_size=5),
+        auth=AuthSettings(secret_key=b"test-secret-key-" * 4),
+        data=DataSettings(data_key=b"test-data-key-00" * 2),
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(sqlalchemy_url(database_url), poolclass=NullPool)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """One connection in an outer transaction that is rolled back after the test."""
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            yield connection
+        finally:
+            await transaction.rollback()
+
+
+@pytest.fixture
+def sessionmaker(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the test's connection: code under test may commit; it only releases a savepoint."""
+    return async_sessionmaker(
+        bind=connection, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint"
+    )
+
+
+@pytest.fixture
+async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture
+def app(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> Litestar:
+    return create_app(settings, sessionmaker=sessionmaker)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """The app driven in this test's event loop (Litestar's AsyncTestClient runs it in another thread's loop)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+def unique() -> Iterator[str]:
+    """A short unique suffix for names that must not collide across tests."""
+    yield uuid.uuid4().hex[:8]

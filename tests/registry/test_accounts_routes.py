@@ -1,0 +1,206 @@
+"""Sign-in, accounts and jurisdictions over HTTP."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.settings import Settings
+from tests.builders import DONGCHENG_SQUARE, PASSWORD, auth_headers, jurisdiction_code, make_account, make_jurisdiction
+
+Client = httpx.AsyncClient
+
+
+async def test_token_for_correct_password(client: Client, session: AsyncSession, settings: Settings) -> None:
+    account = await make_account(session, "admin")
+    await session.commit()
+    response = await client.post("/api/v1/auth/token", json={"username": account.username, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    assert body["role"] == "admin"
+    assert body["expires_in"] == settings.auth.token_ttl_seconds
+    claims = jwt.decode(body["access_token"], settings.auth.secret_key, algorithms=["HS256"], audience="flexreg-api")
+    assert claims["sub"] == str(account.id)
+
+
+async def test_token_refused_for_wrong_password_and_unknown_user(client: Client, session: AsyncSession) -> None:
+    account = await make_account(session, "admin")
+    await session.commit()
+    for username, password in ((account.username, "wrong password"), ("nobody_here", PASSWORD)):
+        response = await client.post("/api/v1/auth/token", json={"username": username, "password": password})
+        assert response.status_code == 401
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"] == "invalid_credentials"
+
+
+def _forge(settings: Settings, **changes: Any) -> str:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": "6f1c1f9e-3f55-4a43-9a5f-0a4c3c3c9d11",
+        "role": "admin",
+        "iat": now,
+        "exp": now + 600,
+        "aud": settings.auth.audience,
+        "iss": settings.auth.issuer,
+    }
+    algorithm = changes.pop("alg", "HS256")
+    key = changes.pop("key", settings.auth.secret_key)
+    for name, value in changes.items():
+        if value is None:
+            claims.pop(name)
+        else:
+            claims[name] = value
+    return jwt.encode(claims, key, algorithm=algorithm)
+
+
+async def test_bad_tokens_are_401(client: Client, settings: Settings) -> None:
+    now = int(time.time())
+    tokens = {
+        "expired": _forge(settings, exp=now - 120),
+        "no exp": _forge(settings, exp=None),
+        "no aud": _forge(settings, aud=None),
+        "foreign aud": _forge(settings, aud="other-service"),
+        "no iss": _forge(settings, iss=None),
+        "wrong iss": _forge(settings, iss="someone-else"),
+        "no sub": _forge(settings, sub=None),
+        "no iat": _forge(settings, iat=None),
+        "other algorithm": _forge(settings, alg="HS512"),
+        "wrong key": _forge(settings, key=b"not-the-key-" * 4),
+        "unknown role": _forge(settings, role="superuser"),
+        "alg none": jwt.encode({"sub": "x", "role": "admin"}, None, algorithm="none"),
+        "garbage": "not.a.token",
+        "huge": "a" * 10_000,
+    }
+    for label, token in tokens.items():
+        response = await client.post(
+            "/api/v1/accounts",
+            json={"username": "someone", "password": "long enough", "role": "admin"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 401, label
+        assert response.json()["code"] == "not_authenticated", label
+        assert response.headers["www-authenticate"].startswith("Bearer"), label
+    missing = await client.post("/api/v1/accounts", json={"username": "x", "password": "y", "role": "admin"})
+    assert missing.status_code == 401
+
+
+async def test_admin_opens_staff_and_reviewer_accounts(client: Client, session: AsyncSession, settings: Settings) -> None:
+    admin = await make_account(session, "admin")
+    jurisdiction = await make_jurisdiction(session)
+    await session.commit()
+    headers = auth_headers(settings, admin)
+    staff = await client.post(
+        "/api/v1/accounts",
+        json={"username": "staff_one", "password": "long enough", "role": "street_office",
+              "jurisdiction_code": jurisdiction.code},
+        headers=headers,
+    )
+    assert staff.status_code == 201, staff.text
+    assert staff.headers["location"] == f"/api/v1/accounts/{staff.json()['id']}"
+    assert staff.json()["jurisdiction_code"] == jurisdiction.code
+    reviewer = await client.post(
+        "/api/v1/accounts",
+        json={"username": "reviewer_one", "password": "long enough", "role": "department",
+              "department_code": "market_regulation"},
+        headers=headers,
+    )
+    assert reviewer.status_code == 201, reviewer.text
+    again = await client.post(
+        "/api/v1/accounts",
+        json={"username": "STAFF_ONE", "password": "long enough", "role": "admin"},
+        headers=headers,
+    )
+    assert again.status_code == 409
+    assert again.json()["code"] == "username_taken"
+
+
+async def test_account_refusals(client: Client, session: AsyncSession, settings: Settings) -> None:
+    admin = await make_account(session, "admin")
+    vendor = await make_account(session, "vendor")
+    await session.commit()
+    body = {"username": "staff_two", "password": "long enough", "role": "street_office"}
+    forbidden = await client.post("/api/v1/accounts", json=body, headers=auth_headers(settings, vendor))
+    assert forbidden.status_code == 403
+    assert forbidden.json()["code"] == "forbidden"
+    missing_scope = await client.post("/api/v1/accounts", json=body, headers=auth_headers(settings, admin))
+    assert missing_scope.status_code == 422
+    unknown_jurisdiction = await client.post(
+        "/api/v1/accounts", json={**body, "jurisdiction_code": "999999999999"}, headers=auth_headers(settings, admin)
+    )
+    assert unknown_jurisdiction.status_code == 404
+    unknown_department = await client.post(
+        "/api/v1/accounts",
+        json={"username": "rev_x", "password": "long enough", "role": "department", "department_code": "nope"},
+        headers=auth_headers(settings, admin),
+    )
+    assert unknown_department.status_code == 422
+    assert unknown_department.json()["code"] == "unknown_department"
+
+
+async def test_jurisdictions_created_by_admin_and_listed_publicly(
+    client: Client, session: AsyncSession, settings: Settings
+) -> None:
+    admin = await make_account(session, "admin")
+    await session.commit()
+    codes = sorted(jurisdiction_code() for _ in range(3))
+    for code in codes:
+        response = await client.post(
+            "/api/v1/jurisdictions",
+            json={"code": code, "name": f"Street {code}", "boundary": DONGCHENG_SQUARE},
+            headers=auth_headers(settings, admin),
+        )
+        assert response.status_code == 201, response.text
+        assert response.headers["location"] == f"/api/v1/jurisdictions/{code}"
+    first = await client.get("/api/v1/jurisdictions", params={"limit": 2})
+    assert first.status_code == 200
+    page = first.json()
+    assert len(page["items"]) == 2
+    assert page["next_cursor"]
+    rest = await client.get("/api/v1/jurisdictions", params={"limit": 2, "cursor": page["next_cursor"]})
+    seen = [item["code"] for item in page["items"] + rest.json()["items"]]
+    assert seen == codes
+    one = await client.get(f"/api/v1/jurisdictions/{codes[0]}")
+    assert one.json()["boundary"] == DONGCHENG_SQUARE
+    assert (await client.get("/api/v1/jurisdictions/000000000000")).status_code == 404
+    duplicate = await client.post(
+        "/api/v1/jurisdictions",
+        json={"code": codes[0], "name": "Again", "boundary": DONGCHENG_SQUARE},
+        headers=auth_headers(settings, admin),
+    )
+    assert duplicate.status_code == 409
+
+
+async def test_jurisdiction_refuses_bad_geometry_and_codes(client: Client, session: AsyncSession, settings: Settings) -> None:
+    admin = await make_account(session, "admin")
+    await session.commit()
+    headers = auth_headers(settings, admin)
+    bow_tie = {"type": "Polygon", "coordinates": [[[116.40, 39.92], [116.42, 39.94], [116.42, 39.92],
+                                                  [116.40, 39.94], [116.40, 39.92]]]}
+    unclosed = {"type": "Polygon", "coordinates": [[[116.40, 39.92], [116.42, 39.92], [116.42, 39.94],
+                                                   [116.40, 39.94]]]}
+    swapped = {"type": "Polygon", "coordinates": [[[39.92, 116.40], [39.92, 116.42], [39.94, 116.42],
+                                                  [39.94, 116.40], [39.92, 116.40]]]}
+    line = {"type": "LineString", "coordinates": [[116.40, 39.92], [116.42, 39.92]]}
+    cases = [
+        ({"code": "12345", "name": "x", "boundary": DONGCHENG_SQUARE}, "code"),
+        ({"code": jurisdiction_code(), "name": "x", "boundary": bow_tie}, "boundary"),
+        ({"code": jurisdiction_code(), "name": "x", "boundary": unclosed}, "boundary.coordinates"),
+        ({"code": jurisdiction_code(), "name": "x", "boundary": swapped}, "boundary.coordinates"),
+        ({"code": jurisdiction_code(), "name": "x", "boundary": line}, "boundary"),
+    ]
+    for body, field in cases:
+        response = await client.post("/api/v1/jurisdictions", json=body, headers=headers)
+        assert response.status_code == 422, (body, response.text)
+        assert response.json()["errors"][0]["field"].startswith(field), response.json()
+    staff_headers = auth_headers(settings, await make_account(session, "vendor"))
+    refused = await client.post(
+        "/api/v1/jurisdictions",
+        json={"code": jurisdiction_code(), "name": "x", "boundary": DONGCHENG_SQUARE},
+        headers=staff_headers,
+    )
+    assert refused.status_code == 403
