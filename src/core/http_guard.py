@@ -13,11 +13,18 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import msgspec
-from litestar import Request, Response
+from litestar import Request
 from litestar.handlers import HTTPRouteHandler
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from core.errors import FieldError, InvalidInput, MalformedJson, field_error_from_msgspec, problem
+from core.errors import (
+    PROBLEM_MEDIA_TYPE,
+    FieldError,
+    InvalidInput,
+    MalformedJson,
+    ProblemOut,
+    field_error_from_msgspec,
+)
 
 _BODY_METHODS = {b"POST", b"PUT", b"PATCH", "POST", "PUT", "PATCH"}
 _ALLOWED_MEDIA_TYPES = ("application/json", "multipart/form-data")
@@ -104,36 +111,62 @@ class RequestGuardMiddleware:
             headers: list[tuple[bytes, bytes]] = scope["headers"]  # type: ignore[assignment]
             refusal = self._refusal(scope, headers)
             if refusal is not None:
-                await refusal(scope, receive, send)  # type: ignore[arg-type]
+                body = msgspec.json.encode(refusal)
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": refusal.status,
+                        "headers": [
+                            (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body, "more_body": False})
                 return
         await self.app(scope, receive, send)
 
     @staticmethod
-    def _refusal(scope: Scope, headers: list[tuple[bytes, bytes]]) -> Response[Any] | None:
+    def _refusal(scope: Scope, headers: list[tuple[bytes, bytes]]) -> ProblemOut | None:
+        path = scope.get("path")
         if scope.get("method") in _BODY_METHODS and _has_body(headers):
             media_type = _media_type(headers)
             if media_type not in _ALLOWED_MEDIA_TYPES and not (media_type or "").endswith("+json"):
-                return problem(None, status=415, code="unsupported_media_type", title="Send JSON as application/json",
-                               detail=f"Content-Type {media_type or '(none)'} is not accepted; use application/json")
+                return ProblemOut(
+                    type="/problems/unsupported_media_type",
+                    title="Send JSON as application/json",
+                    status=415,
+                    code="unsupported_media_type",
+                    detail=f"Content-Type {media_type or '(none)'} is not accepted; use application/json",
+                    instance=path,
+                )
         query_problem = _query_problem(scope.get("query_string", b""))
         if query_problem is not None:
             field, message = query_problem
-            return problem(None, status=400, code="invalid_parameter", title="A parameter is not valid",
-                           detail=f"{field}: {message}", errors=[FieldError(field, message)])
+            return ProblemOut(
+                type="/problems/invalid_parameter",
+                title="A parameter is not valid",
+                status=400,
+                code="invalid_parameter",
+                detail=f"{field}: {message}",
+                instance=path,
+                errors=[FieldError(field, message)],
+            )
         return None
 
 
-_body_types: dict[int, Any] = {}
+# Keyed by id() but holding the handler too, so a freed handler's id cannot be reused for a stale entry.
+_body_types: dict[int, tuple[HTTPRouteHandler, Any]] = {}
 
 
 def _declared_body_type(handler: HTTPRouteHandler) -> Any:
-    key = id(handler)
-    if key not in _body_types:
+    cached = _body_types.get(id(handler))
+    if cached is None or cached[0] is not handler:
         parameter = handler.parsed_fn_signature.parameters.get("data")
         annotation = parameter.annotation if parameter is not None else None
-        is_json = annotation is not None and handler.media_type is not None
-        _body_types[key] = annotation if is_json and not _is_multipart(parameter) else None
-    return _body_types[key]
+        body_type = annotation if annotation is not None and not _is_multipart(parameter) else None
+        cached = _body_types[id(handler)] = (handler, body_type)
+    return cached[1]
 
 
 def _is_multipart(parameter: Any) -> bool:

@@ -1,0 +1,170 @@
+"""Hostile and malformed requests get a clear problem document and change nothing (RELIABILITY.md §2, §4)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from litestar import Litestar, get
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.settings import Settings
+from registry.models import Jurisdiction
+from tests.builders import DONGCHENG_SQUARE, auth_headers, jurisdiction_code, make_account
+
+JSON = {"content-type": "application/json"}
+TOKEN = "/api/v1/auth/token"
+
+
+def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, object] = response.json()
+    assert body["status"] == status
+    assert str(body["type"]).startswith("/problems/")
+    if code is not None:
+        assert body["code"] == code, body
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"<xml/>", "malformed_json"),
+        (b'{"username": "\xff", "password": "x"}', "malformed_json"),
+        (b"[" * 5000 + b"]" * 5000, "malformed_json"),
+        (b'{"username": "a", "password": NaN}', "malformed_json"),
+        (b'{"username": "a", "password": Infinity}', "malformed_json"),
+        (b'{"username": "a", "password": "b"} x', "malformed_json"),
+        (b"", None),
+        (b'\xef\xbb\xbf{"username": "a", "password": "b"}', "malformed_json"),
+    ],
+    ids=["xml", "invalid-utf8", "deep-nesting", "nan", "infinity", "trailing-garbage", "empty", "bom"],
+)
+async def test_unreadable_json_is_400(client: httpx.AsyncClient, body: bytes, code: str | None) -> None:
+    response = await client.post(TOKEN, content=body, headers=JSON)
+    assert_problem(response, 400, code)
+
+
+async def test_deep_nesting_inside_a_typed_field_is_400(client: httpx.AsyncClient) -> None:
+    nested = b"[" * 5000 + b"]" * 5000
+    response = await client.post(TOKEN, content=b'{"username": ' + nested + b', "password": "x"}', headers=JSON)
+    assert_problem(response, 400, "malformed_json")
+
+
+async def test_json_as_text_plain_is_415(client: httpx.AsyncClient) -> None:
+    response = await client.post(TOKEN, content=b'{"username": "a", "password": "b"}',
+                                 headers={"content-type": "text/plain"})
+    assert_problem(response, 415, "unsupported_media_type")
+
+
+async def test_oversize_body_is_413(client: httpx.AsyncClient, settings: Settings) -> None:
+    body = b'{"username": "' + b"a" * (settings.http.max_body_bytes + 1) + b'", "password": "b"}'
+    assert_problem(await client.post(TOKEN, content=body, headers=JSON), 413, "body_too_large")
+    ten_mb = b'{"username": "' + b"a" * 10_000_000 + b'", "password": "b"}'
+    assert_problem(await client.post(TOKEN, content=ten_mb, headers=JSON), 413, "body_too_large")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"username": "a", "password": "b", "role": "admin"}, "role"),
+        ({"username": 1, "password": "b"}, "username"),
+        ({"username": "a"}, "password"),
+        ({"username": "a\u0000b", "password": "b"}, "username"),
+        ({"username": "a", "password": "b", "nested": {"x": 1}}, "nested"),
+    ],
+    ids=["unknown-field", "wrong-type", "missing-field", "nul-character", "unknown-object"],
+)
+async def test_invalid_fields_are_422_naming_the_field(client: httpx.AsyncClient, body: object, field: str) -> None:
+    problem = assert_problem(await client.post(TOKEN, json=body), 422, "validation_failed")
+    errors = problem["errors"]
+    assert isinstance(errors, list)
+    assert errors[0]["field"] == field, errors
+    assert errors[0]["message"]
+
+
+async def test_strings_are_not_coerced_to_numbers(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    admin = await make_account(session, "admin")
+    await session.commit()
+    coordinates = [[["116.40", "39.92"], [116.42, 39.92], [116.42, 39.94], [116.40, 39.94], ["116.40", "39.92"]]]
+    response = await client.post(
+        "/api/v1/jurisdictions",
+        json={"code": jurisdiction_code(), "name": "x", "boundary": {"type": "Polygon", "coordinates": coordinates}},
+        headers=auth_headers(settings, admin),
+    )
+    problem = assert_problem(response, 422, "validation_failed")
+    assert problem["errors"][0]["field"].startswith("boundary.coordinates")  # type: ignore[index]
+    count = await session.scalar(select(func.count()).select_from(Jurisdiction))
+    assert count == 0
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["limit=201", "limit=0", "limit=-1", "limit=1.5", "limit=99999999999999999999999", "limit=abc", "limit=nan"],
+)
+async def test_out_of_range_pages_are_400(client: httpx.AsyncClient, query: str) -> None:
+    problem = assert_problem(await client.get(f"/api/v1/jurisdictions?{query}"), 400, "invalid_parameter")
+    assert problem["errors"][0]["field"] == "limit"  # type: ignore[index]
+    assert "?" not in str(problem.get("detail", "")), "the query string must not be echoed"
+
+
+async def test_forged_cursor_is_refused(client: httpx.AsyncClient) -> None:
+    for cursor in ("garbage!!", "eyJ4IjoxfQ", "W10"):
+        problem = assert_problem(await client.get("/api/v1/jurisdictions", params={"cursor": cursor}), 422)
+        assert problem["errors"][0]["field"] == "cursor"  # type: ignore[index]
+
+
+async def test_repeated_query_parameter_is_400(client: httpx.AsyncClient) -> None:
+    problem = assert_problem(await client.get("/api/v1/jurisdictions?limit=2&limit=3"), 400, "invalid_parameter")
+    assert problem["errors"][0]["field"] == "limit"  # type: ignore[index]
+
+
+async def test_nul_in_query_is_400(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.get("/api/v1/jurisdictions?parent_code=%00"), 400, "invalid_parameter")
+
+
+async def test_unknown_route_and_method_are_problems(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.get("/api/v1/no-such-thing"), 404, "not_found")
+    response = await client.delete("/api/v1/jurisdictions")
+    assert_problem(response, 405, "method_not_allowed")
+    assert "allow" in response.headers
+
+
+async def test_unexpected_errors_are_generic_500s(app: Litestar) -> None:
+    @get("/boom", sync_to_thread=False)
+    def boom() -> None:
+        raise RuntimeError("SELECT secret FROM registry_vendor -- /work/main/src/core/db.py")
+
+    app.register(boom)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        response = await client.get("/boom")
+    problem = assert_problem(response, 500, "internal_error")
+    text = response.text
+    for leak in ("Traceback", "SELECT", "registry_vendor", "/work/", "RuntimeError"):
+        assert leak not in text
+    assert problem["reference"]
+
+
+async def test_rejected_geometry_writes_nothing(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    admin = await make_account(session, "admin")
+    await session.commit()
+    huge = {"type": "Polygon", "coordinates": [[[116.4 + i * 1e-6, 39.92] for i in range(6000)] + [[116.4, 39.92]]]}
+    for boundary in (huge, {"type": "Polygon", "coordinates": [[[181, 91], [182, 91], [182, 92], [181, 91]]]}):
+        response = await client.post(
+            "/api/v1/jurisdictions",
+            json={"code": jurisdiction_code(), "name": "x", "boundary": boundary},
+            headers=auth_headers(settings, admin),
+        )
+        assert_problem(response, 422)
+    ok = await client.post(
+        "/api/v1/jurisdictions",
+        json={"code": jurisdiction_code(), "name": "ok", "boundary": DONGCHENG_SQUARE},
+        headers=auth_headers(settings, admin),
+    )
+    assert ok.status_code == 201
+    assert await session.scalar(select(func.count()).select_from(Jurisdiction)) == 1
