@@ -1,0 +1,1 @@
+"""`make bench`: throughput and latency of flexreg endpoints as ratios to baselines measured in the same run."""

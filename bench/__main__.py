@@ -1,0 +1,176 @@
+"""Run the benchmark: seed a database, serve flexreg and the baselines with granian, load them with wrk."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parents[1]
+DURATION = os.environ.get("BENCH_DURATION", "10s")
+CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "64")
+THREADS = "2"
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing wrk (Debian package) ...", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False, capture_output=True)
+        if not shutil.which("wrk"):
+            subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
+            subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
+        found = shutil.which("wrk")
+    if not found:
+        sys.exit("make bench needs wrk (apt-get install wrk)")
+    return found
+
+
+def server_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    from core.embedded_pg import start_embedded_postgres
+
+    return start_embedded_postgres(ROOT / "var")
+
+
+async def prepare_database(server: str) -> str:
+    name = "flexreg_bench"
+    admin = await asyncpg.connect(server)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+    env = {**os.environ, "DATABASE_URL": url}
+    subprocess.run([str(ROOT / ".venv/bin/flexreg"), "migrate"], check=True, env=env, capture_output=True)
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(
+            "CREATE TABLE bench_raw_insert (id uuid PRIMARY KEY, key_group text NOT NULL, details jsonb NOT NULL,"
+            " submitted_at timestamptz NOT NULL)"
+        )
+    finally:
+        await connection.close()
+    return url
+
+
+def seed(url: str, env: dict[str, str]) -> tuple[str, str, str]:
+    """A jurisdiction, a vendor and an evidence document; returns (vendor id, document id, vendor token)."""
+    script = ROOT / "bench" / "seed.py"
+    out = subprocess.run([sys.executable, str(script)], check=True, env={**env, "DATABASE_URL": url},
+                         capture_output=True, text=True)
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    return data["vendor_id"], data["document_id"], data["token"]
+
+
+def serve(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    command = [str(ROOT / ".venv/bin/granian"), "--interface", "asgi", "--factory", "--loop", "uvloop",
+               "--workers", "1", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", target]
+    process = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/schema/openapi.json", timeout=1)  # noqa: S310
+            return process
+        except OSError:
+            if process.poll() is not None:
+                sys.exit(f"{target} exited early")
+            time.sleep(0.2)
+    sys.exit(f"{target} did not start")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+_LATENCY = re.compile(r"^\s+(50|99)\.000%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
+_ERRORS = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+
+
+def load(wrk: str, url: str, *, body: str | None = None, token: str | None = None) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        if body is not None:
+            script.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n')
+            script.write('wrk.headers["Content-Type"] = "application/json"\n')
+        if token is not None:
+            script.write(f'wrk.headers["Authorization"] = "Bearer {token}"\n')
+    command = [wrk, "-t", THREADS, "-c", CONNECTIONS, "-d", DURATION, "--latency", "-s", script.name, url]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    os.unlink(script.name)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    latencies = {p: float(v) * scale[u] for p, v, u in _LATENCY.findall(output)}
+    errors = _ERRORS.search(output)
+    rps = _RPS.search(output)
+    if rps is None:
+        sys.exit(f"could not read wrk output:\n{output}")
+    return {"rps": float(rps.group(1)), "p50": latencies.get("50", 0.0), "p99": latencies.get("99", 0.0),
+            "errors": float(errors.group(1)) if errors else 0.0}
+
+
+def main() -> None:
+    wrk = ensure_wrk()
+    url = asyncio.run(prepare_database(server_url()))
+    env = {**os.environ, "DATABASE_URL": url, "FLEXREG_VAR_DIR": str(ROOT / "var"),
+           "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"}
+    vendor_id, document_id, token = seed(url, env)
+    claim = json.dumps({"group": "college_graduate", "evidence_document_ids": [document_id],
+                        "details": {"graduation_on": "2026-07-01"}})
+    print(f"wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION}; granian 1 worker, uvloop; each server alone on the box")
+    results: dict[str, dict[str, float]] = {}
+    baseline = serve("bench.baseline:create_app", 18801, env)
+    try:
+        load(wrk, "http://127.0.0.1:18801/bare")  # warm-up
+        results["bare Litestar GET (baseline)"] = load(wrk, "http://127.0.0.1:18801/bare")
+        results["raw asyncpg insert POST (baseline)"] = load(wrk, "http://127.0.0.1:18801/raw-insert", body=claim)
+    finally:
+        stop(baseline)
+    app = serve("flexreg.app:create_app", 18802, env)
+    try:
+        load(wrk, "http://127.0.0.1:18802/api/v1/activities")  # warm-up
+        results["GET /activities"] = load(wrk, "http://127.0.0.1:18802/api/v1/activities")
+        results["POST /vendors/{id}/key-group-claims"] = load(
+            wrk, f"http://127.0.0.1:18802/api/v1/vendors/{vendor_id}/key-group-claims", body=claim, token=token
+        )
+    finally:
+        stop(app)
+    pairs = {
+        "GET /activities": ("bare Litestar GET (baseline)", 0.8),
+        "POST /vendors/{id}/key-group-claims": ("raw asyncpg insert POST (baseline)", 0.4),
+    }
+    print(f"\n{'endpoint':40} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'ratio':>7} {'aim':>5}")
+    for name, figures in results.items():
+        ratio, aim = "", ""
+        if name in pairs:
+            base, target = pairs[name]
+            ratio = f"{figures['rps'] / results[base]['rps']:.2f}x"
+            aim = f"{target:.1f}x"
+        print(f"{name:40} {figures['rps']:9.0f} {figures['p50']:8.2f} {figures['p99']:8.2f} "
+              f"{figures['errors']:8.0f} {ratio:>7} {aim:>5}")
+    print(f"\nbench run {uuid.uuid4().hex[:8]} done")
+
+
+if __name__ == "__main__":
+    main()

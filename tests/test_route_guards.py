@@ -1,0 +1,50 @@
+"""Deny by default: every route needs a token unless it is on the public list below (OWASP API5)."""
+
+from __future__ import annotations
+
+import httpx
+from litestar import Litestar
+from litestar.handlers import HTTPRouteHandler
+
+# (method, path) pairs anyone may call; everything else must carry a guard.
+PUBLIC = {
+    ("POST", "/api/v1/auth/token"),
+    ("POST", "/api/v1/vendors"),
+    ("GET", "/api/v1/jurisdictions"),
+    ("GET", "/api/v1/jurisdictions/{code:str}"),
+    ("GET", "/api/v1/activities"),
+    ("GET", "/api/v1/activities/{code:str}"),
+    ("GET", "/api/v1/departments"),
+    ("GET", "/api/v1/permit-types"),
+}
+
+
+def _api_routes(app: Litestar) -> list[tuple[str, str, HTTPRouteHandler]]:
+    routes = []
+    for route in app.routes:
+        if not route.path.startswith("/api/"):
+            continue
+        for handler in getattr(route, "route_handlers", []):
+            for method in sorted(handler.http_methods):
+                if method not in ("HEAD", "OPTIONS"):
+                    routes.append((method, route.path, handler))
+    return routes
+
+
+def test_every_non_public_route_has_a_guard(app: Litestar) -> None:
+    unguarded = [
+        (method, path) for method, path, handler in _api_routes(app)
+        if (method, path) not in PUBLIC and not handler.resolve_guards()
+    ]
+    assert unguarded == []
+
+
+async def test_every_guarded_route_refuses_anonymous_callers(app: Litestar, client: httpx.AsyncClient) -> None:
+    for method, path, handler in _api_routes(app):
+        if (method, path) in PUBLIC:
+            continue
+        concrete = path.replace("{id:uuid}", "00000000-0000-4000-8000-000000000000")
+        concrete = concrete.replace("{code:str}", "110101001000").replace("{number:str}", "X")
+        response = await client.request(method, concrete, json={} if method in ("POST", "PUT", "PATCH") else None)
+        assert response.status_code == 401, (method, path, response.status_code)
+        assert response.headers["content-type"].startswith("application/problem+json")
