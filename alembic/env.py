@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from logging.config import fileConfig
 
+from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 import registry.models  # noqa: F401  (every domain's tables must be imported for autogenerate)
-from alembic import context
 from core.db import Base, database_url, sqlalchemy_url
 from core.settings import Settings
 

@@ -60,7 +60,8 @@ async def prepare_database(server: str) -> str:
         await admin.close()
     url = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
     env = {**os.environ, "DATABASE_URL": url}
-    subprocess.run([str(ROOT / ".venv/bin/flexreg"), "migrate"], check=True, env=env, capture_output=True)
+    migrate = [str(ROOT / ".venv/bin/flexreg"), "migrate"]
+    await asyncio.to_thread(subprocess.run, migrate, check=True, env=env, capture_output=True)
     connection = await asyncpg.connect(url)
     try:
         await connection.execute(
@@ -75,20 +76,36 @@ async def prepare_database(server: str) -> str:
 def seed(url: str, env: dict[str, str]) -> tuple[str, str, str]:
     """A jurisdiction, a vendor and an evidence document; returns (vendor id, document id, vendor token)."""
     script = ROOT / "bench" / "seed.py"
-    out = subprocess.run([sys.executable, str(script)], check=True, env={**env, "DATABASE_URL": url},
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(script)], check=True, env={**env, "DATABASE_URL": url}, capture_output=True, text=True
+    )
     data = json.loads(out.stdout.strip().splitlines()[-1])
     return data["vendor_id"], data["document_id"], data["token"]
 
 
 def serve(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    command = [str(ROOT / ".venv/bin/granian"), "--interface", "asgi", "--factory", "--loop", "uvloop",
-               "--workers", "1", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", target]
+    command = [
+        str(ROOT / ".venv/bin/granian"),
+        "--interface",
+        "asgi",
+        "--factory",
+        "--loop",
+        "uvloop",
+        "--workers",
+        "1",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        target,
+    ]
     process = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/schema/openapi.json", timeout=1)  # noqa: S310
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/schema/openapi.json", timeout=1)
             return process
         except OSError:
             if process.poll() is not None:
@@ -126,18 +143,31 @@ def load(wrk: str, url: str, *, body: str | None = None, token: str | None = Non
     rps = _RPS.search(output)
     if rps is None:
         sys.exit(f"could not read wrk output:\n{output}")
-    return {"rps": float(rps.group(1)), "p50": latencies.get("50", 0.0), "p99": latencies.get("99", 0.0),
-            "errors": float(errors.group(1)) if errors else 0.0}
+    return {
+        "rps": float(rps.group(1)),
+        "p50": latencies.get("50", 0.0),
+        "p99": latencies.get("99", 0.0),
+        "errors": float(errors.group(1)) if errors else 0.0,
+    }
 
 
 def main() -> None:
     wrk = ensure_wrk()
     url = asyncio.run(prepare_database(server_url()))
-    env = {**os.environ, "DATABASE_URL": url, "FLEXREG_VAR_DIR": str(ROOT / "var"),
-           "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "FLEXREG_VAR_DIR": str(ROOT / "var"),
+        "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}",
+    }
     vendor_id, document_id, token = seed(url, env)
-    claim = json.dumps({"group": "college_graduate", "evidence_document_ids": [document_id],
-                        "details": {"graduation_on": "2026-07-01"}})
+    claim = json.dumps(
+        {
+            "group": "college_graduate",
+            "evidence_document_ids": [document_id],
+            "details": {"graduation_on": "2026-07-01"},
+        }
+    )
     print(f"wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION}; granian 1 worker, uvloop; each server alone on the box")
     results: dict[str, dict[str, float]] = {}
     baseline = serve("bench.baseline:create_app", 18801, env)
@@ -167,8 +197,10 @@ def main() -> None:
             base, target = pairs[name]
             ratio = f"{figures['rps'] / results[base]['rps']:.2f}x"
             aim = f"{target:.1f}x"
-        print(f"{name:40} {figures['rps']:9.0f} {figures['p50']:8.2f} {figures['p99']:8.2f} "
-              f"{figures['errors']:8.0f} {ratio:>7} {aim:>5}")
+        print(
+            f"{name:40} {figures['rps']:9.0f} {figures['p50']:8.2f} {figures['p99']:8.2f} "
+            f"{figures['errors']:8.0f} {ratio:>7} {aim:>5}"
+        )
     print(f"\nbench run {uuid.uuid4().hex[:8]} done")
 
 

@@ -43,14 +43,19 @@ async def main() -> None:
             )
             account = await session.get(Account, vendor.account_id)
             assert account is not None
-            document = Document(id=uuid.uuid4(), owner_account_id=account.id, sha256=hashlib.sha256(PNG).hexdigest(),
-                                size=len(PNG), media_type="image/png")
+            document = Document(
+                id=uuid.uuid4(),
+                owner_account_id=account.id,
+                sha256=hashlib.sha256(PNG).hexdigest(),
+                size=len(PNG),
+                media_type="image/png",
+            )
             session.add(document)
             await session.flush()
             session.add(DocumentContent(document_id=document.id, content=PNG))
             long_lived = msgspec.structs.replace(settings.auth, token_ttl_seconds=3600)
             token = issue_token(long_lived, principal_for(account, vendor.id))
-            print(json.dumps({"vendor_id": str(vendor.id), "document_id": str(document.id), "token": token}))  # noqa: T201
+            print(json.dumps({"vendor_id": str(vendor.id), "document_id": str(document.id), "token": token}))
     finally:
         await engine.dispose()
 

@@ -64,6 +64,62 @@ async def make_account(session: AsyncSession, role: str = "vendor", **overrides:
     return account
 
 
-def auth_headers(settings: Settings, account: Account | Principal, vendor_id: uuid.UUID | None = None) -> dict[str, str]:
+def auth_headers(
+    settings: Settings, account: Account | Principal, vendor_id: uuid.UUID | None = None
+) -> dict[str, str]:
     principal = account if isinstance(account, Principal) else principal_for(account, vendor_id)
     return {"Authorization": f"Bearer {issue_token(settings.auth, principal)}"}
+
+
+def id_number(born: Any = None, *, address: str = "110101", male: bool | None = None) -> str:
+    """A random valid 18-character ID number (MOD 11-2 check character), born on `born` (a date) if given."""
+    import datetime as dt
+
+    from stdnum.cn.ric import calc_check_digit
+
+    if born is None:
+        born = dt.date(1960, 1, 1) + dt.timedelta(days=random.randint(0, 40 * 365))
+    sequence = random.randint(0, 999)
+    if male is not None and sequence % 2 != int(male):
+        sequence = (sequence + 1) % 1000
+    body = f"{address}{born:%Y%m%d}{sequence:03d}"
+    return body + calc_check_digit(body + "0")
+
+
+def phone_number() -> str:
+    return f"13{random.randint(0, 999_999_999):09d}"
+
+
+async def make_vendor(
+    session: AsyncSession, settings: Settings, *, residence_jurisdiction_code: str, **overrides: Any
+) -> Any:
+    """A vendor account and profile (ID number and phone encrypted as the service stores them); returns the Vendor.
+
+    Pass `id_number=` / `phone=` for known plaintexts; the account is `vendor.account_id`.
+    """
+    from core.crypto import FieldCipher
+    from registry import id_numbers
+    from registry.models import Vendor
+
+    cipher = FieldCipher(settings.data.data_key)
+    number = overrides.pop("id_number", None) or id_number()
+    phone = overrides.pop("phone", None) or phone_number()
+    account = overrides.pop("account", None) or await make_account(session, "vendor")
+    fields: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "account_id": account.id,
+        "name": "张三",
+        "id_number_encrypted": cipher.encrypt(number, context="registry_vendor.id_number"),
+        "id_number_hmac": cipher.lookup_hash(number, context="id_number"),
+        "id_number_masked": id_numbers.mask_id_number(number),
+        "birth_on": id_numbers.birth_date(number),
+        "sex": id_numbers.sex(number),
+        "phone_encrypted": cipher.encrypt(phone, context="registry_vendor.phone"),
+        "phone_masked": id_numbers.mask_phone(phone),
+        "residence_jurisdiction_code": residence_jurisdiction_code,
+    }
+    fields.update(overrides)
+    vendor = Vendor(**fields)
+    session.add(vendor)
+    await session.flush()
+    return vendor

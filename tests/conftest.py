@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 import pytest
+from alembic import command
 from alembic.config import Config
 from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from alembic import command
 from core.db import sqlalchemy_url
 from core.embedded_pg import start_embedded_postgres
 from core.settings import AuthSettings, DatabaseSettings, DataSettings, Settings
@@ -118,9 +117,3 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
-
-
-@pytest.fixture
-def unique() -> Iterator[str]:
-    """A short unique suffix for names that must not collide across tests."""
-    yield uuid.uuid4().hex[:8]

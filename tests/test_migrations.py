@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import asyncpg
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -13,7 +14,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from alembic import command
 from core.db import Base, sqlalchemy_url
 from tests.conftest import ROOT, _with_database
 
@@ -29,7 +29,8 @@ def test_single_head_and_readable_ids() -> None:
     script = ScriptDirectory.from_config(_config("postgresql://unused/x"))
     assert len(script.get_heads()) == 1
     for revision in script.walk_revisions():
-        assert revision.revision.isdigit() and len(revision.revision) == 4, revision.revision
+        assert revision.revision.isdigit(), revision.revision
+        assert len(revision.revision) == 4, revision.revision
         assert Path(revision.path).name.startswith(revision.revision + "_")
 
 

@@ -19,6 +19,6 @@ def start_embedded_postgres(var_dir: Path) -> str:
 
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         logger.info("starting embedded PostgreSQL in %s", data_dir)
-        _servers[data_dir] = pgserver.get_server(data_dir, cleanup_mode="stop")
+        _servers[data_dir] = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
     uri: str = _servers[data_dir].get_uri()
     return uri

@@ -194,8 +194,14 @@ def validation_exception_handler(request: Request[Any, Any, Any], exc: Validatio
                 key = str(item.get("key") or "request")
                 errors.append(FieldError(field=key, message=str(item.get("message", "is not valid"))))
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "The request is not valid"
-    return problem(request, status=400, code="invalid_parameter", title="A parameter is not valid", detail=detail,
-                   errors=errors or None)
+    return problem(
+        request,
+        status=400,
+        code="invalid_parameter",
+        title="A parameter is not valid",
+        detail=detail,
+        errors=errors or None,
+    )
 
 
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -207,17 +213,29 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
 
 def unreadable_body_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Invalid UTF-8 or absurdly nested JSON that got past the guard: still a 400, never a 500."""
-    return problem(request, status=400, code="malformed_json", title="The request body is not valid JSON",
-                   detail="The body must be UTF-8 JSON nested no deeper than the service allows")
+    return problem(
+        request,
+        status=400,
+        code="malformed_json",
+        title="The request body is not valid JSON",
+        detail="The body must be UTF-8 JSON nested no deeper than the service allows",
+    )
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Last resort: log with a reference, answer with nothing internal (no trace, SQL or values)."""
     reference = uuid.uuid4().hex
-    logger.error("unhandled %s on %s %s [ref %s]", type(exc).__name__, request.method, request.url.path, reference,
-                 exc_info=exc)
-    return problem(request, status=500, code="internal_error", title="Something went wrong on our side",
-                   detail=f"Quote reference {reference} when reporting this", extras={"reference": reference})
+    logger.error(
+        "unhandled %s on %s %s [ref %s]", type(exc).__name__, request.method, request.url.path, reference, exc_info=exc
+    )
+    return problem(
+        request,
+        status=500,
+        code="internal_error",
+        title="Something went wrong on our side",
+        detail=f"Quote reference {reference} when reporting this",
+        extras={"reference": reference},
+    )
 
 
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 import msgspec
 from litestar import Request
 from litestar.handlers import HTTPRouteHandler
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from core.errors import (
@@ -86,8 +87,7 @@ def _query_problem(query_string: bytes) -> tuple[str, str] | None:
     if not query_string:
         return None
     try:
-        pairs = parse_qsl(query_string.decode("utf-8"), keep_blank_values=True, strict_parsing=False,
-                          errors="strict")
+        pairs = parse_qsl(query_string.decode("utf-8"), keep_blank_values=True, strict_parsing=False, errors="strict")
     except (UnicodeDecodeError, ValueError):
         return ("query", "is not valid UTF-8")
     seen: set[str] = set()
@@ -107,8 +107,8 @@ class RequestGuardMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            headers: list[tuple[bytes, bytes]] = scope["headers"]  # type: ignore[assignment]
+        if scope["type"] == ScopeType.HTTP:
+            headers: list[tuple[bytes, bytes]] = list(scope["headers"])
             refusal = self._refusal(scope, headers)
             if refusal is not None:
                 body = msgspec.json.encode(refusal)
@@ -178,7 +178,7 @@ def _is_multipart(parameter: Any) -> bool:
 def make_strict_body_hook(max_depth: int) -> Any:
     async def strict_json_body(request: Request[Any, Any, Any]) -> None:
         """Decode the JSON body strictly (no "1" for 1) against the handler's type, with clear field errors."""
-        body_type = _declared_body_type(request.route_handler)  # type: ignore[arg-type]
+        body_type = _declared_body_type(request.route_handler)
         if body_type is None:
             return
         body = await request.body()

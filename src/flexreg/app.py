@@ -19,6 +19,7 @@ from core.crypto import FieldCipher
 from core.db import create_engine, create_sessionmaker
 from core.errors import EXCEPTION_HANDLERS
 from core.http_guard import RequestGuardMiddleware, make_strict_body_hook
+from core.openapi import add_problem_responses
 from core.settings import Settings
 from registry.api import CONTROLLERS as REGISTRY_CONTROLLERS
 
@@ -54,7 +55,7 @@ def create_app(
     if sessionmaker is not None:
         # Tests hand in sessions bound to their rolled-back connection; the app then owns no engine.
         state["sessionmaker"] = sessionmaker
-    return Litestar(
+    app = Litestar(
         route_handlers=[Router(path="/api/v1", route_handlers=[*REGISTRY_CONTROLLERS])],
         dependencies={
             "session": Provide(provide_session),
@@ -79,3 +80,5 @@ def create_app(
         ),
         debug=False,
     )
+    add_problem_responses(app.openapi_schema)
+    return app

@@ -29,9 +29,8 @@ def _settings_with_database() -> Settings:
 
 
 def migrate(settings: Settings) -> None:
-    from alembic.config import Config
-
     from alembic import command
+    from alembic.config import Config
 
     config = Config(str(ROOT / "alembic.ini"))
     config.attributes["url"] = settings.db.url

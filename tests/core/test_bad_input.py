@@ -53,8 +53,9 @@ async def test_deep_nesting_inside_a_typed_field_is_400(client: httpx.AsyncClien
 
 
 async def test_json_as_text_plain_is_415(client: httpx.AsyncClient) -> None:
-    response = await client.post(TOKEN, content=b'{"username": "a", "password": "b"}',
-                                 headers={"content-type": "text/plain"})
+    response = await client.post(
+        TOKEN, content=b'{"username": "a", "password": "b"}', headers={"content-type": "text/plain"}
+    )
     assert_problem(response, 415, "unsupported_media_type")
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import jwt
 import httpx
+import jwt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import Settings
@@ -89,15 +89,21 @@ async def test_bad_tokens_are_401(client: Client, settings: Settings) -> None:
     assert missing.status_code == 401
 
 
-async def test_admin_opens_staff_and_reviewer_accounts(client: Client, session: AsyncSession, settings: Settings) -> None:
+async def test_admin_opens_staff_and_reviewer_accounts(
+    client: Client, session: AsyncSession, settings: Settings
+) -> None:
     admin = await make_account(session, "admin")
     jurisdiction = await make_jurisdiction(session)
     await session.commit()
     headers = auth_headers(settings, admin)
     staff = await client.post(
         "/api/v1/accounts",
-        json={"username": "staff_one", "password": "long enough", "role": "street_office",
-              "jurisdiction_code": jurisdiction.code},
+        json={
+            "username": "staff_one",
+            "password": "long enough",
+            "role": "street_office",
+            "jurisdiction_code": jurisdiction.code,
+        },
         headers=headers,
     )
     assert staff.status_code == 201, staff.text
@@ -105,8 +111,12 @@ async def test_admin_opens_staff_and_reviewer_accounts(client: Client, session: 
     assert staff.json()["jurisdiction_code"] == jurisdiction.code
     reviewer = await client.post(
         "/api/v1/accounts",
-        json={"username": "reviewer_one", "password": "long enough", "role": "department",
-              "department_code": "market_regulation"},
+        json={
+            "username": "reviewer_one",
+            "password": "long enough",
+            "role": "department",
+            "department_code": "market_regulation",
+        },
         headers=headers,
     )
     assert reviewer.status_code == 201, reviewer.text
@@ -175,16 +185,24 @@ async def test_jurisdictions_created_by_admin_and_listed_publicly(
     assert duplicate.status_code == 409
 
 
-async def test_jurisdiction_refuses_bad_geometry_and_codes(client: Client, session: AsyncSession, settings: Settings) -> None:
+async def test_jurisdiction_refuses_bad_geometry_and_codes(
+    client: Client, session: AsyncSession, settings: Settings
+) -> None:
     admin = await make_account(session, "admin")
     await session.commit()
     headers = auth_headers(settings, admin)
-    bow_tie = {"type": "Polygon", "coordinates": [[[116.40, 39.92], [116.42, 39.94], [116.42, 39.92],
-                                                  [116.40, 39.94], [116.40, 39.92]]]}
-    unclosed = {"type": "Polygon", "coordinates": [[[116.40, 39.92], [116.42, 39.92], [116.42, 39.94],
-                                                   [116.40, 39.94]]]}
-    swapped = {"type": "Polygon", "coordinates": [[[39.92, 116.40], [39.92, 116.42], [39.94, 116.42],
-                                                  [39.94, 116.40], [39.92, 116.40]]]}
+    bow_tie = {
+        "type": "Polygon",
+        "coordinates": [[[116.40, 39.92], [116.42, 39.94], [116.42, 39.92], [116.40, 39.94], [116.40, 39.92]]],
+    }
+    unclosed = {
+        "type": "Polygon",
+        "coordinates": [[[116.40, 39.92], [116.42, 39.92], [116.42, 39.94], [116.40, 39.94]]],
+    }
+    swapped = {
+        "type": "Polygon",
+        "coordinates": [[[39.92, 116.40], [39.92, 116.42], [39.94, 116.42], [39.94, 116.40], [39.92, 116.40]]],
+    }
     line = {"type": "LineString", "coordinates": [[116.40, 39.92], [116.42, 39.92]]}
     cases = [
         ({"code": "12345", "name": "x", "boundary": DONGCHENG_SQUARE}, "code"),

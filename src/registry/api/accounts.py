@@ -6,13 +6,14 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar.params import JSONBody
 from litestar import Controller, Request, Response, post
+from litestar.params import JSONBody
 
 from core.auth import Role, issue_token, requires
 from core.deps import DbSession
 from core.settings import Settings
 from registry import accounts as service
+from registry.catalogue import load_catalogue
 
 Username = Annotated[str, msgspec.Meta(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128)]
@@ -63,12 +64,14 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/token", status_code=200, summary="Exchange username and password for a bearer token")
-    async def request_token(self, request: Request[Any, Any, Any], data: JSONBody[RequestToken], session: DbSession) -> TokenOut:
+    async def request_token(
+        self, request: Request[Any, Any, Any], data: JSONBody[RequestToken], session: DbSession
+    ) -> TokenOut:
         settings: Settings = request.app.state.settings
         principal = await service.authenticate(session, username=data.username, password=data.password)
         return TokenOut(
             access_token=issue_token(settings.auth, principal),
-            token_type="bearer",
+            token_type="bearer",  # noqa: S106 (the scheme name, not a secret)
             expires_in=settings.auth.token_ttl_seconds,
             role=principal.role,
         )
@@ -80,11 +83,7 @@ class AccountController(Controller):
     security = [{"bearer": []}]
 
     @post("/", summary="Open an account (admin)", guards=[requires("admin")])
-    async def open_account(
-        self, data: JSONBody[OpenAccount], session: DbSession
-    ) -> Response[AccountOut]:
-        from registry.catalogue import load_catalogue
-
+    async def open_account(self, data: JSONBody[OpenAccount], session: DbSession) -> Response[AccountOut]:
         account = await service.open_account(
             session,
             username=data.username,

@@ -9,8 +9,8 @@ from litestar import Controller, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from core.auth import requires
-from core.deps import DbSession
 from core.coords import area_from_gcj02
+from core.deps import DbSession
 from core.geojson import Area, CoordinateSystem, check_area, to_builtins
 from core.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from registry import jurisdictions as service
@@ -43,9 +43,7 @@ class JurisdictionController(Controller):
     tags = ["jurisdictions"]
 
     @post("/", summary="Establish a jurisdiction (admin)", security=[{"bearer": []}], guards=[requires("admin")])
-    async def establish(
-        self, data: JSONBody[EstablishJurisdiction], session: DbSession
-    ) -> Response[JurisdictionOut]:
+    async def establish(self, data: JSONBody[EstablishJurisdiction], session: DbSession) -> Response[JurisdictionOut]:
         boundary = data.boundary
         if data.coordinate_system == "gcj02":
             boundary = area_from_gcj02(boundary)

@@ -1,0 +1,79 @@
+"""Document the problem responses every operation can give (Litestar only documents 200/201 and 400)."""
+
+from __future__ import annotations
+
+from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Reference, Schema
+from litestar.openapi.spec.enums import OpenAPIType
+
+from core.errors import PROBLEM_MEDIA_TYPE
+
+_PROBLEM_SCHEMA = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["type", "title", "status", "code"],
+    properties={
+        "type": Schema(type=OpenAPIType.STRING, description="/problems/<code>"),
+        "title": Schema(type=OpenAPIType.STRING),
+        "status": Schema(type=OpenAPIType.INTEGER),
+        "code": Schema(type=OpenAPIType.STRING, description="Stable snake_case word clients branch on"),
+        "detail": Schema(type=OpenAPIType.STRING),
+        "instance": Schema(type=OpenAPIType.STRING),
+        "errors": Schema(
+            type=OpenAPIType.ARRAY,
+            items=Schema(
+                type=OpenAPIType.OBJECT,
+                required=["field", "message"],
+                properties={
+                    "field": Schema(type=OpenAPIType.STRING),
+                    "message": Schema(type=OpenAPIType.STRING),
+                },
+            ),
+        ),
+    },
+    description="RFC 9457 problem details",
+)
+
+_PROBLEM_REF = Reference(ref="#/components/schemas/Problem")
+
+_DESCRIPTIONS = {
+    "400": "Malformed request or invalid parameter",
+    "401": "Missing, expired or invalid bearer token",
+    "403": "Your role may not do this",
+    "404": "No such resource, or not yours to see",
+    "409": "Conflicts with the current state",
+    "413": "Request body too large",
+    "415": "Unsupported content type",
+    "422": "Invalid field values",
+    "500": "Unexpected error (generic, with a reference)",
+}
+
+
+def add_problem_responses(schema: OpenAPI) -> None:
+    """Add application/problem+json responses to every operation, by what the operation can meet."""
+    components = schema.components
+    if components.schemas is None:
+        components.schemas = {}
+    components.schemas["Problem"] = _PROBLEM_SCHEMA
+    for path, item in (schema.paths or {}).items():
+        for method in ("get", "post", "put", "patch", "delete"):
+            operation = getattr(item, method, None)
+            if operation is None or not path.startswith("/api/"):
+                continue
+            codes = ["400", "500"]
+            if operation.security:
+                codes += ["401", "403"]
+            if "{" in path or operation.security:
+                codes.append("404")
+            if method in ("post", "put", "patch"):
+                codes += ["409", "413", "415", "422"]
+            responses = operation.responses if operation.responses is not None else {}
+            for code in codes:
+                responses.setdefault(
+                    code,
+                    OpenAPIResponse(
+                        description=_DESCRIPTIONS[code],
+                        content={
+                            PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))
+                        },
+                    ),
+                )
+            operation.responses = responses
