@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+import core.idempotency  # noqa: F401
 import registry.models  # noqa: F401  (every domain's tables must be imported for autogenerate)
 from core.db import Base, database_url, sqlalchemy_url
 from core.settings import Settings

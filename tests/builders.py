@@ -123,3 +123,75 @@ async def make_vendor(
     session.add(vendor)
     await session.flush()
     return vendor
+
+
+async def make_document(session: AsyncSession, *, owner_account_id: uuid.UUID, **overrides: Any) -> Any:
+    """An uploaded document's metadata row (no content); returns the Document."""
+    import hashlib
+
+    from registry.models import Document
+
+    fields: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "owner_account_id": owner_account_id,
+        "sha256": hashlib.sha256(uuid.uuid4().bytes).hexdigest(),
+        "size": 1234,
+        "media_type": "application/pdf",
+    }
+    fields.update(overrides)
+    document = Document(**fields)
+    session.add(document)
+    await session.flush()
+    return document
+
+
+async def make_claim(
+    session: AsyncSession,
+    vendor: Any,
+    *,
+    group: str = "college_graduate",
+    details: dict[str, Any] | None = None,
+    status: str = "pending",
+    valid_until: Any = None,
+    decided_by: uuid.UUID | None = None,
+    **overrides: Any,
+) -> Any:
+    """A key-group claim for `vendor`; a verified or rejected one gets its decision row too. Returns the claim."""
+    from registry.models import KeyGroupClaim, KeyGroupDecision
+
+    default_details: dict[str, dict[str, Any]] = {
+        "college_graduate": {"graduation_on": "2024-06-30"},
+        "laid_off_unemployed": {"registered_unemployed_since": "2024-01-15"},
+        "migrant_worker": {"hukou_village_code": "110229100201"},
+        "employment_difficulty": {"category": "zero_employment_family", "since": "2024-01-15"},
+    }
+    fields: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "vendor_id": vendor.id,
+        "jurisdiction_code": vendor.residence_jurisdiction_code,
+        "key_group": group,
+        "details": details if details is not None else default_details[group],
+        "status": status,
+        "valid_until": valid_until,
+        "version": 1 if status == "pending" else 2,
+        "submitted_by": vendor.account_id,
+    }
+    fields.update(overrides)
+    claim = KeyGroupClaim(**fields)
+    session.add(claim)
+    await session.flush()
+    if status != "pending":
+        if decided_by is None:
+            staff = await make_account(session, "street_office", jurisdiction_code=claim.jurisdiction_code)
+            decided_by = staff.id
+        session.add(
+            KeyGroupDecision(
+                claim_id=claim.id,
+                decision=status,
+                valid_until=valid_until,
+                reason=None if status == "verified" else "evidence does not show the status",
+                decided_by=decided_by,
+            )
+        )
+        await session.flush()
+    return claim

@@ -172,7 +172,8 @@ def _declared_body_type(handler: HTTPRouteHandler) -> Any:
 def _is_multipart(parameter: Any) -> bool:
     definition = getattr(parameter, "kwarg_definition", None)
     media_type = getattr(definition, "media_type", None)
-    return media_type is not None and "multipart" in str(media_type).lower()
+    # An enum member's str() is its name, not its value: compare the value.
+    return media_type is not None and "multipart" in str(getattr(media_type, "value", media_type)).lower()
 
 
 def make_strict_body_hook(max_depth: int) -> Any:

@@ -19,6 +19,7 @@ from core.crypto import FieldCipher
 from core.db import create_engine, create_sessionmaker
 from core.errors import EXCEPTION_HANDLERS
 from core.http_guard import RequestGuardMiddleware, make_strict_body_hook
+from core.idempotency import IdempotencyMiddleware
 from core.openapi import add_problem_responses
 from core.settings import Settings
 from registry.api import CONTROLLERS as REGISTRY_CONTROLLERS
@@ -64,7 +65,7 @@ def create_app(
         },
         lifespan=[] if sessionmaker is not None else [database],
         state=State(state),
-        middleware=[RequestGuardMiddleware],
+        middleware=[RequestGuardMiddleware, IdempotencyMiddleware],
         before_request=make_strict_body_hook(settings.http.max_json_depth),
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.http.max_body_bytes,

@@ -64,3 +64,33 @@ class ClaimAlreadyDecided(DomainError):
 class ActivityNotFound(NotFound):
     code = "activity_not_found"
     title = "No such activity"
+
+
+class IdNumberRejected(DomainError):
+    status = 422
+    code = "invalid_id_number"
+    title = "The ID number is not valid"
+
+
+class NameRejected(DomainError):
+    status = 422
+    code = "invalid_name"
+    title = "The name is not valid"
+
+
+class PhoneRejected(DomainError):
+    status = 422
+    code = "invalid_phone"
+    title = "The phone number is not valid"
+
+
+class UnsupportedDocumentType(DomainError):
+    status = 422
+    code = "unsupported_document_type"
+    title = "Only PDF, JPEG and PNG files are accepted"
+
+
+class DocumentTooLarge(DomainError):
+    status = 413
+    code = "document_too_large"
+    title = "The document is too large"

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, post
+from litestar.datastructures import CacheControlHeader
 from litestar.params import JSONBody
 
 from core.auth import Role, issue_token, requires
@@ -63,7 +64,13 @@ class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
 
-    @post("/token", status_code=200, summary="Exchange username and password for a bearer token")
+    # no-store: RFC 6749 §5.1, and it keeps tokens out of caches and the idempotency table.
+    @post(
+        "/token",
+        status_code=200,
+        summary="Exchange username and password for a bearer token",
+        cache_control=CacheControlHeader(no_store=True),
+    )
     async def request_token(
         self, request: Request[Any, Any, Any], data: JSONBody[RequestToken], session: DbSession
     ) -> TokenOut:

@@ -1,0 +1,130 @@
+"""Evidence documents: uploads checked by their content, stored behind DocumentStore, read only in scope."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.auth import Principal
+from core.errors import FieldError
+from registry.access import record_personal_data_access
+from registry.errors import DocumentNotFound, DocumentTooLarge, UnsupportedDocumentType
+from registry.models import Document, DocumentContent, Vendor
+
+# Leading bytes of each accepted format. The declared Content-Type and the file name are never trusted.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "application/pdf"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+)
+
+
+class DocumentStore(Protocol):
+    """Where the bytes of a document live; metadata stays in registry_document."""
+
+    async def put(self, session: AsyncSession, document_id: uuid.UUID, content: bytes) -> None: ...
+
+    async def get(self, session: AsyncSession, document_id: uuid.UUID) -> bytes: ...
+
+
+class PostgresDocumentStore:
+    """Bytes in registry_document_content, in the same transaction as the metadata."""
+
+    async def put(self, session: AsyncSession, document_id: uuid.UUID, content: bytes) -> None:
+        session.add(DocumentContent(document_id=document_id, content=content))
+        await session.flush()
+
+    async def get(self, session: AsyncSession, document_id: uuid.UUID) -> bytes:
+        query = select(DocumentContent.content).where(DocumentContent.document_id == document_id)
+        content = await session.scalar(query)
+        if content is None:
+            raise DocumentNotFound()
+        return content
+
+
+def sniff_media_type(content: bytes) -> str | None:
+    """The media type the content's magic bytes announce, if it is one we accept."""
+    for signature, media_type in _SIGNATURES:
+        if content.startswith(signature):
+            return media_type
+    return None
+
+
+async def store_document(
+    session: AsyncSession,
+    store: DocumentStore,
+    *,
+    owner: Principal,
+    content: bytes,
+    max_bytes: int,
+) -> Document:
+    """Keep an uploaded PDF, JPEG or PNG (recognised by content) of at most `max_bytes`, owned by the caller."""
+    if len(content) > max_bytes:
+        raise DocumentTooLarge(
+            f"file: at most {max_bytes} bytes are accepted",
+            errors=[FieldError("file", f"must be at most {max_bytes} bytes")],
+        )
+    media_type = sniff_media_type(content)
+    if media_type is None:
+        message = "is empty" if not content else "must be a PDF, JPEG or PNG file (checked by its content)"
+        raise UnsupportedDocumentType(f"file: {message}", errors=[FieldError("file", message)])
+    document = Document(
+        id=uuid.uuid4(),
+        owner_account_id=owner.account_id,
+        sha256=hashlib.sha256(content).hexdigest(),
+        size=len(content),
+        media_type=media_type,
+    )
+    session.add(document)
+    await session.flush()
+    await store.put(session, document.id, content)
+    await session.refresh(document, ["created_at"])
+    return document
+
+
+async def get_document_in_scope(session: AsyncSession, principal: Principal, document_id: uuid.UUID) -> Document:
+    """The document if the caller owns it, is an admin, or is the street office where its vendor owner lives.
+
+    Anyone else gets 404, so a document's existence is not revealed.
+    """
+    document = await session.get(Document, document_id)
+    if document is None:
+        raise DocumentNotFound()
+    if document.owner_account_id == principal.account_id or principal.role == "admin":
+        return document
+    if principal.role == "street_office":
+        residence = await session.scalar(
+            select(Vendor.residence_jurisdiction_code).where(Vendor.account_id == document.owner_account_id)
+        )
+        if residence is not None and residence == principal.jurisdiction_code:
+            return document
+    raise DocumentNotFound()
+
+
+async def read_document_content(
+    session: AsyncSession,
+    store: DocumentStore,
+    principal: Principal,
+    document_id: uuid.UUID,
+    *,
+    purpose: str,
+    request_path: str,
+) -> tuple[Document, bytes]:
+    """The document and its bytes; a staff or admin read of a vendor's document is written to the access log."""
+    document = await get_document_in_scope(session, principal, document_id)
+    if document.owner_account_id != principal.account_id:
+        vendor_id = await session.scalar(select(Vendor.id).where(Vendor.account_id == document.owner_account_id))
+        if vendor_id is not None:
+            await record_personal_data_access(
+                session,
+                principal=principal,
+                vendor_id=vendor_id,
+                fields=["document"],
+                purpose=purpose,
+                request_path=request_path,
+            )
+    return document, await store.get(session, document.id)

@@ -1,0 +1,169 @@
+"""Vendors: sign-up with an encrypted, deduplicated ID number, and the reads staff and vendors may make."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.auth import Principal, require_role
+from core.crypto import FieldCipher
+from core.db import flush_or_raise
+from core.errors import DomainError, FieldError, InvalidInput
+from registry import id_numbers
+from registry.access import get_vendor_in_scope
+from registry.accounts import open_account
+from registry.errors import IdNumberRejected, NameRejected, PhoneRejected, VendorExists, VendorNotFound
+from registry.models import Jurisdiction, KeyGroupClaim, Vendor
+
+__all__ = [
+    "ID_NUMBER_CONTEXT",
+    "PHONE_CONTEXT",
+    "find_vendor_by_id_number",
+    "get_own_vendor",
+    "get_vendor_in_scope",
+    "id_number_lookup_hash",
+    "key_groups_by_vendor",
+    "list_vendors",
+    "register_vendor",
+]
+
+# Associated data for AES-GCM: a ciphertext copied into another column will not decrypt.
+ID_NUMBER_CONTEXT = "registry_vendor.id_number"
+PHONE_CONTEXT = "registry_vendor.phone"
+_HMAC_CONTEXT = "id_number"
+
+_REJECTIONS: dict[type[id_numbers.InvalidPersonalValue], type[DomainError]] = {
+    id_numbers.InvalidIdNumber: IdNumberRejected,
+    id_numbers.InvalidName: NameRejected,
+    id_numbers.InvalidPhone: PhoneRejected,
+}
+
+T = TypeVar("T")
+
+
+def _checked(rule: Callable[[str], T], raw: str) -> T:
+    """Apply a pure rule; its refusal becomes a 422 naming the field with a stable `reason` (never the value)."""
+    try:
+        return rule(raw)
+    except id_numbers.InvalidPersonalValue as exc:
+        error = _REJECTIONS[type(exc)]
+        raise error(
+            f"{exc.field}: {exc.message}", errors=[FieldError(exc.field, exc.message)], reason=exc.reason
+        ) from None
+
+
+def id_number_lookup_hash(cipher: FieldCipher, normalised_id_number: str) -> bytes:
+    """The keyed hash stored in id_number_hmac: equal for every spelling of the same person's number."""
+    return cipher.lookup_hash(normalised_id_number, context=_HMAC_CONTEXT)
+
+
+async def register_vendor(
+    session: AsyncSession,
+    cipher: FieldCipher,
+    *,
+    username: str,
+    password: str,
+    name: str,
+    id_number: str,
+    phone: str,
+    residence_jurisdiction: str,
+    today: dt.date | None = None,
+) -> Vendor:
+    """Open a vendor account and profile in the caller's transaction; a refusal leaves neither behind.
+
+    The ID number is stored only encrypted, with a keyed hash that makes the same person twice a 409
+    `vendor_exists` (checked up front, and by the unique constraint for a concurrent sign-up).
+    """
+    clean_name = _checked(id_numbers.normalise_name, name)
+    number = _checked(lambda raw: id_numbers.normalise_id_number(raw, today=today), id_number)
+    mobile = _checked(id_numbers.normalise_phone, phone)
+    if await session.get(Jurisdiction, residence_jurisdiction) is None:
+        raise InvalidInput.for_field("residence_jurisdiction", "no such jurisdiction")
+    lookup = id_number_lookup_hash(cipher, number)
+    if await _already_registered(session, lookup):
+        raise VendorExists()
+    account = await open_account(session, username=username, password=password, role="vendor")
+    vendor = Vendor(
+        id=uuid.uuid4(),
+        account_id=account.id,
+        name=clean_name,
+        id_number_encrypted=cipher.encrypt(number, context=ID_NUMBER_CONTEXT),
+        id_number_hmac=lookup,
+        id_number_masked=id_numbers.mask_id_number(number),
+        birth_on=id_numbers.birth_date(number),
+        sex=id_numbers.sex(number),
+        phone_encrypted=cipher.encrypt(mobile, context=PHONE_CONTEXT),
+        phone_masked=id_numbers.mask_phone(mobile),
+        residence_jurisdiction_code=residence_jurisdiction,
+    )
+    session.add(vendor)
+    await flush_or_raise(
+        session, {"uq_registry_vendor_id_number_hmac": VendorExists, "uq_registry_vendor_account_id": VendorExists}
+    )
+    await session.refresh(vendor, ["created_at"])
+    return vendor
+
+
+async def _already_registered(session: AsyncSession, lookup: bytes) -> bool:
+    return await session.scalar(select(Vendor.id).where(Vendor.id_number_hmac == lookup)) is not None
+
+
+async def find_vendor_by_id_number(session: AsyncSession, cipher: FieldCipher, id_number: str) -> Vendor | None:
+    """The vendor holding this ID number in any spelling (fullwidth, lower-case x), or None."""
+    number = _checked(id_numbers.normalise_id_number, id_number)
+    lookup = id_number_lookup_hash(cipher, number)
+    result = await session.scalars(select(Vendor).where(Vendor.id_number_hmac == lookup))
+    return result.one_or_none()
+
+
+async def get_own_vendor(session: AsyncSession, principal: Principal) -> Vendor:
+    """The caller's own vendor profile (404 if this account has none)."""
+    require_role(principal, "vendor")
+    vendor = await session.scalar(select(Vendor).where(Vendor.account_id == principal.account_id))
+    if vendor is None:
+        raise VendorNotFound("This account has no vendor profile")
+    return vendor
+
+
+async def list_vendors(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    limit: int,
+    after: tuple[dt.datetime, uuid.UUID] | None = None,
+) -> list[Vendor]:
+    """Vendors the caller may list, oldest first: a street office sees its own jurisdiction's residents."""
+    require_role(principal, "street_office", "admin")
+    query = select(Vendor).order_by(Vendor.created_at, Vendor.id).limit(limit)
+    if principal.role == "street_office":
+        query = query.where(Vendor.residence_jurisdiction_code == principal.jurisdiction_code)
+    if after is not None:
+        query = query.where(tuple_(Vendor.created_at, Vendor.id) > tuple_(*after))
+    return list((await session.scalars(query)).all())
+
+
+async def key_groups_by_vendor(
+    session: AsyncSession, vendor_ids: Sequence[uuid.UUID], *, today: dt.date
+) -> dict[uuid.UUID, list[str]]:
+    """Each vendor's key groups backed by a verified claim still valid today (self-declarations never count)."""
+    groups: dict[uuid.UUID, list[str]] = {vendor_id: [] for vendor_id in vendor_ids}
+    if not vendor_ids:
+        return groups
+    rows = await session.execute(
+        select(KeyGroupClaim.vendor_id, KeyGroupClaim.key_group)
+        .where(
+            KeyGroupClaim.vendor_id.in_(list(vendor_ids)),
+            KeyGroupClaim.status == "verified",
+            KeyGroupClaim.valid_until >= today,
+        )
+        .distinct()
+        .order_by(KeyGroupClaim.vendor_id, KeyGroupClaim.key_group)
+    )
+    for vendor_id, key_group in rows:
+        groups[vendor_id].append(key_group)
+    return groups
