@@ -14,8 +14,8 @@ from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Request
-from litestar.handlers import HTTPRouteHandler
 from litestar.enums import ScopeType
+from litestar.handlers import HTTPRouteHandler
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from core.errors import (
