@@ -11,8 +11,10 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from litestar import Litestar, Request, get, post
+from litestar import Litestar, Request, Response, get, post
 from litestar.params import JSONBody
+
+from registry.catalogue import activity_list_json
 
 
 class ClaimLike(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -29,6 +31,11 @@ class Created(msgspec.Struct):
 @get("/bare", sync_to_thread=False)
 def bare() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@get("/bare-catalogue", sync_to_thread=False)
+def bare_catalogue() -> Response[bytes]:
+    return Response(activity_list_json(), media_type="application/json")
 
 
 @post("/raw-insert")
@@ -55,4 +62,4 @@ async def pool(app: Litestar) -> AsyncIterator[None]:
 
 
 def create_app() -> Litestar:
-    return Litestar([bare, raw_insert], lifespan=[pool])
+    return Litestar([bare, bare_catalogue, raw_insert], lifespan=[pool])

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,12 @@ class MalformedRequest(DomainError):
     status = 400
     code = "malformed_request"
     title = "The request could not be read"
+
+
+class InvalidParameter(DomainError):
+    status = 400
+    code = "invalid_parameter"
+    title = "A parameter is not valid"
 
 
 class MalformedJson(DomainError):
@@ -222,6 +229,19 @@ def unreadable_body_handler(request: Request[Any, Any, Any], exc: Exception) -> 
     )
 
 
+def busy_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """No database connection came free in time: tell the client to retry rather than fail with a 500."""
+    logger.warning("database pool exhausted on %s %s", request.method, request.url.path)
+    return problem(
+        request,
+        status=503,
+        code="service_unavailable",
+        title="The service is busy; try again shortly",
+        detail="No database connection was free in time",
+        headers={"Retry-After": "1"},
+    )
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Last resort: log with a reference, answer with nothing internal (no trace, SQL or values)."""
     reference = uuid.uuid4().hex
@@ -244,5 +264,6 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     HTTPException: http_exception_handler,
     UnicodeDecodeError: unreadable_body_handler,
     RecursionError: unreadable_body_handler,
+    PoolTimeout: busy_handler,
     Exception: internal_error_handler,
 }

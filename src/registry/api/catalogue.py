@@ -6,25 +6,65 @@ with the file's digest as a strong ETag (a client's If-None-Match gets 304).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import functools
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get
+from litestar.enums import ParamType
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, QueryParameter
+from litestar.openapi.spec import OpenAPI, Schema
+from litestar.openapi.spec import Parameter as OpenAPIParameter
+from litestar.openapi.spec.enums import OpenAPIType
+from litestar.params import FromPath
 
+from core.errors import FieldError, InvalidParameter
 from registry import catalogue
-from registry.catalogue import ActivityListOut, ActivityOut, Category, DepartmentListOut, PermitTypeListOut
+from registry.catalogue import CATEGORIES, ActivityListOut, ActivityOut, DepartmentListOut, PermitTypeListOut
 
 _CACHE_CONTROL = "public, max-age=300"
 
 
+@functools.cache
+def _headers() -> dict[str, str]:
+    return {"ETag": f'"{catalogue.load_catalogue().digest[:32]}"', "Cache-Control": _CACHE_CONTROL}
+
+
 def _reference(request: Request[Any, Any, Any], body: bytes) -> Response[bytes]:
-    etag = f'"{catalogue.load_catalogue().digest[:32]}"'
-    headers = {"ETag": etag, "Cache-Control": _CACHE_CONTROL}
-    if request.headers.get("if-none-match") == etag:
+    headers = _headers()
+    if request.headers.get("if-none-match") == headers["ETag"]:
         return Response(b"", status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
+
+
+def _category(request: Request[Any, Any, Any]) -> str | None:
+    """The optional ?category= filter, read by hand: a declared query parameter costs this hot read path
+    about a quarter of its time in Litestar's parameter parsing (measured); it is documented in OpenAPI by
+    `document_catalogue_parameters`."""
+    if not request.scope["query_string"]:
+        return None
+    category = request.query_params.get("category")
+    if category is not None and category not in CATEGORIES:
+        message = f"must be one of {', '.join(sorted(CATEGORIES))}"
+        raise InvalidParameter(f"category: {message}", errors=[FieldError("category", message)])
+    return category
+
+
+def document_catalogue_parameters(schema: OpenAPI) -> None:
+    """Add the hand-read ?category= parameter of GET /activities to the OpenAPI document."""
+    item = (schema.paths or {}).get("/api/v1/activities")
+    if item is None or item.get is None:
+        return
+    item.get.parameters = [
+        *(item.get.parameters or []),
+        OpenAPIParameter(
+            name="category",
+            param_in=ParamType.QUERY,
+            required=False,
+            description="Only activities of this category",
+            schema=Schema(type=OpenAPIType.STRING, enum=sorted(CATEGORIES)),
+        ),
+    ]
 
 
 class CatalogueController(Controller):
@@ -36,11 +76,8 @@ class CatalogueController(Controller):
         summary="The activity catalogue: categories, permits each needs and from whom, stall rules",
         responses={200: ResponseSpec(ActivityListOut, description="Every activity, in catalogue order")},
     )
-    async def list_activities(
-        self,
-        request: Request[Any, Any, Any],
-        category: Annotated[Category | None, QueryParameter(description="Only this category")] = None,
-    ) -> Response[bytes]:
+    async def list_activities(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+        category = _category(request)
         if category is None:
             return _reference(request, catalogue.activity_list_json())
         full = catalogue.activity_list()
