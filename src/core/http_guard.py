@@ -33,10 +33,14 @@ _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
 
 
-def json_depth(body: bytes) -> int:
-    """The deepest nesting of arrays and objects in a JSON text (strings are skipped)."""
-    if body.count(b"[") + body.count(b"{") < 2:
-        return body.count(b"[") + body.count(b"{")
+def json_depth(body: bytes, limit: int) -> int:
+    """The deepest nesting of arrays and objects in a JSON text (strings are skipped).
+
+    Nesting can be no deeper than the number of opening brackets, so most bodies need no scan at all.
+    """
+    openings = body.count(b"[") + body.count(b"{")
+    if openings <= limit:
+        return openings
     depth = deepest = 0
     for match in _BRACKET.finditer(_STRING.sub(b'""', body)):
         if match.group() in (b"[", b"{"):
@@ -187,7 +191,7 @@ def make_strict_body_hook(max_depth: int) -> Any:
             body.decode("utf-8")
         except UnicodeDecodeError:
             raise MalformedJson("The body is not valid UTF-8") from None
-        if json_depth(body) > max_depth:
+        if json_depth(body, max_depth) > max_depth:
             raise MalformedJson(f"JSON nested deeper than {max_depth} levels is not accepted")
         try:
             msgspec.json.decode(body, type=body_type, strict=True)

@@ -169,3 +169,18 @@ async def test_rejected_geometry_writes_nothing(
     )
     assert ok.status_code == 201
     assert await session.scalar(select(func.count()).select_from(Jurisdiction)) == 1
+
+
+async def test_nesting_limit_is_exact(client: httpx.AsyncClient, settings: Settings) -> None:
+    limit = settings.http.max_json_depth
+
+    def nested(depth: int) -> bytes:
+        # The outer object counts as one level.
+        return b'{"username": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b', "password": "x"}'
+
+    at_limit = await client.post(TOKEN, content=nested(limit), headers=JSON)
+    assert_problem(at_limit, 422, "validation_failed")  # readable, just the wrong type
+    assert_problem(await client.post(TOKEN, content=nested(limit + 1), headers=JSON), 400, "malformed_json")
+    # Brackets inside strings are not nesting.
+    brackets_in_text = b'{"username": "' + b"[" * 50 + b'", "password": "x"}'
+    assert (await client.post(TOKEN, content=brackets_in_text, headers=JSON)).status_code == 401
