@@ -22,6 +22,7 @@ from core.errors import (
     PROBLEM_MEDIA_TYPE,
     FieldError,
     InvalidInput,
+    InvalidParameter,
     MalformedJson,
     ProblemOut,
     field_error_from_msgspec,
@@ -159,18 +160,44 @@ class RequestGuardMiddleware:
         return None
 
 
+class _HandlerContract(msgspec.Struct, frozen=True):
+    """What a handler declares it reads: its JSON body type (if any) and its query parameter names."""
+
+    body_type: Any
+    query_names: frozenset[str]
+
+
 # Keyed by id() but holding the handler too, so a freed handler's id cannot be reused for a stale entry.
-_body_types: dict[int, tuple[HTTPRouteHandler, Any]] = {}
+_contracts: dict[int, tuple[HTTPRouteHandler, _HandlerContract]] = {}
+_NOT_QUERY = {"request", "state", "scope", "headers", "cookies", "query", "data", "body", "socket", "self"}
+_PATH_NAME = re.compile(r"\{(\w+):")
+
+# A handler that reads a query parameter by hand lists it in opt, e.g. @get(..., opt={QUERY_OPT: ("category",)}).
+QUERY_OPT = "query_parameters"
 
 
-def _declared_body_type(handler: HTTPRouteHandler) -> Any:
-    cached = _body_types.get(id(handler))
+def _contract(handler: HTTPRouteHandler) -> _HandlerContract:
+    cached = _contracts.get(id(handler))
     if cached is None or cached[0] is not handler:
-        parameter = handler.parsed_fn_signature.parameters.get("data")
-        annotation = parameter.annotation if parameter is not None else None
-        body_type = annotation if annotation is not None and not _is_multipart(parameter) else None
-        cached = _body_types[id(handler)] = (handler, body_type)
+        parameters = handler.parsed_fn_signature.parameters
+        data = parameters.get("data")
+        body_type = data.annotation if data is not None and not _is_multipart(data) else None
+        cached = _contracts[id(handler)] = (handler, _HandlerContract(body_type, _query_names(handler)))
     return cached[1]
+
+
+def _query_names(handler: HTTPRouteHandler) -> frozenset[str]:
+    skip = _NOT_QUERY | set(handler.resolve_dependencies()) | set(_PATH_NAME.findall(" ".join(handler.paths)))
+    names: set[str] = set(handler.opt.get(QUERY_OPT, ()))
+    for name, field in handler.parsed_fn_signature.parameters.items():
+        definition = field.kwarg_definition
+        kind = type(definition).__name__ if definition is not None else ""
+        if name in skip or "Dependency" in kind or "Body" in kind or "Header" in kind or "Cookie" in kind:
+            continue
+        if getattr(definition, "header", None) or getattr(definition, "cookie", None):
+            continue
+        names.add(getattr(definition, "name", None) or getattr(definition, "query", None) or name)
+    return frozenset(names)
 
 
 def _is_multipart(parameter: Any) -> bool:
@@ -181,9 +208,19 @@ def _is_multipart(parameter: Any) -> bool:
 
 
 def make_strict_body_hook(max_depth: int) -> Any:
-    async def strict_json_body(request: Request[Any, Any, Any]) -> None:
-        """Decode the JSON body strictly (no "1" for 1) against the handler's type, with clear field errors."""
-        body_type = _declared_body_type(request.route_handler)
+    async def strict_request(request: Request[Any, Any, Any]) -> None:
+        """Refuse query parameters the handler does not read (a typo, or personal data in a URL), then decode
+        the JSON body strictly (no "1" for 1) against the handler's type, with clear field errors."""
+        contract = _contract(request.route_handler)
+        if request.scope["query_string"]:
+            for name in request.query_params:
+                if name not in contract.query_names:
+                    # Name the parameter, never echo its value: it may be an ID number.
+                    raise InvalidParameter(
+                        f"{name}: is not a parameter of this endpoint",
+                        errors=[FieldError(name, "is not a parameter of this endpoint")],
+                    )
+        body_type = contract.body_type
         if body_type is None:
             return
         body = await request.body()
@@ -204,4 +241,4 @@ def make_strict_body_hook(max_depth: int) -> Any:
             field = _find_nul(msgspec.json.decode(body)) or "body"
             raise InvalidInput.for_field(field, "must not contain the NUL character")
 
-    return strict_json_body
+    return strict_request

@@ -184,3 +184,13 @@ async def test_nesting_limit_is_exact(client: httpx.AsyncClient, settings: Setti
     # Brackets inside strings are not nesting.
     brackets_in_text = b'{"username": "' + b"[" * 50 + b'", "password": "x"}'
     assert (await client.post(TOKEN, content=brackets_in_text, headers=JSON)).status_code == 401
+
+
+async def test_unknown_query_parameters_are_refused_without_echo(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/jurisdictions", params={"id_number": "11010519491231002X"})
+    problem = assert_problem(response, 400, "invalid_parameter")
+    assert problem["errors"][0]["field"] == "id_number"  # type: ignore[index]
+    assert "11010519491231002X" not in response.text
+    assert_problem(await client.get("/api/v1/activities", params={"categroy": "restricted"}), 400, "invalid_parameter")
+    known = await client.get("/api/v1/jurisdictions", params={"limit": 5, "parent_code": "110101000000"})
+    assert known.status_code == 200

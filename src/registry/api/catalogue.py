@@ -19,6 +19,7 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath
 
 from core.errors import FieldError, InvalidParameter
+from core.http_guard import QUERY_OPT
 from registry import catalogue
 from registry.catalogue import CATEGORIES, ActivityListOut, ActivityOut, DepartmentListOut, PermitTypeListOut
 
@@ -73,6 +74,7 @@ class CatalogueController(Controller):
 
     @get(
         "/activities",
+        opt={QUERY_OPT: ("category",)},
         summary="The activity catalogue: categories, permits each needs and from whom, stall rules",
         responses={200: ResponseSpec(ActivityListOut, description="Every activity, in catalogue order")},
     )
