@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from core.db import create_engine, create_sessionmaker, database_url, transaction
+from core.errors import DomainError
 from core.settings import Settings
 
 logger = logging.getLogger("flexreg")
@@ -34,6 +35,7 @@ def migrate(settings: Settings) -> None:
 
     config = Config(str(ROOT / "alembic.ini"))
     config.attributes["url"] = settings.db.url
+    config.attributes["configure_logging"] = False
     command.upgrade(config, "head")
 
 
@@ -103,7 +105,18 @@ def main(argv: list[str] | None = None) -> int:
     account_parser.add_argument("--department")
     args = parser.parse_args(argv)
 
+    # Alembic announces every autogenerate plugin at INFO; keep its migration lines only.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     settings = _settings_with_database()
+    try:
+        _run(args, settings)
+    except DomainError as exc:
+        print(f"flexreg {args.command}: {exc.detail}", file=sys.stderr)  # noqa: T201
+        return 2
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> None:
     if args.command == "migrate":
         migrate(settings)
     elif args.command == "serve":
@@ -113,7 +126,6 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_demo(settings))
     elif args.command == "create-account":
         asyncio.run(_create_account(settings, args))
-    return 0
 
 
 if __name__ == "__main__":

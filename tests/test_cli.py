@@ -1,0 +1,88 @@
+"""The flexreg command against a database of its own: migrate, demo (twice), create-account."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import asyncpg
+import pytest
+
+from flexreg.cli import main
+from tests.conftest import _with_database
+
+NAME = "flexreg_cli_check"
+
+
+async def _recreate(server_url: str, *, drop_only: bool = False) -> None:
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)')
+        if not drop_only:
+            await admin.execute(f'CREATE DATABASE "{NAME}"')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def cli_database(server_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> Iterator[str]:
+    asyncio.run(_recreate(server_url))
+    url = _with_database(server_url, NAME)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("FLEXREG_VAR_DIR", str(tmp_path))
+    try:
+        yield url
+    finally:
+        asyncio.run(_recreate(server_url, drop_only=True))
+
+
+async def _count(url: str, sql: str) -> int:
+    connection = await asyncpg.connect(url)
+    try:
+        return int(await connection.fetchval(sql))
+    finally:
+        await connection.close()
+
+
+def test_cli_commands(cli_database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["migrate"]) == 0
+    assert main(["demo"]) == 0
+    assert main(["demo"]) == 0
+    accounts = asyncio.run(_count(cli_database, "SELECT count(*) FROM registry_account"))
+    assert (
+        main(
+            [
+                "create-account",
+                "--role",
+                "department",
+                "--username",
+                "rev_fire",
+                "--password",
+                "long enough",
+                "--department",
+                "fire_rescue",
+            ]
+        )
+        == 0
+    )
+    assert asyncio.run(_count(cli_database, "SELECT count(*) FROM registry_account")) == accounts + 1
+    assert (
+        main(
+            [
+                "create-account",
+                "--role",
+                "street_office",
+                "--username",
+                "nowhere",
+                "--password",
+                "long enough",
+                "--jurisdiction",
+                "999999999999",
+            ]
+        )
+        == 2
+    )
+    captured = capsys.readouterr()
+    assert "created department account rev_fire" in captured.out
+    assert "999999999999 does not exist" in captured.err
+    assert "Traceback" not in captured.err
