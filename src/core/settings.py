@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import secrets
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -54,6 +56,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auth: AuthSettings
     data: DataSettings
     http: HttpSettings = HttpSettings()
+
+    def today(self) -> dt.date:
+        """The date in the city's time zone."""
+        return dt.datetime.now(ZoneInfo(self.timezone)).date()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.auth import Principal, optional_principal_of, principal_of
 from core.crypto import FieldCipher
-from core.db import create_engine, create_sessionmaker
+from core.db import create_engine, create_sessionmaker, transaction
 from core.deps import DbSession
 from core.errors import EXCEPTION_HANDLERS
 from core.http_guard import RequestGuardMiddleware, make_strict_body_hook
@@ -29,15 +29,8 @@ from registry.api.catalogue import document_catalogue_parameters
 
 async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
     """One session per request: committed after the handler returns, rolled back if anything raised."""
-    sessionmaker: async_sessionmaker[AsyncSession] = state.sessionmaker
-    async with sessionmaker() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
-            await session.commit()
+    async with transaction(state.sessionmaker) as session:
+        yield session
 
 
 # The principal providers take the session although they do not use it: Litestar resolves independent

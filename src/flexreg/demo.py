@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -106,7 +105,7 @@ async def _jurisdiction(
 async def build_demo_city(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
     """Create whatever part of the demo city is missing, then print the accounts."""
     cipher = FieldCipher(settings.data.data_key)
-    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    today = settings.today()
     async with transaction(sessionmaker) as session:
         for code, name, parent, ring in (DISTRICT, DONGHUAMEN, JINGSHAN):
             await _jurisdiction(session, code, name, parent, ring)

@@ -33,24 +33,30 @@ async def record_personal_data_access(
     session: AsyncSession,
     *,
     principal: Principal,
-    vendor_id: uuid.UUID,
+    vendor_ids: Sequence[uuid.UUID],
     fields: Sequence[str],
     purpose: str,
     request_path: str,
 ) -> None:
-    """Append a row saying which staff member read which of a vendor's personal fields, and why.
+    """Append a row per vendor saying which staff member read which of their personal fields, and why.
 
-    A vendor reading their own record is not logged; every other role is.
+    One statement for a whole page of vendors. A vendor reading their own record is not logged; every
+    other role is.
     """
-    if principal.role == "vendor":
+    unique_ids = list(dict.fromkeys(vendor_ids))
+    if principal.role == "vendor" or not unique_ids:
         return
     await session.execute(
-        insert(PersonalDataAccess).values(
-            account_id=principal.account_id,
-            role=principal.role,
-            vendor_id=vendor_id,
-            fields=list(fields),
-            purpose=purpose,
-            request_path=request_path,
-        )
+        insert(PersonalDataAccess),
+        [
+            {
+                "account_id": principal.account_id,
+                "role": principal.role,
+                "vendor_id": vendor_id,
+                "fields": list(fields),
+                "purpose": purpose,
+                "request_path": request_path,
+            }
+            for vendor_id in unique_ids
+        ],
     )

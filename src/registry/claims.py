@@ -14,7 +14,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 from asyncpg.exceptions import ForeignKeyViolationError  # type: ignore[import-untyped]
-from sqlalchemy import Date, Integer, Row, String, bindparam, func, insert, select, text, tuple_
+from sqlalchemy import Date, Integer, Row, String, bindparam, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +26,7 @@ from core.errors import FieldError, InvalidInput, PreconditionFailed, field_erro
 from registry import entitlements as rules
 from registry.access import get_vendor_in_scope, record_personal_data_access
 from registry.errors import ClaimAlreadyDecided, ClaimNotFound, VendorNotFound
-from registry.models import KeyGroupClaim, KeyGroupClaimEvidence, KeyGroupDecision, PersonalDataAccess
+from registry.models import KeyGroupClaim, KeyGroupClaimEvidence, KeyGroupDecision
 from registry.policies import Policy, policies_in_force
 
 ClaimStatus = Literal["pending", "verified", "rejected"]
@@ -263,7 +263,7 @@ async def get_claim(
     await record_personal_data_access(
         session,
         principal=principal,
-        vendor_id=record.vendor_id,
+        vendor_ids=[record.vendor_id],
         fields=ACCESS_FIELDS,
         purpose=purpose or "review key-group claim",
         request_path=request_path,
@@ -292,31 +292,15 @@ async def list_claims(
         query = query.where(tuple_(KeyGroupClaim.submitted_at, KeyGroupClaim.id) > tuple_(*after))
     query = query.order_by(KeyGroupClaim.submitted_at, KeyGroupClaim.id).limit(limit)
     records = [_record(row) for row in await session.execute(query)]
-    await _record_list_access(session, principal, records, request_path, purpose or "review key-group claims")
-    return records
-
-
-async def _record_list_access(
-    session: AsyncSession, principal: Principal, records: Sequence[ClaimRecord], request_path: str, purpose: str
-) -> None:
-    """Like `record_personal_data_access`, for every vendor on a page at once (one statement, not fifty)."""
-    vendor_ids = list(dict.fromkeys(record.vendor_id for record in records))
-    if principal.role == "vendor" or not vendor_ids:
-        return
-    await session.execute(
-        insert(PersonalDataAccess),
-        [
-            {
-                "account_id": principal.account_id,
-                "role": principal.role,
-                "vendor_id": vendor_id,
-                "fields": list(ACCESS_FIELDS),
-                "purpose": purpose,
-                "request_path": request_path,
-            }
-            for vendor_id in vendor_ids
-        ],
+    await record_personal_data_access(
+        session,
+        principal=principal,
+        vendor_ids=[record.vendor_id for record in records],
+        fields=ACCESS_FIELDS,
+        purpose=purpose or "review key-group claims",
+        request_path=request_path,
     )
+    return records
 
 
 # --- deciding -------------------------------------------------------------------------------------------------
@@ -488,7 +472,7 @@ async def vendor_entitlements(
     await record_personal_data_access(
         session,
         principal=principal,
-        vendor_id=vendor_id,
+        vendor_ids=[vendor_id],
         fields=("key_group", "details", "birth_on", "sex", "business_registered_on"),
         purpose=purpose or "entitlement check",
         request_path=request_path,

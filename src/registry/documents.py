@@ -111,7 +111,7 @@ async def read_document_content(
     principal: Principal,
     document_id: uuid.UUID,
     *,
-    purpose: str,
+    purpose: str | None,
     request_path: str,
 ) -> tuple[Document, bytes]:
     """The document and its bytes; a staff or admin read of a vendor's document is written to the access log."""
@@ -122,9 +122,9 @@ async def read_document_content(
             await record_personal_data_access(
                 session,
                 principal=principal,
-                vendor_id=vendor_id,
+                vendor_ids=[vendor_id],
                 fields=["document"],
-                purpose=purpose,
+                purpose=purpose or "case_handling",
                 request_path=request_path,
             )
     return document, await store.get(session, document.id)

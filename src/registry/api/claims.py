@@ -10,7 +10,6 @@ import datetime as dt
 import re
 import uuid
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -20,19 +19,11 @@ from core.auth import requires
 from core.deps import CurrentPrincipal, DbSession
 from core.errors import PreconditionFailed, PreconditionRequired
 from core.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from core.settings import Settings
 from registry import claims as service
 from registry import entitlements as rules
+from registry.api.params import Purpose, city_today
 
 KeyGroup = rules.KeyGroup
-Purpose = Annotated[
-    str | None,
-    QueryParameter(
-        min_length=1,
-        max_length=200,
-        description="Why staff read this personal data (a case reference or purpose); written to the access log",
-    ),
-]
 
 
 _DETAILS_DOC = (
@@ -87,11 +78,6 @@ class EntitlementsOut(msgspec.Struct, kw_only=True):
     on: dt.date
     items: list[rules.Entitlement]
     not_yet_eligible: list[rules.Entitlement]
-
-
-def _city_today(request: Request[Any, Any, Any]) -> dt.date:
-    settings: Settings = request.app.state.settings
-    return dt.datetime.now(ZoneInfo(settings.timezone)).date()
 
 
 def _claim_out(record: service.ClaimRecord) -> ClaimOut:
@@ -160,7 +146,7 @@ class ClaimController(Controller):
             group=data.group,
             details=data.details,
             evidence_document_ids=data.evidence_document_ids,
-            today=_city_today(request),
+            today=city_today(request),
         )
         headers = {"Location": f"/api/v1/key-group-claims/{record.id}", **_etag(record)}
         return Response(_claim_out(record), status_code=201, headers=headers)
@@ -244,7 +230,7 @@ class ClaimController(Controller):
             decision=data.decision,
             valid_until=data.valid_until,
             reason=data.reason,
-            today=_city_today(request),
+            today=city_today(request),
             expected_versions=expected_versions(if_match),
             request_path=request.url.path,
         )
@@ -263,7 +249,7 @@ class ClaimController(Controller):
         session: DbSession,
         purpose: Purpose = None,
     ) -> EntitlementsOut:
-        today = _city_today(request)
+        today = city_today(request)
         judgement = await service.vendor_entitlements(
             session, principal, vendor_id, on=today, request_path=request.url.path, purpose=purpose
         )

@@ -10,12 +10,13 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import BodyKwarg, FromPath, QueryParameter
+from litestar.params import BodyKwarg, FromPath
 
 from core.auth import authenticated
 from core.deps import CurrentPrincipal, DbSession
 from core.settings import HttpSettings, Settings
 from registry import documents as service
+from registry.api.params import Purpose
 
 # The route's body limit is fixed when the handler is declared: the document limit plus room for the multipart
 # envelope (boundaries, part headers). The handler then enforces settings.http.max_document_bytes exactly.
@@ -24,15 +25,6 @@ _UPLOAD_BODY_LIMIT = HttpSettings().max_document_bytes + _MULTIPART_OVERHEAD
 _EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
 
 _store = service.PostgresDocumentStore()
-
-Purpose = Annotated[
-    str,
-    QueryParameter(
-        min_length=1,
-        max_length=200,
-        description="Why staff read this document (a case reference or purpose); written to the access log",
-    ),
-]
 
 
 @dataclass
@@ -104,7 +96,7 @@ class DocumentController(Controller):
         document_id: FromPath[uuid.UUID],
         principal: CurrentPrincipal,
         session: DbSession,
-        purpose: Purpose = "case_handling",
+        purpose: Purpose = None,
     ) -> Response[bytes]:
         document, content = await service.read_document_content(
             session,

@@ -9,34 +9,24 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, requires
 from core.crypto import FieldCipher
 from core.deps import CurrentPrincipal, DbSession
 from core.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-from core.settings import Settings
 from registry import vendors as service
 from registry.access import record_personal_data_access
 from registry.api.accounts import JurisdictionCode, Password, Username
+from registry.api.params import Purpose, city_today
 from registry.models import Vendor
 
 DETAIL_FIELDS = ("name", "id_number_masked", "phone_masked")
 SUMMARY_FIELDS = ("name", "id_number_masked")
-
-Purpose = Annotated[
-    str,
-    QueryParameter(
-        min_length=1,
-        max_length=200,
-        description="Why staff read this personal data (a case reference or purpose); written to the access log",
-    ),
-]
 
 
 class RegisterVendor(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -75,11 +65,6 @@ class VendorPage(msgspec.Struct, kw_only=True):
     next_cursor: str | None
 
 
-def _city_today(request: Request[Any, Any, Any]) -> dt.date:
-    settings: Settings = request.app.state.settings
-    return dt.datetime.now(ZoneInfo(settings.timezone)).date()
-
-
 def _vendor_out(vendor: Vendor, key_groups: list[str]) -> VendorOut:
     return VendorOut(
         id=vendor.id,
@@ -110,7 +95,7 @@ class VendorController(Controller):
             id_number=data.id_number,
             phone=data.phone,
             residence_jurisdiction=data.residence_jurisdiction,
-            today=_city_today(request),
+            today=city_today(request),
         )
         return Response(_vendor_out(vendor, []), status_code=201, headers={"Location": f"/api/v1/vendors/{vendor.id}"})
 
@@ -127,14 +112,13 @@ class VendorController(Controller):
         session: DbSession,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
-        purpose: Purpose = "case_handling",
+        purpose: Purpose = None,
     ) -> VendorPage:
         after = decode_cursor(cursor, dt.datetime, uuid.UUID) if cursor else None
         rows = await service.list_vendors(session, principal, limit=limit + 1, after=after)
         page = rows[:limit]
-        groups = await service.key_groups_by_vendor(session, [v.id for v in page], today=_city_today(request))
-        for vendor in page:
-            await _log_read(session, principal, vendor, SUMMARY_FIELDS, purpose, request)
+        groups = await service.key_groups_by_vendor(session, [v.id for v in page], today=city_today(request))
+        await _log_read(session, principal, page, SUMMARY_FIELDS, purpose, request)
         items = [
             VendorSummaryOut(
                 id=v.id,
@@ -152,7 +136,7 @@ class VendorController(Controller):
     @get("/me", summary="Your own vendor profile", security=[{"bearer": []}], guards=[requires("vendor")])
     async def me(self, request: Request[Any, Any, Any], principal: CurrentPrincipal, session: DbSession) -> VendorOut:
         vendor = await service.get_own_vendor(session, principal)
-        groups = await service.key_groups_by_vendor(session, [vendor.id], today=_city_today(request))
+        groups = await service.key_groups_by_vendor(session, [vendor.id], today=city_today(request))
         return _vendor_out(vendor, groups[vendor.id])
 
     @get(
@@ -167,28 +151,28 @@ class VendorController(Controller):
         vendor_id: FromPath[uuid.UUID],
         principal: CurrentPrincipal,
         session: DbSession,
-        purpose: Purpose = "case_handling",
+        purpose: Purpose = None,
     ) -> VendorOut:
         vendor = await service.get_vendor_in_scope(session, principal, vendor_id)
-        await _log_read(session, principal, vendor, DETAIL_FIELDS, purpose, request)
-        groups = await service.key_groups_by_vendor(session, [vendor.id], today=_city_today(request))
+        await _log_read(session, principal, [vendor], DETAIL_FIELDS, purpose, request)
+        groups = await service.key_groups_by_vendor(session, [vendor.id], today=city_today(request))
         return _vendor_out(vendor, groups[vendor.id])
 
 
 async def _log_read(
     session: AsyncSession,
     principal: Principal,
-    vendor: Vendor,
+    vendors: list[Vendor],
     fields: tuple[str, ...],
-    purpose: str,
+    purpose: str | None,
     request: Request[Any, Any, Any],
 ) -> None:
     """Staff and admin reads of personal data are logged (PIPL; DOMAIN.md §7.3 item 4); a vendor's own are not."""
     await record_personal_data_access(
         session,
         principal=principal,
-        vendor_id=vendor.id,
+        vendor_ids=[vendor.id for vendor in vendors],
         fields=fields,
-        purpose=purpose,
+        purpose=purpose or "case_handling",
         request_path=request.url.path,
     )
