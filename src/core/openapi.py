@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Reference, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
@@ -40,6 +42,8 @@ _DESCRIPTIONS = {
     "403": "Your role may not do this",
     "404": "No such resource, or not yours to see",
     "409": "Conflicts with the current state",
+    "412": "If-Match does not name the current version",
+    "428": "If-Match is required",
     "413": "Request body too large",
     "415": "Unsupported content type",
     "422": "Invalid field values",
@@ -47,8 +51,12 @@ _DESCRIPTIONS = {
 }
 
 
-def add_problem_responses(schema: OpenAPI) -> None:
-    """Add application/problem+json responses to every operation, by what the operation can meet."""
+def add_problem_responses(schema: OpenAPI, extra: Mapping[tuple[str, str], Sequence[str]] | None = None) -> None:
+    """Add application/problem+json responses to every operation, by what the operation can meet.
+
+    `extra` names further statuses of particular operations, keyed by (method, path): e.g. the 412/428 of a
+    decision that requires If-Match.
+    """
     components = schema.components
     if components.schemas is None:
         components.schemas = {}
@@ -65,15 +73,12 @@ def add_problem_responses(schema: OpenAPI) -> None:
                 codes.append("404")
             if method in ("post", "put", "patch"):
                 codes += ["409", "413", "415", "422"]
+            codes += (extra or {}).get((method, path), ())
             responses = operation.responses if operation.responses is not None else {}
             for code in codes:
-                responses.setdefault(
-                    code,
-                    OpenAPIResponse(
-                        description=_DESCRIPTIONS[code],
-                        content={
-                            PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))
-                        },
-                    ),
+                # Replace Litestar's own 400 (documented as application/json): every error is a problem.
+                responses[code] = OpenAPIResponse(
+                    description=_DESCRIPTIONS[code],
+                    content={PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=_PROBLEM_REF)},
                 )
             operation.responses = responses

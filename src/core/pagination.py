@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar.params import QueryParameter
 
-from core.errors import InvalidInput
+from core.errors import FieldError, InvalidParameter
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -23,10 +23,11 @@ def encode_cursor(*values: Any) -> str:
 
 
 def decode_cursor(cursor: str, *types: type[Any]) -> tuple[Any, ...]:
-    """The values a cursor carries, typed; anything forged or garbled is a 400 naming `cursor`."""
+    """The values a cursor carries, typed; anything forged or garbled is a 400 naming `cursor`, like a bad limit."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = msgspec.json.decode(raw, type=tuple[tuple(types)] if types else list[Any])  # type: ignore[misc]
     except (binascii.Error, ValueError, msgspec.DecodeError, msgspec.ValidationError):
-        raise InvalidInput.for_field("cursor", "is not a cursor this service issued") from None
+        message = "is not a cursor this service issued"
+        raise InvalidParameter(f"cursor: {message}", errors=[FieldError("cursor", message)]) from None
     return tuple(values)

@@ -24,7 +24,8 @@ from core.idempotency import IdempotencyMiddleware
 from core.openapi import add_problem_responses
 from core.settings import Settings
 from registry.api import CONTROLLERS as REGISTRY_CONTROLLERS
-from registry.api.catalogue import document_catalogue_parameters
+from registry.api import EXTRA_PROBLEMS as REGISTRY_EXTRA_PROBLEMS
+from registry.api import refine_openapi as refine_registry_openapi
 
 
 async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
@@ -87,6 +88,6 @@ def create_app(
         ),
         debug=False,
     )
-    add_problem_responses(app.openapi_schema)
-    document_catalogue_parameters(app.openapi_schema)
+    add_problem_responses(app.openapi_schema, REGISTRY_EXTRA_PROBLEMS)
+    refine_registry_openapi(app.openapi_schema)
     return app

@@ -114,7 +114,9 @@ async def test_out_of_range_pages_are_400(client: httpx.AsyncClient, query: str)
 
 async def test_forged_cursor_is_refused(client: httpx.AsyncClient) -> None:
     for cursor in ("garbage!!", "eyJ4IjoxfQ", "W10"):
-        problem = assert_problem(await client.get("/api/v1/jurisdictions", params={"cursor": cursor}), 422)
+        problem = assert_problem(
+            await client.get("/api/v1/jurisdictions", params={"cursor": cursor}), 400, "invalid_parameter"
+        )
         assert problem["errors"][0]["field"] == "cursor"  # type: ignore[index]
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from litestar.openapi.spec import OpenAPI
+
 from registry.api.accounts import AccountController, AuthController
-from registry.api.catalogue import CatalogueController
+from registry.api.catalogue import CatalogueController, document_catalogue_parameters
 from registry.api.claims import ClaimController
-from registry.api.documents import DocumentController
+from registry.api.documents import DocumentController, document_content_types
 from registry.api.jurisdictions import JurisdictionController
 from registry.api.vendors import VendorController
 
@@ -18,3 +20,15 @@ CONTROLLERS = [
     ClaimController,
     CatalogueController,
 ]
+
+# Statuses particular operations give beyond those core.openapi documents for every operation.
+EXTRA_PROBLEMS: dict[tuple[str, str], list[str]] = {
+    ("post", "/api/v1/auth/token"): ["401"],
+    ("post", "/api/v1/key-group-claims/{claim_id}/decision"): ["412", "428"],
+}
+
+
+def refine_openapi(schema: OpenAPI) -> None:
+    """What the generated schema cannot know: hand-read parameters and stored media types."""
+    document_catalogue_parameters(schema)
+    document_content_types(schema)

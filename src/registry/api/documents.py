@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import BodyKwarg, FromPath
+from litestar.openapi.spec import OpenAPI, OpenAPIFormat, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Schema
+from litestar.params import FromPath, MultipartBody
 
 from core.auth import authenticated
 from core.deps import CurrentPrincipal, DbSession
@@ -32,10 +33,21 @@ class UploadDocument:
     file: UploadFile
 
 
-# Litestar's MultipartBody, but with the media type as a plain string (equal to RequestEncodingType.MULTI_PART):
-# core.http_guard's strict JSON hook recognises multipart by str(media_type), and str() of that enum member is
-# "RequestEncodingType.MULTI_PART", so with MultipartBody the hook would try to decode the upload as JSON.
-MultipartUpload = Annotated[UploadDocument, BodyKwarg(media_type="multipart/form-data")]
+MultipartUpload = MultipartBody[UploadDocument]
+
+
+def document_content_types(schema: OpenAPI) -> None:
+    """Document that a document's content comes back as the type it was stored with."""
+    item = (schema.paths or {}).get("/api/v1/documents/{document_id}/content")
+    if item is None or item.get is None or item.get.responses is None:
+        return
+    item.get.responses["200"] = OpenAPIResponse(
+        description="The stored bytes, as an attachment",
+        content={
+            media: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY))
+            for media in _EXTENSIONS
+        },
+    )
 
 
 class DocumentOut(msgspec.Struct, kw_only=True):
