@@ -11,7 +11,7 @@ WORKERS ?= 1
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test bench lint check migrate demo clean
+.PHONY: help run test bench fuzz lint check migrate demo clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ test: $(STAMP) ## Run the whole test suite (embedded PostgreSQL under ./var unle
 
 bench: $(STAMP) ## Measure throughput and latency against same-run baselines
 	$(BIN)/python -m bench
+
+fuzz: $(STAMP) ## Fuzz a running service from its OpenAPI as each demo role (FUZZ_URL, default http://127.0.0.1:8000)
+	FUZZ_URL=$(or $(FUZZ_URL),http://$(HOST):$(PORT)) .ci/fuzz
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy --strict on src/
 	$(BIN)/ruff check src tests bench alembic
