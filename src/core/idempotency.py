@@ -37,6 +37,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.auth import decode_token
 from core.db import Base, transaction
 from core.errors import PROBLEM_MEDIA_TYPE, FieldError, NotAuthenticated, ProblemOut
+from core.http_guard import json_depth
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
@@ -110,6 +111,34 @@ def fingerprint(secret: bytes, method: str, path: str, query: bytes, body: bytes
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
+
+
+_MAX_DEPTH = 32
+
+
+def canonical_body(content_type: str, body: bytes) -> bytes:
+    """The body as the fingerprint sees it: a retry rebuilt by the client must still match.
+
+    JSON is re-encoded with sorted keys and no whitespace; multipart has its (random) boundary replaced.
+    Anything unreadable is fingerprinted as sent (the handler will refuse it anyway).
+    """
+    media_type, _, parameters = content_type.partition(";")
+    media_type = media_type.strip().lower()
+    # Only shallow JSON is decoded here: this runs before the depth guard, and a deep body can exhaust the
+    # stack of the server's event-loop thread inside the decoder.
+    if (media_type == "application/json" or media_type.endswith("+json")) and json_depth(
+        body, _MAX_DEPTH
+    ) <= _MAX_DEPTH:
+        try:
+            return msgspec.json.encode(msgspec.json.decode(body), order="sorted")
+        except (msgspec.DecodeError, RecursionError):
+            return body
+    if media_type == "multipart/form-data":
+        for parameter in parameters.split(";"):
+            name, _, value = parameter.strip().partition("=")
+            if name.lower() == "boundary" and value.strip('"'):
+                return body.replace(value.strip('"').encode("latin-1"), b"<boundary>")
+    return body
 
 
 class _Replay(msgspec.Struct, frozen=True):
@@ -307,7 +336,10 @@ class IdempotencyMiddleware:
         sessionmaker: async_sessionmaker[AsyncSession] = scope["app"].state.sessionmaker
         principal = _principal(scope, headers)
         secret = scope["app"].state.settings.auth.secret_key
-        request_fingerprint = fingerprint(secret, "POST", scope["path"], scope.get("query_string", b""), body)
+        content_type = next((value.decode("latin-1") for name, value in headers if name == b"content-type"), "")
+        request_fingerprint = fingerprint(
+            secret, "POST", scope["path"], scope.get("query_string", b""), canonical_body(content_type, body)
+        )
         outcome = await claim(sessionmaker, principal, key, request_fingerprint)
         if isinstance(outcome, _Replay):
             events = _replay_messages(outcome)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.db import transaction
 from core.errors import EXCEPTION_HANDLERS
-from core.idempotency import KEY_TTL, IdempotencyKey, IdempotencyMiddleware, fingerprint
+from core.idempotency import KEY_TTL, IdempotencyKey, IdempotencyMiddleware, canonical_body, fingerprint
 from core.settings import Settings
 from flexreg.app import create_app
 from registry.models import Account, Jurisdiction
@@ -285,7 +285,9 @@ async def _hold(
         IdempotencyKey(
             principal=str(admin.id),
             key=key,
-            fingerprint=fingerprint(settings.auth.secret_key, "POST", URL, b"", body),
+            fingerprint=fingerprint(
+                settings.auth.secret_key, "POST", URL, b"", canonical_body("application/json", body)
+            ),
             state="in_progress",
             created_at=dt.datetime.now(dt.UTC),
             locked_until=locked_until,
@@ -394,3 +396,19 @@ async def test_concurrent_identical_requests_create_exactly_one(settings: Settin
             await cleanup.execute(delete(IdempotencyKey).where(IdempotencyKey.principal == str(admin_id)))
             await cleanup.execute(delete(Jurisdiction).where(Jurisdiction.code == code))
             await cleanup.execute(delete(Account).where(Account.id == admin_id))
+
+
+def test_fingerprint_ignores_json_layout_and_multipart_boundaries() -> None:
+    from core.idempotency import canonical_body
+
+    assert canonical_body("application/json", b'{"b": 1,  "a": [1, 2]}') == canonical_body(
+        "application/json; charset=utf-8", b'{"a":[1,2],"b":1}'
+    )
+    assert canonical_body("application/json", b'{"a": 1}') != canonical_body("application/json", b'{"a": 2}')
+    first = b'--AAA\r\nContent-Disposition: form-data; name="file"\r\n\r\nPDF\r\n--AAA--\r\n'
+    second = first.replace(b"AAA", b"BBB")
+    assert canonical_body('multipart/form-data; boundary="AAA"', first) == canonical_body(
+        "multipart/form-data; boundary=BBB", second
+    )
+    deep = b"[" * 5000 + b"]" * 5000
+    assert canonical_body("application/json", deep) == deep
