@@ -1,64 +1,76 @@
-"""Seed the bench database: one jurisdiction, one vendor with a token, one evidence document (prints JSON)."""
+"""Seed the bench database: a jurisdiction, many vendors with tokens, an evidence document each (JSON out).
+
+A vendor may have one pending claim per group, so the write benchmark rotates over many vendors. They are
+inserted in bulk (executemany) with one shared password hash and random lookup hashes: the claim path
+never reads the encrypted fields.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import json
+import os
+import sys
 import uuid
 
+import asyncpg
 import msgspec
+from argon2 import PasswordHasher
 
-from core.auth import issue_token
-from core.crypto import FieldCipher
-from core.db import create_engine, create_sessionmaker, transaction
+from core.auth import Principal, issue_token
+from core.db import database_url
 from core.geojson import Polygon, check_area, to_builtins
 from core.settings import Settings
-from registry import jurisdictions, vendors
-from registry.accounts import principal_for
-from registry.models import Account, Document, DocumentContent
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 SQUARE = Polygon(coordinates=[[[116.40, 39.92], [116.42, 39.92], [116.42, 39.94], [116.40, 39.94], [116.40, 39.92]]])
+CODE = "110101001001"
 
 
-async def main() -> None:
+async def main(count: int) -> None:
     settings = Settings.from_env()
-    engine = create_engine(settings)
+    connection = await asyncpg.connect(database_url(settings))
+    password_hash = PasswordHasher().hash("bench-password")
+    accounts = [(uuid.uuid4(), uuid.uuid4(), uuid.uuid4()) for _ in range(count)]  # account, vendor, document
     try:
-        async with transaction(create_sessionmaker(engine)) as session:
-            code = "110101001001"
-            await jurisdictions.establish_jurisdiction(
-                session, code=code, name="Bench street", boundary=to_builtins(SQUARE), shape=check_area(SQUARE, "b")
+        async with connection.transaction():
+            await connection.execute(
+                "INSERT INTO registry_jurisdiction (code, name, boundary, min_lon, min_lat, max_lon, max_lat)"
+                " VALUES ($1, 'Bench street', $2::jsonb, 116.40, 39.92, 116.42, 39.94)",
+                CODE,
+                msgspec.json.encode(to_builtins(SQUARE)).decode(),
             )
-            vendor = await vendors.register_vendor(
-                session,
-                FieldCipher(settings.data.data_key),
-                username=f"bench_{uuid.uuid4().hex[:8]}",
-                password="bench-password",
-                name="测试",
-                id_number="110101199001011237",
-                phone="13800001234",
-                residence_jurisdiction=code,
+            check_area(SQUARE, "boundary")
+            await connection.executemany(
+                "INSERT INTO registry_account (id, username, password_hash, role) VALUES ($1, $2, $3, 'vendor')",
+                [(a, f"bench_{a.hex[:12]}", password_hash) for a, _, _ in accounts],
             )
-            account = await session.get(Account, vendor.account_id)
-            assert account is not None
-            document = Document(
-                id=uuid.uuid4(),
-                owner_account_id=account.id,
-                sha256=hashlib.sha256(PNG).hexdigest(),
-                size=len(PNG),
-                media_type="image/png",
+            await connection.executemany(
+                "INSERT INTO registry_vendor (id, account_id, name, id_number_encrypted, id_number_hmac,"
+                " id_number_masked, birth_on, sex, phone_encrypted, phone_masked, residence_jurisdiction_code)"
+                " VALUES ($1, $2, '测试', $3, $4, '110101********0000', '1995-03-01', 'male', $3, '138****0000', $5)",
+                [(v, a, os.urandom(32), os.urandom(32), CODE) for a, v, _ in accounts],
             )
-            session.add(document)
-            await session.flush()
-            session.add(DocumentContent(document_id=document.id, content=PNG))
-            long_lived = msgspec.structs.replace(settings.auth, token_ttl_seconds=3600)
-            token = issue_token(long_lived, principal_for(account, vendor.id))
-            print(json.dumps({"vendor_id": str(vendor.id), "document_id": str(document.id), "token": token}))
+            digest = hashlib.sha256(PNG).hexdigest()
+            await connection.executemany(
+                "INSERT INTO registry_document (id, owner_account_id, sha256, size, media_type)"
+                " VALUES ($1, $2, $3, $4, 'image/png')",
+                [(d, a, digest, len(PNG)) for a, _, d in accounts],
+            )
     finally:
-        await engine.dispose()
+        await connection.close()
+    long_lived = msgspec.structs.replace(settings.auth, token_ttl_seconds=3600)
+    vendors = [
+        {
+            "vendor_id": str(v),
+            "document_id": str(d),
+            "token": issue_token(long_lived, Principal(account_id=a, role="vendor", vendor_id=v)),
+        }
+        for a, v, d in accounts
+    ]
+    print(json.dumps(vendors))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 1))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Reference, Schema
+from litestar.enums import ParamType
+from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Parameter, Reference, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
 from core.errors import PROBLEM_MEDIA_TYPE
@@ -35,6 +36,18 @@ _PROBLEM_SCHEMA = Schema(
 )
 
 _PROBLEM_REF = Reference(ref="#/components/schemas/Problem")
+
+_IDEMPOTENCY_KEY = Parameter(
+    name="Idempotency-Key",
+    param_in=ParamType.HEADER,
+    required=False,
+    description=(
+        "Makes a retry safe: a repeat with the same key and body within 24 h returns the first result "
+        "(marked Idempotent-Replayed: true); the same key with another body is a 422, and while the first "
+        "is still running a 409. Up to 255 printable ASCII characters, scoped to the caller."
+    ),
+    schema=Schema(type=OpenAPIType.STRING, max_length=255),
+)
 
 _DESCRIPTIONS = {
     "400": "Malformed request or invalid parameter",
@@ -82,3 +95,5 @@ def add_problem_responses(schema: OpenAPI, extra: Mapping[tuple[str, str], Seque
                     content={PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=_PROBLEM_REF)},
                 )
             operation.responses = responses
+            if method == "post":
+                operation.parameters = [*(operation.parameters or []), _IDEMPOTENCY_KEY]

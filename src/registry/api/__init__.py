@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from litestar.openapi.spec import OpenAPI
+from litestar.openapi.spec import OpenAPI, Parameter
 
 from registry.api.accounts import AccountController, AuthController
 from registry.api.catalogue import CatalogueController, document_catalogue_parameters
@@ -32,3 +32,14 @@ def refine_openapi(schema: OpenAPI) -> None:
     """What the generated schema cannot know: hand-read parameters and stored media types."""
     document_catalogue_parameters(schema)
     document_content_types(schema)
+    _if_match_required(schema)
+
+
+def _if_match_required(schema: OpenAPI) -> None:
+    """Litestar documents an optional header as optional; the decision refuses to run without it (428)."""
+    item = (schema.paths or {}).get("/api/v1/key-group-claims/{claim_id}/decision")
+    if item is None or item.post is None:
+        return
+    for parameter in item.post.parameters or []:
+        if isinstance(parameter, Parameter) and parameter.name == "If-Match":
+            parameter.required = True
