@@ -49,6 +49,8 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         pool_size=settings.db.pool_size,
         max_overflow=settings.db.max_overflow,
         pool_timeout=5,
+        # A logged DBAPI error shows the statement, never its values (ID numbers, names, password hashes).
+        hide_parameters=True,
         connect_args={
             "server_settings": {
                 "statement_timeout": str(settings.db.statement_timeout_ms),

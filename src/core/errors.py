@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import msgspec
 from litestar import Request, Response
@@ -55,15 +55,15 @@ class DomainError(Exception):
         self.headers = headers or {}
         self.extras = extras
 
+    @classmethod
+    def for_field(cls, field: str, message: str) -> Self:
+        return cls(f"{field}: {message}", errors=[FieldError(field, message)])
+
 
 class InvalidInput(DomainError):
     status = 422
     code = "validation_failed"
     title = "The request is not valid"
-
-    @classmethod
-    def for_field(cls, field: str, message: str) -> InvalidInput:
-        return cls(f"{field}: {message}", errors=[FieldError(field, message)])
 
 
 class MalformedRequest(DomainError):
@@ -82,6 +82,12 @@ class MalformedJson(DomainError):
     status = 400
     code = "malformed_json"
     title = "The request body is not valid JSON"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+    title = "The request body has the wrong media type"
 
 
 class NotAuthenticated(DomainError):
@@ -126,7 +132,7 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
     406: ("not_acceptable", "No acceptable representation"),
     409: ("conflict", "The request conflicts with the current state"),
     413: ("body_too_large", "The request body is too large"),
-    415: ("unsupported_media_type", "Send JSON as application/json"),
+    415: ("unsupported_media_type", "The request body has the wrong media type"),
     429: ("too_many_requests", "Too many requests"),
     500: ("internal_error", "Something went wrong on our side"),
     503: ("service_unavailable", "The service is busy; try again shortly"),
@@ -176,6 +182,16 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> R
 
 _AT_PATH = re.compile(r"\s*-\s*at\s*`\$(?P<path>[^`]*)`\s*$")
 _NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
+# msgspec names the rejected value in these ("Invalid enum value 'zzz'"): a problem never repeats input.
+_ECHOED_VALUE = re.compile(r"^(?P<reason>Invalid (?:enum )?value)\b.*", re.DOTALL)
+_MAX_FIELD = 100
+
+
+def _shown(text: str) -> str:
+    """Client-chosen text (a key) as a problem may show it: non-printable characters escaped, length capped."""
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)
+    return text if len(text) <= _MAX_FIELD else text[:_MAX_FIELD] + "…"
 
 
 def field_error_from_msgspec(message: str, prefix: str = "") -> FieldError:
@@ -189,7 +205,11 @@ def field_error_from_msgspec(message: str, prefix: str = "") -> FieldError:
     if named:
         path = f"{path}.{named.group('name')}" if path else named.group("name")
     field = ".".join(part for part in (prefix, path) if part) or "body"
-    return FieldError(field=field, message=message.strip())
+    return FieldError(field=_shown(field), message=_reason(message))
+
+
+def _reason(message: str) -> str:
+    return _shown(_ECHOED_VALUE.sub(r"\g<reason>", message.strip()))
 
 
 def validation_exception_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
@@ -198,8 +218,8 @@ def validation_exception_handler(request: Request[Any, Any, Any], exc: Validatio
     if isinstance(exc.extra, list):
         for item in exc.extra:
             if isinstance(item, dict):
-                key = str(item.get("key") or "request")
-                errors.append(FieldError(field=key, message=str(item.get("message", "is not valid"))))
+                key = _shown(str(item.get("key") or "request"))
+                errors.append(FieldError(field=key, message=_reason(str(item.get("message", "is not valid")))))
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "The request is not valid"
     return problem(
         request,
@@ -212,10 +232,14 @@ def validation_exception_handler(request: Request[Any, Any, Any], exc: Validatio
 
 
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """Litestar's own refusals (no route, wrong method, body too large, unreadable multipart…).
+
+    Their `detail` is not shown: some repeat the request (the URL, a parse error quoting the body), and a
+    problem document never echoes what the client sent. The status says what went wrong.
+    """
     status = exc.status_code
     code, title = _HTTP_CODES.get(status, ("http_error", "The request failed"))
-    detail = exc.detail if status < 500 and exc.detail and "Validation failed for" not in exc.detail else title
-    return problem(request, status=status, code=code, title=title, detail=detail, headers=exc.headers)
+    return problem(request, status=status, code=code, title=title, detail=title, headers=exc.headers)
 
 
 def unreadable_body_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

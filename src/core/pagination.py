@@ -1,9 +1,18 @@
-"""Cursor pagination shared by every list: ?limit= (1..200, default 50) and an opaque ?cursor=."""
+"""Cursor pagination shared by every list: ?limit= (1..200, default 50) and an opaque, signed ?cursor=.
+
+A cursor is base64url(tag + JSON of the last row's sort key), the tag being HMAC-SHA256 over the JSON,
+truncated to 128 bits, under a key derived from the service secret (`configure`, called by create_app).
+A client can hand back only what the service gave it: anything edited or made up is a 400 naming `cursor`,
+before its values reach a query (RELIABILITY.md §4 #58).
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
+import hashlib
+import hmac
 from typing import Annotated, Any
 
 import msgspec
@@ -13,21 +22,61 @@ from core.errors import FieldError, InvalidParameter
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+_TAG_BYTES = 16
 
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page (1 to 200)")]
 Cursor = Annotated[str | None, QueryParameter(max_length=512, description="next_cursor from the previous page")]
 
+_key: bytes | None = None
+# A datetime in a cursor must carry its offset: rows are ordered by timestamptz.
+_AwareDatetime = Annotated[dt.datetime, msgspec.Meta(tz=True)]
+
+
+def configure(secret: bytes) -> None:
+    """Set the signing key once per process (derived, so a cursor tag is never valid as anything else)."""
+    global _key
+    _key = hmac.new(secret, b"flexreg pagination cursor v1", hashlib.sha256).digest()
+
+
+def _tag(payload: bytes) -> bytes:
+    if _key is None:
+        raise RuntimeError("core.pagination.configure() has not been called")
+    return hmac.new(_key, payload, hashlib.sha256).digest()[:_TAG_BYTES]
+
 
 def encode_cursor(*values: Any) -> str:
-    return base64.urlsafe_b64encode(msgspec.json.encode(list(values))).decode().rstrip("=")
+    payload = msgspec.json.encode(list(values))
+    return base64.urlsafe_b64encode(_tag(payload) + payload).decode().rstrip("=")
+
+
+def _refused() -> InvalidParameter:
+    message = "is not a cursor this service issued"
+    return InvalidParameter(f"cursor: {message}", errors=[FieldError("cursor", message)])
 
 
 def decode_cursor(cursor: str, *types: type[Any]) -> tuple[Any, ...]:
     """The values a cursor carries, typed; anything forged or garbled is a 400 naming `cursor`, like a bad limit."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = msgspec.json.decode(raw, type=tuple[tuple(types)] if types else list[Any])  # type: ignore[misc]
-    except (binascii.Error, ValueError, msgspec.DecodeError, msgspec.ValidationError):
-        message = "is not a cursor this service issued"
-        raise InvalidParameter(f"cursor: {message}", errors=[FieldError("cursor", message)]) from None
+    except (binascii.Error, ValueError):
+        raise _refused() from None
+    tag, payload = raw[:_TAG_BYTES], raw[_TAG_BYTES:]
+    if len(tag) != _TAG_BYTES or not hmac.compare_digest(tag, _tag(payload)):
+        raise _refused()
+    wanted = tuple(_AwareDatetime if t is dt.datetime else t for t in types)
+    try:
+        values = msgspec.json.decode(payload, type=tuple[wanted] if wanted else list[Any])  # type: ignore[valid-type]
+        for value in values:
+            _check(value)
+    except (ValueError, OverflowError, msgspec.DecodeError, msgspec.ValidationError):
+        # Signed but unusable (a key issued before a change of sort key): still the client's cursor to drop.
+        raise _refused() from None
     return tuple(values)
+
+
+def _check(value: Any) -> None:
+    """Values PostgreSQL would fail on rather than compare: NUL in text, instants beyond its range in UTC."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("NUL")
+    if isinstance(value, dt.datetime):
+        value.astimezone(dt.UTC)  # OverflowError at the edges of year 1 and 9999

@@ -14,12 +14,13 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core import pagination
 from core.auth import Principal, optional_principal_of, principal_of
 from core.crypto import FieldCipher
 from core.db import create_engine, create_sessionmaker, transaction
 from core.deps import DbSession
 from core.errors import EXCEPTION_HANDLERS
-from core.http_guard import RequestGuardMiddleware, make_strict_body_hook
+from core.http_guard import make_strict_body_hook, no_store_by_default
 from core.idempotency import IdempotencyMiddleware
 from core.openapi import add_problem_responses
 from core.settings import Settings
@@ -49,6 +50,7 @@ def create_app(
     settings: Settings | None = None, *, sessionmaker: async_sessionmaker[AsyncSession] | None = None
 ) -> Litestar:
     settings = settings or Settings.from_env()
+    pagination.configure(settings.auth.secret_key)
 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
@@ -72,8 +74,9 @@ def create_app(
         },
         lifespan=[] if sessionmaker is not None else [database],
         state=State(state),
-        middleware=[RequestGuardMiddleware, IdempotencyMiddleware],
+        middleware=[IdempotencyMiddleware],
         before_request=make_strict_body_hook(settings.http.max_json_depth),
+        before_send=[no_store_by_default],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.http.max_body_bytes,
         openapi_config=OpenAPIConfig(

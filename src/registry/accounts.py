@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.auth import Principal, Role, hash_password, verify_password
+from core.auth import Principal, Role, hash_password, require_role, verify_password
 from core.db import flush_or_raise
-from registry.errors import InvalidCredentials, JurisdictionNotFound, UnknownDepartment, UsernameTaken
+from core.errors import FieldError, InvalidInput
+from registry.errors import AccountNotFound, InvalidCredentials, UnknownDepartment, UsernameTaken
+from registry.jurisdictions import STREET_LEVEL_MESSAGE, is_street_level
 from registry.models import Account, Jurisdiction, Vendor
 
 
@@ -23,15 +26,18 @@ async def open_account(
     department_code: str | None = None,
     known_departments: frozenset[str] | None = None,
 ) -> Account:
-    """Open an account; staff are bound to exactly one jurisdiction, reviewers to one department."""
+    """Open an account; staff are bound to exactly one street-level jurisdiction, reviewers to one department.
+
+    A refusal names the field (422) and never repeats what was sent.
+    """
     if role == "street_office":
-        if jurisdiction_code is None or await session.get(Jurisdiction, jurisdiction_code) is None:
-            raise JurisdictionNotFound(f"Jurisdiction {jurisdiction_code} does not exist")
+        await _check_staff_jurisdiction(session, jurisdiction_code)
     else:
         jurisdiction_code = None
     if role == "department":
         if department_code is None or (known_departments is not None and department_code not in known_departments):
-            raise UnknownDepartment(f"Department {department_code} is not in the catalogue")
+            message = "is not a department in the catalogue (GET /departments lists them)"
+            raise UnknownDepartment(f"department_code: {message}", errors=[FieldError("department_code", message)])
     else:
         department_code = None
     if await find_account(session, username) is not None:
@@ -46,7 +52,49 @@ async def open_account(
     )
     session.add(account)
     await flush_or_raise(session, {"uq_registry_account_username_lower": UsernameTaken})
+    await session.refresh(account, ["is_active", "created_at"])
     return account
+
+
+async def _check_staff_jurisdiction(session: AsyncSession, code: str | None) -> None:
+    """A street office acts in one street or township that exists (DOMAIN.md §6.3), never a whole district."""
+    if code is None:
+        raise InvalidInput.for_field("jurisdiction_code", "is required for street_office accounts")
+    if not is_street_level(code):
+        raise InvalidInput.for_field("jurisdiction_code", STREET_LEVEL_MESSAGE)
+    if await session.get(Jurisdiction, code) is None:
+        # The code is 12 ASCII digits by now, safe to repeat; the CLI's operator needs to see which one.
+        message = "no such jurisdiction"
+        raise InvalidInput(
+            f"jurisdiction_code: jurisdiction {code} does not exist", errors=[FieldError("jurisdiction_code", message)]
+        )
+
+
+async def get_account(session: AsyncSession, principal: Principal, account_id: uuid.UUID) -> Account:
+    """One account (admin only)."""
+    require_role(principal, "admin")
+    account = await session.get(Account, account_id)
+    if account is None:
+        raise AccountNotFound()
+    return account
+
+
+async def list_accounts(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    limit: int,
+    after: tuple[dt.datetime, uuid.UUID] | None = None,
+    role: Role | None = None,
+) -> list[Account]:
+    """Accounts oldest first, optionally of one role (admin only)."""
+    require_role(principal, "admin")
+    query = select(Account).order_by(Account.created_at, Account.id).limit(limit)
+    if role is not None:
+        query = query.where(Account.role == role)
+    if after is not None:
+        query = query.where(tuple_(Account.created_at, Account.id) > tuple_(*after))
+    return list((await session.scalars(query)).all())
 
 
 async def find_account(session: AsyncSession, username: str) -> Account | None:

@@ -215,7 +215,8 @@ class Catalogue:
         """The activity with this code, or `ActivityNotFound`."""
         found = self.activities.get(code)
         if found is None:
-            raise ActivityNotFound(f"No activity with code {code!r}")
+            # Never repeat the code: it comes from the URL, and people paste ID numbers into anything.
+            raise ActivityNotFound("No activity has that code; GET /activities lists them")
         return found
 
     def permit_type(self, code: str) -> PermitTypeOut:

@@ -8,12 +8,13 @@ else gets 404. Key-group status is sensitive personal information (PIPL Art. 28)
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Collection, Sequence
 from typing import Any, Final, Literal
 
 import msgspec
-from asyncpg.exceptions import ForeignKeyViolationError  # type: ignore[import-untyped]
+from asyncpg.exceptions import ForeignKeyViolationError, UniqueViolationError  # type: ignore[import-untyped]
 from sqlalchemy import Date, Integer, Row, String, bindparam, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +26,7 @@ from core.db import constraint_name
 from core.errors import FieldError, InvalidInput, PreconditionFailed, field_error_from_msgspec
 from registry import entitlements as rules
 from registry.access import get_vendor_in_scope, record_personal_data_access
-from registry.errors import ClaimAlreadyDecided, ClaimNotFound, VendorNotFound
+from registry.errors import ClaimAlreadyDecided, ClaimNotFound, ClaimPending, VendorNotFound
 from registry.models import KeyGroupClaim, KeyGroupClaimEvidence, KeyGroupDecision
 from registry.policies import Policy, policies_in_force
 
@@ -71,12 +72,23 @@ def parse_details(group: str, details: dict[str, Any], *, today: dt.date) -> rul
     try:
         parsed = msgspec.convert(details, rules.DETAILS_TYPES[group], strict=True)
     except msgspec.ValidationError as exc:
-        error = field_error_from_msgspec(str(exc), prefix="details")
+        error = _without_values(field_error_from_msgspec(str(exc), prefix="details"))
         raise InvalidInput(f"{error.field}: {error.message}", errors=[error]) from None
     problems = _future_dates(parsed, today)
     if problems:
         raise InvalidInput("; ".join(f"{p.field}: {p.message}" for p in problems), errors=problems)
     return parsed
+
+
+_FIELD_NAME = re.compile(r"^details\.[a-z_][a-z0-9_]{0,63}$")
+
+
+def _without_values(error: FieldError) -> FieldError:
+    """msgspec repeats a wrong enum value and an unknown key; details are free-form, so neither is echoed."""
+    message = "is not one of the allowed values" if error.message.startswith("Invalid enum value") else error.message
+    if not _FIELD_NAME.match(error.field):
+        return FieldError("details", "contains a field this group does not take")
+    return FieldError(error.field, message)
 
 
 def _future_dates(details: rules.ClaimDetails, today: dt.date) -> list[FieldError]:
@@ -133,6 +145,7 @@ SELECT (SELECT count(*) FROM vendor) AS vendor_found, claim.*
 FROM (VALUES (1)) AS one LEFT JOIN claim ON true
 """
 _EVIDENCE_FK: Final = "fk_registry_key_group_claim_evidence_document_id_registry_document"
+_ONE_PENDING: Final = "uq_registry_key_group_claim_pending"
 
 
 async def submit_claim(
@@ -149,7 +162,8 @@ async def submit_claim(
 
     The vendor claims for themselves, or staff of their residence jurisdiction claim on their behalf.
     Evidence must be the vendor's own documents (or uploaded by the staff member acting): a document
-    that is missing and one that is someone else's get the same refusal, so neither is revealed.
+    that is missing and one that is someone else's get the same refusal, so neither is revealed. A second
+    pending claim to the same group is a 409 `claim_pending` (a partial unique index decides races).
 
     A hot write (benchmarked against a raw asyncpg insert), so the whole check-and-insert is one statement
     sent straight through the session's driver connection: no SQLAlchemy statement layer, and no BEGIN and
@@ -182,6 +196,11 @@ async def submit_claim(
         if exc.constraint_name != _EVIDENCE_FK:
             raise
         row = None
+    except UniqueViolationError as exc:
+        # The partial unique index: at most one pending claim per vendor and group, also under concurrency.
+        if exc.constraint_name != _ONE_PENDING:
+            raise
+        raise ClaimPending("Wait for the street office's decision on the pending claim to this group") from None
     if row is not None and not row["vendor_found"]:
         raise VendorNotFound()
     if row is None or row["submitted_at"] is None:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.auth import Principal
+from core.auth import Principal, require_role
 from core.errors import FieldError
 from registry.access import record_personal_data_access
 from registry.errors import DocumentNotFound, DocumentTooLarge, UnsupportedDocumentType
-from registry.models import Document, DocumentContent, Vendor
+from registry.models import Document, DocumentContent, KeyGroupClaim, KeyGroupClaimEvidence, Vendor
 
 # Leading bytes of each accepted format. The declared Content-Type and the file name are never trusted.
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -62,7 +62,12 @@ async def store_document(
     content: bytes,
     max_bytes: int,
 ) -> Document:
-    """Keep an uploaded PDF, JPEG or PNG (recognised by content) of at most `max_bytes`, owned by the caller."""
+    """Keep an uploaded PDF, JPEG or PNG (recognised by content) of at most `max_bytes`, owned by the caller.
+
+    Evidence comes from vendors and from street offices acting for them; departments and admins upload none
+    (RELIABILITY.md §5).
+    """
+    require_role(owner, "vendor", "street_office")
     if len(content) > max_bytes:
         raise DocumentTooLarge(
             f"file: at most {max_bytes} bytes are accepted",
@@ -87,9 +92,11 @@ async def store_document(
 
 
 async def get_document_in_scope(session: AsyncSession, principal: Principal, document_id: uuid.UUID) -> Document:
-    """The document if the caller owns it, is an admin, or is the street office where its vendor owner lives.
+    """The document if the caller may see it; anyone else gets 404, so its existence is not revealed.
 
-    Anyone else gets 404, so a document's existence is not revealed.
+    Who may: its uploader; an admin; staff of the jurisdiction where its vendor uploader lives; and, for a
+    document cited as evidence by a key-group claim, the claim's vendor and staff of the claim's jurisdiction
+    (so evidence a street-office member uploaded is seen by their colleagues and by the vendor concerned).
     """
     document = await session.get(Document, document_id)
     if document is None:
@@ -102,7 +109,36 @@ async def get_document_in_scope(session: AsyncSession, principal: Principal, doc
         )
         if residence is not None and residence == principal.jurisdiction_code:
             return document
+        if await _cited_by_claim(session, document_id, KeyGroupClaim.jurisdiction_code == principal.jurisdiction_code):
+            return document
+    if (
+        principal.role == "vendor"
+        and principal.vendor_id is not None
+        and await _cited_by_claim(session, document_id, KeyGroupClaim.vendor_id == principal.vendor_id)
+    ):
+        return document
     raise DocumentNotFound()
+
+
+async def _cited_by_claim(session: AsyncSession, document_id: uuid.UUID, claim_filter: Any) -> bool:
+    """Whether a key-group claim matching `claim_filter` cites this document as evidence."""
+    query = select(
+        exists()
+        .where(KeyGroupClaimEvidence.document_id == document_id, KeyGroupClaimEvidence.claim_id == KeyGroupClaim.id)
+        .where(claim_filter)
+    )
+    return bool(await session.scalar(query))
+
+
+async def _vendors_concerned(session: AsyncSession, document: Document) -> list[uuid.UUID]:
+    """The vendors whose personal data a document is: its vendor uploader, and the vendors of claims citing it."""
+    uploader = select(Vendor.id).where(Vendor.account_id == document.owner_account_id)
+    claimants = (
+        select(KeyGroupClaim.vendor_id)
+        .join(KeyGroupClaimEvidence, KeyGroupClaimEvidence.claim_id == KeyGroupClaim.id)
+        .where(KeyGroupClaimEvidence.document_id == document.id)
+    )
+    return list((await session.scalars(uploader.union(claimants))).all())
 
 
 async def read_document_content(
@@ -114,17 +150,15 @@ async def read_document_content(
     purpose: str | None,
     request_path: str,
 ) -> tuple[Document, bytes]:
-    """The document and its bytes; a staff or admin read of a vendor's document is written to the access log."""
+    """The document and its bytes; a staff or admin read of someone else's upload is written to the access log."""
     document = await get_document_in_scope(session, principal, document_id)
-    if document.owner_account_id != principal.account_id:
-        vendor_id = await session.scalar(select(Vendor.id).where(Vendor.account_id == document.owner_account_id))
-        if vendor_id is not None:
-            await record_personal_data_access(
-                session,
-                principal=principal,
-                vendor_ids=[vendor_id],
-                fields=["document"],
-                purpose=purpose or "case_handling",
-                request_path=request_path,
-            )
+    if document.owner_account_id != principal.account_id and principal.role != "vendor":
+        await record_personal_data_access(
+            session,
+            principal=principal,
+            vendor_ids=await _vendors_concerned(session, document),
+            fields=["document"],
+            purpose=purpose or "case_handling",
+            request_path=request_path,
+        )
     return document, await store.get(session, document.id)

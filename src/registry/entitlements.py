@@ -44,10 +44,13 @@ DivisionCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{12}$", description="
 class LaidOffUnemployedDetails(
     msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True, omit_defaults=True
 ):
-    """Registered unemployed (登记失业人员): since when, and the 就业创业证 number if they have one."""
+    """Registered unemployed (登记失业人员), since when.
+
+    No 就业创业证 number: in practice it is the holder's ID number, and the evidence document carries it
+    (PIPL Art. 6 minimisation; DOMAIN.md §7.2).
+    """
 
     registered_unemployed_since: dt.date
-    employment_certificate_no: CertificateNo | None = None
 
 
 class CollegeGraduateDetails(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
@@ -69,11 +72,13 @@ class MigrantWorkerDetails(msgspec.Struct, frozen=True, forbid_unknown_fields=Tr
 class EmploymentDifficultyDetails(
     msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True, omit_defaults=True
 ):
-    """A person with employment difficulties (就业困难人员), as certified on the 就业创业证, since a date."""
+    """A person with employment difficulties (就业困难人员), as certified on the 就业创业证, since a date.
+
+    The certificate's number stays on the evidence document (it is the holder's ID number in practice).
+    """
 
     category: DifficultyCategory
     since: dt.date
-    employment_certificate_no: CertificateNo | None = None
 
 
 ClaimDetails = LaidOffUnemployedDetails | CollegeGraduateDetails | MigrantWorkerDetails | EmploymentDifficultyDetails

@@ -40,6 +40,23 @@ class VendorExists(DomainError):
     title = "This person is already registered"
 
 
+class AlreadyRegistered(DomainError):
+    status = 409
+    code = "already_registered"
+    title = "You are signed in as a vendor and already have a vendor profile"
+
+
+class OutsideJurisdiction(DomainError):
+    status = 422
+    code = "outside_jurisdiction"
+    title = "Staff may register only residents of their own jurisdiction"
+
+
+class AccountNotFound(NotFound):
+    code = "account_not_found"
+    title = "No such account"
+
+
 class VendorNotFound(NotFound):
     code = "vendor_not_found"
     title = "No such vendor"
@@ -53,6 +70,12 @@ class DocumentNotFound(NotFound):
 class ClaimNotFound(NotFound):
     code = "claim_not_found"
     title = "No such key-group claim"
+
+
+class ClaimPending(DomainError):
+    status = 409
+    code = "claim_pending"
+    title = "This vendor already has a pending claim to that key group"
 
 
 class ClaimAlreadyDecided(DomainError):

@@ -13,6 +13,24 @@ from core.errors import InvalidInput
 from registry.errors import JurisdictionExists, JurisdictionNotFound
 from registry.models import Jurisdiction
 
+__all__ = [
+    "STREET_LEVEL_MESSAGE",
+    "establish_jurisdiction",
+    "get_jurisdiction",
+    "is_street_level",
+    "list_jurisdictions",
+]
+
+STREET_LEVEL_MESSAGE = "must be a street- or township-level division code (digits 7 to 9 not 000)"
+
+
+def is_street_level(code: str) -> bool:
+    """A 12-digit statistical code naming a street, town or township (DOMAIN.md §6.3: digits 7 to 9 not 000).
+
+    Street offices act there and residents live there; a district or county code (…000000) names neither.
+    """
+    return len(code) == 12 and code.isascii() and code.isdigit() and code[6:9] != "000"
+
 
 async def establish_jurisdiction(
     session: AsyncSession,
@@ -24,8 +42,11 @@ async def establish_jurisdiction(
     parent_code: str | None = None,
 ) -> Jurisdiction:
     """Record a jurisdiction with its checked boundary."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput.for_field("name", "must not be blank")
     if parent_code is not None and await session.get(Jurisdiction, parent_code) is None:
-        raise InvalidInput.for_field("parent_code", f"jurisdiction {parent_code} does not exist")
+        raise InvalidInput.for_field("parent_code", "no such jurisdiction")
     if await session.get(Jurisdiction, code) is not None:
         raise JurisdictionExists()
     min_lon, min_lat, max_lon, max_lat = shape.bounds

@@ -129,6 +129,14 @@ class KeyGroupClaim(Base):
         CheckConstraint(f"key_group IN ({KEY_GROUP_VALUES})", name="key_group_known"),
         CheckConstraint("status IN ('pending', 'verified', 'rejected')", name="status_known"),
         Index("ix_registry_key_group_claim_jurisdiction_status", "jurisdiction_code", "status", "submitted_at"),
+        # One pending claim per vendor and group: a repeat would only queue the same review twice.
+        Index(
+            "uq_registry_key_group_claim_pending",
+            "vendor_id",
+            "key_group",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

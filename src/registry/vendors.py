@@ -13,16 +13,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.auth import Principal, require_role
 from core.crypto import FieldCipher
 from core.db import flush_or_raise
-from core.errors import DomainError, FieldError, InvalidInput
+from core.errors import DomainError, FieldError, Forbidden, InvalidInput
 from registry import id_numbers
 from registry.access import get_vendor_in_scope
-from registry.accounts import open_account
-from registry.errors import IdNumberRejected, NameRejected, PhoneRejected, VendorExists, VendorNotFound
+from registry.accounts import find_account, open_account
+from registry.errors import (
+    AlreadyRegistered,
+    IdNumberRejected,
+    NameRejected,
+    OutsideJurisdiction,
+    PhoneRejected,
+    UsernameTaken,
+    VendorExists,
+    VendorNotFound,
+)
+from registry.jurisdictions import STREET_LEVEL_MESSAGE, is_street_level
 from registry.models import Jurisdiction, KeyGroupClaim, Vendor
 
 __all__ = [
     "ID_NUMBER_CONTEXT",
     "PHONE_CONTEXT",
+    "check_may_register",
     "find_vendor_by_id_number",
     "get_own_vendor",
     "get_vendor_in_scope",
@@ -62,6 +73,26 @@ def id_number_lookup_hash(cipher: FieldCipher, normalised_id_number: str) -> byt
     return cipher.lookup_hash(normalised_id_number, context=_HMAC_CONTEXT)
 
 
+def check_may_register(actor: Principal | None, residence_jurisdiction: str) -> None:
+    """Who may open a vendor profile (RELIABILITY.md §5, row 1).
+
+    Anyone signed out signs themselves up; a signed-in vendor already has a profile (409); street-office staff
+    register residents of their own jurisdiction on their behalf (others: 422 naming residence_jurisdiction);
+    departments and admins have no such function (403).
+    """
+    if actor is None:
+        return
+    if actor.role == "vendor":
+        raise AlreadyRegistered("Sign out to register someone else; staff register residents on their behalf")
+    if actor.role != "street_office":
+        raise Forbidden(f"Registering vendors needs no token, or the role street_office; you are {actor.role}")
+    if residence_jurisdiction != actor.jurisdiction_code:
+        message = "must be your own jurisdiction: staff register only its residents"
+        raise OutsideJurisdiction(
+            f"residence_jurisdiction: {message}", errors=[FieldError("residence_jurisdiction", message)]
+        )
+
+
 async def register_vendor(
     session: AsyncSession,
     cipher: FieldCipher,
@@ -72,18 +103,29 @@ async def register_vendor(
     id_number: str,
     phone: str,
     residence_jurisdiction: str,
+    actor: Principal | None = None,
     today: dt.date | None = None,
 ) -> Vendor:
     """Open a vendor account and profile in the caller's transaction; a refusal leaves neither behind.
 
+    `actor` is who is asking: None for a public sign-up, or street-office staff registering a resident.
     The ID number is stored only encrypted, with a keyed hash that makes the same person twice a 409
-    `vendor_exists` (checked up front, and by the unique constraint for a concurrent sign-up).
+    `vendor_exists` (checked up front, and by the unique constraint for a concurrent sign-up). A taken
+    username is refused before the ID number is looked at, so reusing someone's username reveals nothing
+    about an ID number. (With a fresh username, `vendor_exists` still says that person is registered:
+    API.md asks for it, and only someone holding the number can ask.)
     """
+    check_may_register(actor, residence_jurisdiction)
     clean_name = _checked(id_numbers.normalise_name, name)
     number = _checked(lambda raw: id_numbers.normalise_id_number(raw, today=today), id_number)
     mobile = _checked(id_numbers.normalise_phone, phone)
+    # Only a street or township has a street office to serve the vendor (DOMAIN.md §6.3).
+    if not is_street_level(residence_jurisdiction):
+        raise InvalidInput.for_field("residence_jurisdiction", STREET_LEVEL_MESSAGE)
     if await session.get(Jurisdiction, residence_jurisdiction) is None:
         raise InvalidInput.for_field("residence_jurisdiction", "no such jurisdiction")
+    if await find_account(session, username) is not None:
+        raise UsernameTaken()
     lookup = id_number_lookup_hash(cipher, number)
     if await _already_registered(session, lookup):
         raise VendorExists()

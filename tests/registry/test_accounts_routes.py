@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -142,7 +144,8 @@ async def test_account_refusals(client: Client, session: AsyncSession, settings:
     unknown_jurisdiction = await client.post(
         "/api/v1/accounts", json={**body, "jurisdiction_code": "999999999999"}, headers=auth_headers(settings, admin)
     )
-    assert unknown_jurisdiction.status_code == 404
+    assert unknown_jurisdiction.status_code == 422, unknown_jurisdiction.text
+    assert [e["field"] for e in unknown_jurisdiction.json()["errors"]] == ["jurisdiction_code"]
     unknown_department = await client.post(
         "/api/v1/accounts",
         json={"username": "rev_x", "password": "long enough", "role": "department", "department_code": "nope"},
@@ -150,6 +153,87 @@ async def test_account_refusals(client: Client, session: AsyncSession, settings:
     )
     assert unknown_department.status_code == 422
     assert unknown_department.json()["code"] == "unknown_department"
+    assert [e["field"] for e in unknown_department.json()["errors"]] == ["department_code"]
+    assert "nope" not in unknown_department.text
+
+
+async def test_street_office_must_be_bound_to_a_street_not_a_district(
+    client: Client, session: AsyncSession, settings: Settings
+) -> None:
+    admin = await make_account(session, "admin")
+    district = await make_jurisdiction(session, code=f"11{random.randint(10, 99)}{random.randint(10, 99)}000000")
+    await session.commit()
+    body = {"username": "district_staff", "password": "long enough", "role": "street_office"}
+    response = await client.post(
+        "/api/v1/accounts", json={**body, "jurisdiction_code": district.code}, headers=auth_headers(settings, admin)
+    )
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["jurisdiction_code"]
+
+
+async def test_admin_reads_accounts_one_by_one_and_in_pages(
+    client: Client, session: AsyncSession, settings: Settings
+) -> None:
+    admin = await make_account(session, "admin")
+    jurisdiction = await make_jurisdiction(session)
+    await session.commit()
+    headers = auth_headers(settings, admin)
+    created = []
+    for i in range(3):
+        response = await client.post(
+            "/api/v1/accounts",
+            json={
+                "username": f"paged_staff_{i}",
+                "password": "long enough",
+                "role": "street_office",
+                "jurisdiction_code": jurisdiction.code,
+            },
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
+        created.append(response.json())
+    # The Location of a new account resolves, and says the same as the creation did.
+    one = await client.get(f"/api/v1/accounts/{created[0]['id']}", headers=headers)
+    assert one.status_code == 200, one.text
+    assert one.json() == created[0]
+    assert "password" not in one.text
+    assert "password_hash" not in one.json()
+    missing = await client.get(f"/api/v1/accounts/{uuid.uuid4()}", headers=headers)
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "account_not_found"
+
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        params = {"role": "street_office", "limit": "2", **({"cursor": cursor} if cursor else {})}
+        response = await client.get("/api/v1/accounts", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert all(item["role"] == "street_office" for item in page["items"])
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    # One transaction here gives the three the same created_at: the id breaks the tie, so compare as sets.
+    assert len(seen) == len(set(seen))
+    assert {item["id"] for item in created} <= set(seen)
+    admins = await client.get("/api/v1/accounts", params={"role": "admin"}, headers=headers)
+    assert str(admin.id) in {item["id"] for item in admins.json()["items"]}
+    assert (await client.get("/api/v1/accounts", params={"role": "root"}, headers=headers)).status_code == 400
+
+
+async def test_only_admins_read_accounts(client: Client, session: AsyncSession, settings: Settings) -> None:
+    jurisdiction = await make_jurisdiction(session)
+    staff = await make_account(session, "street_office", jurisdiction_code=jurisdiction.code)
+    vendor = await make_account(session, "vendor")
+    reviewer = await make_account(session, "department", department_code="market_regulation")
+    await session.commit()
+    for account in (staff, vendor, reviewer):
+        headers = auth_headers(settings, account)
+        for url in ("/api/v1/accounts", f"/api/v1/accounts/{account.id}"):
+            response = await client.get(url, headers=headers)
+            assert response.status_code == 403, (account.role, url)
+    assert (await client.get("/api/v1/accounts")).status_code == 401
 
 
 async def test_jurisdictions_created_by_admin_and_listed_publicly(
@@ -210,6 +294,8 @@ async def test_jurisdiction_refuses_bad_geometry_and_codes(
         ({"code": jurisdiction_code(), "name": "x", "boundary": unclosed}, "boundary.coordinates"),
         ({"code": jurisdiction_code(), "name": "x", "boundary": swapped}, "boundary.coordinates"),
         ({"code": jurisdiction_code(), "name": "x", "boundary": line}, "boundary"),
+        ({"code": jurisdiction_code(), "name": "   ", "boundary": DONGCHENG_SQUARE}, "name"),
+        ({"code": jurisdiction_code(), "name": "\u3000 ", "boundary": DONGCHENG_SQUARE}, "name"),
     ]
     for body, field in cases:
         response = await client.post("/api/v1/jurisdictions", json=body, headers=headers)

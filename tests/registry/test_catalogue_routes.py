@@ -68,6 +68,14 @@ async def test_one_activity_and_unknown_code(client: httpx.AsyncClient) -> None:
     assert missing.json()["code"] == "activity_not_found"
 
 
+async def test_unknown_activity_code_is_not_repeated_back(client: httpx.AsyncClient) -> None:
+    """Whatever lands in the path (here an ID number pasted by mistake) is not echoed in the 404."""
+    missing = await client.get("/api/v1/activities/11010519491231002X")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "activity_not_found"
+    assert "11010519491231002X" not in missing.text.replace(missing.json().get("instance", ""), "")
+
+
 async def test_departments_and_permit_types(client: httpx.AsyncClient) -> None:
     departments = {d["code"] for d in (await client.get("/api/v1/departments")).json()["items"]}
     assert {"market_regulation", "urban_management", "traffic_police", "tobacco", "human_resources"} <= departments

@@ -17,7 +17,7 @@ from core.db import create_sessionmaker, sqlalchemy_url, transaction
 from core.errors import InvalidInput, PreconditionFailed
 from core.settings import Settings
 from registry import claims as service
-from registry.errors import ClaimAlreadyDecided
+from registry.errors import ClaimAlreadyDecided, ClaimPending
 from registry.models import (
     Account,
     Document,
@@ -132,10 +132,14 @@ async def test_concurrent_decisions_exactly_one_wins(
         await _cleanup(sessionmaker, made)
 
 
-async def test_submissions_commit_on_their_own_and_refusals_leave_nothing(
+async def test_concurrent_submissions_one_pending_claim_wins_and_refusals_leave_nothing(
     pooled_engine: AsyncEngine, settings: Settings
 ) -> None:
-    """Outside the tests' outer transaction the claim statement runs as one atomic statement of its own."""
+    """Outside the tests' outer transaction the claim statement runs as one atomic statement of its own.
+
+    Twenty identical submissions at once: the partial unique index lets one pending claim in; the others are
+    409 `claim_pending` and leave no evidence rows behind.
+    """
     sessionmaker = create_sessionmaker(pooled_engine)
     made = await _setup(sessionmaker, settings)
     vendor = made["vendor"]
@@ -160,15 +164,17 @@ async def test_submissions_commit_on_their_own_and_refusals_leave_nothing(
 
     try:
         results = await asyncio.gather(*[submit([document.id]) for _ in range(DECIDERS)], return_exceptions=True)
-        assert all(isinstance(result, service.ClaimRecord) for result in results), results
+        winners = [result for result in results if isinstance(result, service.ClaimRecord)]
+        losers = [result for result in results if isinstance(result, ClaimPending)]
+        assert (len(winners), len(losers)) == (1, DECIDERS - 1), results
         refused = await asyncio.gather(submit([document.id, foreign.id]), return_exceptions=True)
         assert isinstance(refused[0], InvalidInput)
         async with sessionmaker() as session:
             claims = (await session.scalars(select(KeyGroupClaim.id).where(KeyGroupClaim.vendor_id == vendor.id))).all()
-            assert len(claims) == DECIDERS + 1  # the submissions and the pending claim made in setup
+            assert len(claims) == 2  # the winner and the (other group's) pending claim made in setup
             evidence = await session.scalar(
                 select(func.count()).where(KeyGroupClaimEvidence.claim_id.in_(list(claims)))
             )
-            assert evidence == DECIDERS
+            assert evidence == 1
     finally:
         await _cleanup(sessionmaker, made)

@@ -216,6 +216,22 @@ async def test_bad_claim_input_names_the_field(
     assert await claim_count(session, world.vendor) == 0
 
 
+@pytest.mark.parametrize(
+    ("details", "field"),
+    [
+        ({"category": "11010519491231002X", "since": "2024-01-01"}, "details.category"),
+        ({"category": "disability", "since": "2024-01-01", "11010519491231002X": 1}, "details"),
+    ],
+)
+async def test_bad_details_are_not_repeated_back(
+    client: Client, world: World, details: dict[str, Any], field: str
+) -> None:
+    body = {"group": "employment_difficulty", "details": details}
+    response = await client.post(claims_url(world.vendor), json=body, headers=world.as_vendor())
+    assert_problem(response, 422, "validation_failed", field)
+    assert "11010519491231002X" not in response.text
+
+
 async def test_dates_that_describe_the_past_must_not_be_in_the_future(client: Client, world: World) -> None:
     tomorrow = (today() + dt.timedelta(days=1)).isoformat()
     cases = [
@@ -234,6 +250,45 @@ async def test_dates_that_describe_the_past_must_not_be_in_the_future(client: Cl
     this_year = graduate_claim(details={"graduation_on": f"{today().year}-12-31"})
     response = await client.post(claims_url(world.vendor), json=this_year, headers=world.as_vendor())
     assert response.status_code == 201, response.text
+
+
+async def test_a_second_pending_claim_to_the_same_group_is_409(
+    client: Client, session: AsyncSession, world: World
+) -> None:
+    first = await client.post(claims_url(world.vendor), json=graduate_claim(), headers=world.as_vendor())
+    assert first.status_code == 201, first.text
+    # The same group again, by the vendor or by their street office: refused while the first is pending.
+    for headers in (world.as_vendor(), world.as_(world.staff)):
+        again = await client.post(claims_url(world.vendor), json=graduate_claim(), headers=headers)
+        assert_problem(again, 409, "claim_pending")
+    assert await claim_count(session, world.vendor) == 1
+    # Another group is fine, and so is the same group once the first claim is decided.
+    other = {"group": "migrant_worker", "details": {}}
+    assert (await client.post(claims_url(world.vendor), json=other, headers=world.as_vendor())).status_code == 201
+    decided = await client.post(
+        f"{CLAIMS}/{first.json()['id']}/decision",
+        json={"decision": "rejected", "reason": "no degree record"},
+        headers={**world.as_(world.staff), "If-Match": first.headers["etag"]},
+    )
+    assert decided.status_code == 200, decided.text
+    renewed = await client.post(claims_url(world.vendor), json=graduate_claim(), headers=world.as_vendor())
+    assert renewed.status_code == 201, renewed.text
+    assert await claim_count(session, world.vendor) == 3
+
+
+@pytest.mark.parametrize("group", ["laid_off_unemployed", "employment_difficulty"])
+async def test_certificate_numbers_are_not_taken_in_claim_details(client: Client, world: World, group: str) -> None:
+    """The 就业创业证 number is the holder's ID number in practice: the evidence carries it, not the claim."""
+    details: dict[str, Any] = {"employment_certificate_no": "11010519491231002X"}
+    if group == "laid_off_unemployed":
+        details["registered_unemployed_since"] = "2024-01-15"
+    else:
+        details |= {"category": "disability", "since": "2024-01-15"}
+    response = await client.post(
+        claims_url(world.vendor), json={"group": group, "details": details}, headers=world.as_vendor()
+    )
+    assert_problem(response, 422, "validation_failed", "details.employment_certificate_no")
+    assert "11010519491231002X" not in response.text
 
 
 async def test_someone_elses_document_is_refused_like_a_missing_one(
@@ -275,7 +330,15 @@ async def test_list_claims_is_scoped_by_role(client: Client, session: AsyncSessi
 
 async def test_list_filters_and_pages_in_submission_order(client: Client, session: AsyncSession, world: World) -> None:
     start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
-    pending = [await make_claim(session, world.vendor, submitted_at=start + dt.timedelta(minutes=i)) for i in range(5)]
+    # One pending claim per vendor and group: five neighbours of the vendor each have one.
+    neighbours = [
+        await make_vendor(session, world.settings, residence_jurisdiction_code=world.vendor.residence_jurisdiction_code)
+        for _ in range(5)
+    ]
+    pending = [
+        await make_claim(session, neighbour, submitted_at=start + dt.timedelta(minutes=i))
+        for i, neighbour in enumerate(neighbours)
+    ]
     await make_claim(session, world.vendor, group="laid_off_unemployed", status="rejected")
     await make_claim(session, world.vendor, group="migrant_worker", status="verified", valid_until=today())
     await session.commit()

@@ -51,12 +51,16 @@ async def world(session: AsyncSession, settings: Settings) -> World:
     vendor_a = await make_vendor(session, settings, residence_jurisdiction_code=j1.code)
     vendor_b = await make_vendor(session, settings, residence_jurisdiction_code=j1.code)
     staff_j1 = await make_account(session, "street_office", jurisdiction_code=j1.code)
+    colleague_j1 = await make_account(session, "street_office", jurisdiction_code=j1.code)
     staff_j2 = await make_account(session, "street_office", jurisdiction_code=j2.code)
     reviewer = await make_account(session, "department", department_code="market_regulation")
     admin = await make_account(session, "admin")
     await session.commit()
     return World(
         a=vendor_a,
+        admin=admin,
+        colleague_j1=colleague_j1,
+        as_colleague_j1=auth_headers(settings, colleague_j1),
         as_a=vendor_headers(settings, vendor_a),
         as_b=vendor_headers(settings, vendor_b),
         staff_j1=staff_j1,
@@ -137,16 +141,21 @@ async def test_upload_far_above_the_limit_is_413_before_parsing(
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_upload_needs_a_token_and_a_file(client: Client, world: World) -> None:
+async def test_upload_needs_a_token_and_a_file(client: Client, session: AsyncSession, world: World) -> None:
     assert_problem(await client.post(URL, files=files(PNG)), 401, "not_authenticated")
+    before = await session.scalar(select(func.count()).select_from(Document))
     response = await client.post(URL, files={"other": ("x.png", PNG, "image/png")}, headers=world.as_a)
-    assert response.status_code in (400, 422)
-    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = assert_problem(response, 422, "validation_failed")
+    assert [e["field"] for e in problem["errors"]] == ["file"]
+    assert await session.scalar(select(func.count()).select_from(Document)) == before
 
 
-async def test_any_role_may_upload(client: Client, world: World) -> None:
-    for headers in (world.as_staff_j1, world.as_reviewer, world.as_admin):
+async def test_vendors_and_street_offices_upload_departments_and_admins_may_not(client: Client, world: World) -> None:
+    # RELIABILITY.md §5: evidence comes from the vendor or their street office; others lack the function.
+    for headers in (world.as_a, world.as_staff_j1):
         assert (await client.post(URL, files=files(PDF), headers=headers)).status_code == 201
+    for headers in (world.as_reviewer, world.as_admin):
+        assert_problem(await client.post(URL, files=files(PDF), headers=headers), 403, "forbidden")
 
 
 async def test_document_reads_in_scope(client: Client, session: AsyncSession, world: World) -> None:
@@ -190,5 +199,46 @@ async def test_staff_documents_are_readable_by_their_owner_only_and_admin(client
     meta_url = f"{URL}/{created.json()['id']}"
     assert (await client.get(meta_url, headers=world.as_staff_j1)).status_code == 200
     assert (await client.get(meta_url, headers=world.as_admin)).status_code == 200
-    assert (await client.get(meta_url, headers=world.as_staff_j2)).status_code == 404
-    assert (await client.get(meta_url, headers=world.as_a)).status_code == 404
+    # Not yet evidence for anyone: colleagues and vendors do not see it.
+    for headers in (world.as_colleague_j1, world.as_staff_j2, world.as_a):
+        assert (await client.get(meta_url, headers=headers)).status_code == 404
+
+
+async def test_evidence_staff_uploaded_for_a_claim_is_seen_by_the_vendor_and_colleagues(
+    client: Client, session: AsyncSession, world: World
+) -> None:
+    created = await client.post(URL, files=files(PDF), headers=world.as_staff_j1)
+    assert created.status_code == 201, created.text
+    document_id = created.json()["id"]
+    claim = await client.post(
+        f"/api/v1/vendors/{world.a.id}/key-group-claims",
+        json={
+            "group": "employment_difficulty",
+            "details": {"category": "minimum_living_allowance", "since": "2024-03-01"},
+            "evidence_document_ids": [document_id],
+        },
+        headers=world.as_staff_j1,
+    )
+    assert claim.status_code == 201, claim.text
+    meta_url, content_url = f"{URL}/{document_id}", f"{URL}/{document_id}/content"
+    for headers in (world.as_a, world.as_staff_j1, world.as_colleague_j1, world.as_admin):
+        meta = await client.get(meta_url, headers=headers)
+        assert meta.status_code == 200, meta.text
+        content = await client.get(content_url, headers=headers)
+        assert content.status_code == 200, content.text
+        assert content.content == PDF
+    for headers in (world.as_b, world.as_staff_j2, world.as_reviewer):
+        assert_problem(await client.get(meta_url, headers=headers), 404, "document_not_found")
+        assert_problem(await client.get(content_url, headers=headers), 404, "document_not_found")
+    # The colleague's and the admin's reads are logged against the vendor the evidence is about.
+    rows = list(
+        (
+            await session.scalars(
+                select(PersonalDataAccess)
+                .where(PersonalDataAccess.vendor_id == world.a.id)
+                .order_by(PersonalDataAccess.id)
+            )
+        ).all()
+    )
+    document_reads = [(r.account_id, r.fields) for r in rows if r.request_path == content_url]
+    assert document_reads == [(world.colleague_j1.id, ["document"]), (world.admin.id, ["document"])]

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Request, Response, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import CacheControlHeader
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from core.auth import Role, issue_token, requires
-from core.deps import DbSession
+from core.deps import CurrentPrincipal, DbSession
+from core.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from core.settings import Settings
 from registry import accounts as service
 from registry.catalogue import load_catalogue
@@ -58,6 +60,13 @@ class AccountOut(msgspec.Struct, kw_only=True):
     role: Role
     jurisdiction_code: str | None
     department_code: str | None
+    is_active: bool
+    created_at: dt.datetime
+
+
+class AccountPage(msgspec.Struct, kw_only=True):
+    items: list[AccountOut]
+    next_cursor: str | None
 
 
 class AuthController(Controller):
@@ -89,7 +98,9 @@ class AccountController(Controller):
     tags = ["auth"]
     security = [{"bearer": []}]
 
-    @post("/", summary="Open an account (admin)", guards=[requires("admin")])
+    guards = [requires("admin")]
+
+    @post("/", summary="Open an account (admin)")
     async def open_account(self, data: JSONBody[OpenAccount], session: DbSession) -> Response[AccountOut]:
         account = await service.open_account(
             session,
@@ -102,3 +113,29 @@ class AccountController(Controller):
         )
         out = msgspec.convert(account, AccountOut, from_attributes=True)
         return Response(out, status_code=201, headers={"Location": f"/api/v1/accounts/{account.id}"})
+
+    @get("/", summary="List accounts, oldest first (admin)")
+    async def list_accounts(
+        self,
+        principal: CurrentPrincipal,
+        session: DbSession,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+        role: Annotated[Role | None, QueryParameter(description="Only accounts with this role")] = None,
+    ) -> AccountPage:
+        after = decode_cursor(cursor, dt.datetime, uuid.UUID) if cursor else None
+        rows = await service.list_accounts(
+            session, principal, limit=limit + 1, after=(after[0], after[1]) if after else None, role=role
+        )
+        page = rows[:limit]
+        next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+        return AccountPage(
+            items=[msgspec.convert(row, AccountOut, from_attributes=True) for row in page], next_cursor=next_cursor
+        )
+
+    @get("/{account_id:uuid}", summary="One account (admin)")
+    async def get_account(
+        self, account_id: FromPath[uuid.UUID], principal: CurrentPrincipal, session: DbSession
+    ) -> AccountOut:
+        account = await service.get_account(session, principal, account_id)
+        return msgspec.convert(account, AccountOut, from_attributes=True)

@@ -1,12 +1,14 @@
 """GET /activities, /departments, /permit-types: the public, versioned reference lists.
 
-The lists change only with a new data file, so their JSON is encoded once per process and served as bytes,
-with the file's digest as a strong ETag (a client's If-None-Match gets 304).
+The lists change only with a new data file, so each one's JSON (every ?category= of /activities too) is
+encoded once per process and served as bytes, with a strong ETag of those bytes; a client's If-None-Match
+gets 304.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 from typing import Any
 
 import msgspec
@@ -26,16 +28,56 @@ from registry.catalogue import CATEGORIES, ActivityListOut, ActivityOut, Departm
 _CACHE_CONTROL = "public, max-age=300"
 
 
+class _Representation(msgspec.Struct, frozen=True):
+    """One list's bytes with its validator, computed once."""
+
+    body: bytes
+    etag: str
+    headers: dict[str, str]
+
+    @classmethod
+    def of(cls, body: bytes) -> _Representation:
+        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        return cls(body, etag, {"ETag": etag, "Cache-Control": _CACHE_CONTROL})
+
+
 @functools.cache
-def _headers() -> dict[str, str]:
-    return {"ETag": f'"{catalogue.load_catalogue().digest[:32]}"', "Cache-Control": _CACHE_CONTROL}
+def _activities(category: str | None) -> _Representation:
+    if category is None:
+        return _Representation.of(catalogue.activity_list_json())
+    full = catalogue.activity_list()
+    chosen = ActivityListOut(items=[a for a in full.items if a.category == category], version=full.version)
+    return _Representation.of(msgspec.json.encode(chosen))
 
 
-def _reference(request: Request[Any, Any, Any], body: bytes) -> Response[bytes]:
-    headers = _headers()
-    if request.headers.get("if-none-match") == headers["ETag"]:
-        return Response(b"", status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+@functools.cache
+def _departments() -> _Representation:
+    return _Representation.of(catalogue.department_list_json())
+
+
+@functools.cache
+def _permit_types() -> _Representation:
+    return _Representation.of(catalogue.permit_type_list_json())
+
+
+def matches_etag(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 §13.1.2: `*`, or any listed tag equal to ours under weak comparison (a `W/` prefix is ignored)."""
+    if if_none_match.strip() == "*":
+        return True
+    for candidate in if_none_match.split(","):
+        candidate = candidate.strip()
+        if candidate.startswith("W/"):
+            candidate = candidate[2:]
+        if candidate == etag:
+            return True
+    return False
+
+
+def _reference(request: Request[Any, Any, Any], representation: _Representation) -> Response[bytes]:
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None and matches_etag(if_none_match, representation.etag):
+        return Response(b"", status_code=304, headers=representation.headers)
+    return Response(representation.body, media_type="application/json", headers=representation.headers)
 
 
 def _category(request: Request[Any, Any, Any]) -> str | None:
@@ -79,12 +121,7 @@ class CatalogueController(Controller):
         responses={200: ResponseSpec(ActivityListOut, description="Every activity, in catalogue order")},
     )
     async def list_activities(self, request: Request[Any, Any, Any]) -> Response[bytes]:
-        category = _category(request)
-        if category is None:
-            return _reference(request, catalogue.activity_list_json())
-        full = catalogue.activity_list()
-        chosen = ActivityListOut(items=[a for a in full.items if a.category == category], version=full.version)
-        return _reference(request, msgspec.json.encode(chosen))
+        return _reference(request, _activities(_category(request)))
 
     @get("/activities/{code:str}", summary="One activity")
     async def get_activity(self, code: FromPath[str]) -> ActivityOut:
@@ -96,7 +133,7 @@ class CatalogueController(Controller):
         responses={200: ResponseSpec(DepartmentListOut, description="Every department")},
     )
     async def list_departments(self, request: Request[Any, Any, Any]) -> Response[bytes]:
-        return _reference(request, catalogue.department_list_json())
+        return _reference(request, _departments())
 
     @get(
         "/permit-types",
@@ -104,4 +141,4 @@ class CatalogueController(Controller):
         responses={200: ResponseSpec(PermitTypeListOut, description="Every permit type")},
     )
     async def list_permit_types(self, request: Request[Any, Any, Any]) -> Response[bytes]:
-        return _reference(request, catalogue.permit_type_list_json())
+        return _reference(request, _permit_types())

@@ -27,12 +27,12 @@ KeyGroup = rules.KeyGroup
 
 
 _DETAILS_DOC = (
-    "Depends on `group`; unknown fields are refused. laid_off_unemployed: registered_unemployed_since (date), "
-    "employment_certificate_no?. college_graduate: graduation_on (date; later this year for students), "
+    "Depends on `group`; unknown fields are refused. laid_off_unemployed: registered_unemployed_since (date). "
+    "college_graduate: graduation_on (date; later this year for students), "
     "institution?, chsi_verification_code?. migrant_worker: hukou_village_code? (12 digits), returned_on? (date). "
     "employment_difficulty: category (over_40_female_over_50_male, zero_employment_family, minimum_living_allowance, "
-    "disability, long_term_unemployed, landless_farmer, single_parent, other), since (date), "
-    "employment_certificate_no?."
+    "disability, long_term_unemployed, landless_farmer, single_parent, other), since (date). "
+    "Certificate numbers (就业创业证) are not taken: they are ID numbers in practice; the evidence carries them."
 )
 
 

@@ -13,8 +13,9 @@ from litestar.datastructures import UploadFile
 from litestar.openapi.spec import OpenAPI, OpenAPIFormat, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Schema
 from litestar.params import FromPath, MultipartBody
 
-from core.auth import authenticated
+from core.auth import authenticated, requires
 from core.deps import CurrentPrincipal, DbSession
+from core.errors import InvalidInput
 from core.settings import HttpSettings, Settings
 from registry import documents as service
 from registry.api.params import Purpose
@@ -30,7 +31,8 @@ _store = service.PostgresDocumentStore()
 
 @dataclass
 class UploadDocument:
-    file: UploadFile
+    # Optional here so a missing part is our 422 naming `file`, not the framework's 400 naming `data`.
+    file: UploadFile | None = None
 
 
 MultipartUpload = MultipartBody[UploadDocument]
@@ -71,8 +73,8 @@ class DocumentController(Controller):
 
     @post(
         "/",
-        summary="Upload an evidence document (PDF, JPEG or PNG by content, at most 5 MB)",
-        guards=[authenticated],
+        summary="Upload an evidence document (vendor, or street office for a resident; PDF/JPEG/PNG, at most 5 MB)",
+        guards=[requires("vendor", "street_office")],
         request_max_body_size=_UPLOAD_BODY_LIMIT,
     )
     async def upload(
@@ -83,6 +85,8 @@ class DocumentController(Controller):
         session: DbSession,
     ) -> Response[DocumentOut]:
         settings: Settings = request.app.state.settings
+        if data.file is None:
+            raise InvalidInput.for_field("file", "is required: send the document as the multipart field `file`")
         content = await data.file.read()
         document = await service.store_document(
             session,

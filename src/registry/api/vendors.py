@@ -1,4 +1,4 @@
-"""POST /vendors (public sign-up), GET /vendors, /vendors/me and /vendors/{id}.
+"""POST /vendors (public sign-up, or staff on a resident's behalf), GET /vendors, /vendors/me and /vendors/{id}.
 
 The full ID number never leaves the service: responses carry the masked form only, and error bodies
 name the field and a reason without repeating the value.
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, requires
 from core.crypto import FieldCipher
-from core.deps import CurrentPrincipal, DbSession
+from core.deps import CurrentPrincipal, DbSession, OptionalPrincipal
 from core.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from registry import vendors as service
 from registry.access import record_personal_data_access
@@ -81,10 +81,23 @@ class VendorController(Controller):
     path = "/vendors"
     tags = ("vendors",)
 
-    @post("/", summary="Sign up as a vendor (public)")
+    @post(
+        "/",
+        summary="Sign up as a vendor (no token), or register a resident of your jurisdiction (street office)",
+        security=[{}, {"bearer": []}],
+    )
     async def register(
-        self, request: Request[Any, Any, Any], data: JSONBody[RegisterVendor], session: DbSession
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[RegisterVendor],
+        maybe_principal: OptionalPrincipal,
+        session: DbSession,
     ) -> Response[VendorOut]:
+        """Without a token: self sign-up. A vendor's token: 409 `already_registered`.
+
+        A street office's token: on behalf of a resident of its jurisdiction (others: 422 `outside_jurisdiction`).
+        A department's or admin's token: 403. A bad token: 401.
+        """
         cipher: FieldCipher = request.app.state.cipher
         vendor = await service.register_vendor(
             session,
@@ -95,6 +108,7 @@ class VendorController(Controller):
             id_number=data.id_number,
             phone=data.phone,
             residence_jurisdiction=data.residence_jurisdiction,
+            actor=maybe_principal,
             today=city_today(request),
         )
         return Response(_vendor_out(vendor, []), status_code=201, headers={"Location": f"/api/v1/vendors/{vendor.id}"})
