@@ -57,6 +57,7 @@ _DESCRIPTIONS = {
     "409": "Conflicts with the current state",
     "412": "If-Match does not name the current version",
     "428": "If-Match is required",
+    "429": "Too many attempts; see Retry-After",
     "413": "Request body too large",
     "415": "Unsupported content type",
     "422": "Invalid field values",

@@ -35,6 +35,9 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
     issuer: str = "flexreg"
     token_ttl_seconds: int = 1800
     leeway_seconds: int = 30
+    # Sign-in throttle: this many failures for one username within a window refuse it until the window ends.
+    login_failure_limit: int = 10
+    login_window_seconds: int = 900
 
 
 class DataSettings(msgspec.Struct, frozen=True, kw_only=True):

@@ -6,14 +6,21 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, Role, hash_password, require_role, verify_password
 from core.db import flush_or_raise
 from core.errors import FieldError, InvalidInput
-from registry.errors import AccountNotFound, InvalidCredentials, UnknownDepartment, UsernameTaken
+from registry.errors import (
+    AccountNotFound,
+    InvalidCredentials,
+    TooManyLoginAttempts,
+    UnknownDepartment,
+    UsernameTaken,
+)
 from registry.jurisdictions import STREET_LEVEL_MESSAGE, is_street_level
-from registry.models import Account, Jurisdiction, Vendor
+from registry.models import Account, Jurisdiction, LoginFailure, Vendor
 
 
 async def open_account(
@@ -102,14 +109,52 @@ async def find_account(session: AsyncSession, username: str) -> Account | None:
     return result.scalar_one_or_none()
 
 
-async def authenticate(session: AsyncSession, *, username: str, password: str) -> Principal:
-    """The principal for a correct username and password; the same refusal for every kind of miss."""
+def _login_window(now: dt.datetime, window_seconds: int) -> tuple[dt.datetime, int]:
+    """The fixed window `now` falls in: its start, and the seconds until it ends."""
+    start = dt.datetime.fromtimestamp(now.timestamp() - now.timestamp() % window_seconds, dt.UTC)
+    return start, int((start + dt.timedelta(seconds=window_seconds) - now).total_seconds()) + 1
+
+
+async def authenticate(
+    session: AsyncSession, *, username: str, password: str, now: dt.datetime, failure_limit: int, window_seconds: int
+) -> Principal:
+    """The principal for a correct username and password; the same refusal for every kind of miss.
+
+    A username with `failure_limit` failed sign-ins in the current window is refused (429) even with the right
+    password, so guessing cannot go on from many processes or addresses at once.
+    """
+    window_start, remaining = _login_window(now, window_seconds)
+    failures = await session.scalar(
+        select(LoginFailure.failures).where(
+            LoginFailure.username_key == _username_key(username), LoginFailure.window_start == window_start
+        )
+    )
+    if failures is not None and failures >= failure_limit:
+        raise TooManyLoginAttempts(headers={"Retry-After": str(remaining)})
     account = await find_account(session, username)
     ok = await verify_password(account.password_hash if account else None, password)
     if account is None or not ok or not account.is_active:
         raise InvalidCredentials()
     vendor_id = await session.scalar(select(Vendor.id).where(Vendor.account_id == account.id))
     return principal_for(account, vendor_id)
+
+
+async def record_login_failure(session: AsyncSession, *, username: str, now: dt.datetime, window_seconds: int) -> None:
+    """Count a failed sign-in for this username in the current window (one upsert)."""
+    window_start, _remaining = _login_window(now, window_seconds)
+    statement = pg_insert(LoginFailure).values(
+        username_key=_username_key(username), window_start=window_start, failures=1
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[LoginFailure.username_key, LoginFailure.window_start],
+            set_={"failures": LoginFailure.failures + 1},
+        )
+    )
+
+
+def _username_key(username: str) -> str:
+    return username.lower()[:64]
 
 
 def principal_for(account: Account, vendor_id: uuid.UUID | None = None) -> Principal:

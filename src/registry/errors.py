@@ -117,3 +117,9 @@ class DocumentTooLarge(DomainError):
     status = 413
     code = "document_too_large"
     title = "The document is too large"
+
+
+class TooManyLoginAttempts(DomainError):
+    status = 429
+    code = "too_many_login_attempts"
+    title = "Too many failed sign-ins for this username; try again later"

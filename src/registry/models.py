@@ -190,3 +190,13 @@ class PersonalDataAccess(Base):
     fields: Mapped[list[str]] = mapped_column(ARRAY(Text))
     purpose: Mapped[str] = mapped_column(Text)
     request_path: Mapped[str] = mapped_column(Text)
+
+
+class LoginFailure(Base):
+    """Failed sign-ins per username and fixed time window: brute force is refused across all workers."""
+
+    __tablename__ = "registry_login_failure"
+
+    username_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)

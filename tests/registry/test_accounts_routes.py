@@ -308,3 +308,18 @@ async def test_jurisdiction_refuses_bad_geometry_and_codes(
         headers=staff_headers,
     )
     assert refused.status_code == 403
+
+
+async def test_sign_in_is_throttled_per_username(client: Client, session: AsyncSession, settings: Settings) -> None:
+    account = await make_account(session, "admin")
+    other = await make_account(session, "admin")
+    await session.commit()
+    for _ in range(settings.auth.login_failure_limit):
+        wrong = await client.post("/api/v1/auth/token", json={"username": account.username, "password": "wrong!"})
+        assert wrong.status_code == 401
+    refused = await client.post("/api/v1/auth/token", json={"username": account.username.upper(), "password": PASSWORD})
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "too_many_login_attempts"
+    assert 0 < int(refused.headers["retry-after"]) <= settings.auth.login_window_seconds
+    fine = await client.post("/api/v1/auth/token", json={"username": other.username, "password": PASSWORD})
+    assert fine.status_code == 200

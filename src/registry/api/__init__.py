@@ -23,7 +23,7 @@ CONTROLLERS = [
 
 # Statuses particular operations give beyond those core.openapi documents for every operation.
 EXTRA_PROBLEMS: dict[tuple[str, str], list[str]] = {
-    ("post", "/api/v1/auth/token"): ["401"],
+    ("post", "/api/v1/auth/token"): ["401", "429"],
     ("post", "/api/v1/key-group-claims/{claim_id}/decision"): ["412", "428"],
 }
 

@@ -17,6 +17,7 @@ from core.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_
 from core.settings import Settings
 from registry import accounts as service
 from registry.catalogue import load_catalogue
+from registry.errors import InvalidCredentials
 
 Username = Annotated[str, msgspec.Meta(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128)]
@@ -84,7 +85,22 @@ class AuthController(Controller):
         self, request: Request[Any, Any, Any], data: JSONBody[RequestToken], session: DbSession
     ) -> TokenOut:
         settings: Settings = request.app.state.settings
-        principal = await service.authenticate(session, username=data.username, password=data.password)
+        now = dt.datetime.now(dt.UTC)
+        window = settings.auth.login_window_seconds
+        try:
+            principal = await service.authenticate(
+                session,
+                username=data.username,
+                password=data.password,
+                now=now,
+                failure_limit=settings.auth.login_failure_limit,
+                window_seconds=window,
+            )
+        except InvalidCredentials:
+            # The refusal must count although the request fails (which rolls its transaction back).
+            await service.record_login_failure(session, username=data.username, now=now, window_seconds=window)
+            await session.commit()
+            raise
         return TokenOut(
             access_token=issue_token(settings.auth, principal),
             token_type="bearer",  # noqa: S106 (the scheme name, not a secret)
