@@ -2,8 +2,9 @@
 
 Semantics follow Stripe and draft-ietf-httpapi-idempotency-key-header (RELIABILITY.md A12, A13, §3.2):
 
-- Keys are scoped per principal (the bearer token's account, else "anonymous"), so one caller's key never
-  returns another caller's response. A key is 1-255 printable ASCII characters (a structured-field string's
+- Keys are scoped per principal (the bearer token's account), so one caller's key never returns another
+  caller's response. Requests without a valid token pass straight through: anonymous callers would share
+  one key space, and the route's own guard must answer them (401) first. A key is 1-255 printable ASCII characters (a structured-field string's
   quotes are dropped); anything else is a 400 naming the header.
 - The first request claims the key with one `INSERT … ON CONFLICT DO NOTHING` and runs. A 2xx or 409 result
   is stored (status, body, and the content-type/location/etag headers) and replayed byte for byte, with
@@ -296,7 +297,7 @@ class IdempotencyMiddleware:
             return
         headers: list[tuple[bytes, bytes]] = scope["headers"]  # type: ignore[assignment]
         values = [value for name, value in headers if name == HEADER]
-        if not values:
+        if not values or _principal(scope, headers) == ANONYMOUS:
             await self.app(scope, receive, send)
             return
         try:

@@ -16,6 +16,7 @@ from litestar.datastructures import State
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.auth import Principal
 from core.db import transaction
 from core.errors import EXCEPTION_HANDLERS
 from core.idempotency import KEY_TTL, IdempotencyKey, IdempotencyMiddleware, canonical_body, fingerprint
@@ -344,7 +345,8 @@ async def test_server_errors_and_no_store_answers_are_not_kept(
         state=State({"settings": settings, "sessionmaker": sessionmaker}),
         exception_handlers=EXCEPTION_HANDLERS,
     )
-    key = {"Idempotency-Key": new_key()}
+    caller = Principal(account_id=uuid.uuid4(), role="vendor")
+    key = {"Idempotency-Key": new_key(), **auth_headers(settings, caller)}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
         assert_problem(await client.post("/flaky", headers=key), 500, "internal_error")
         retried = await client.post("/flaky", headers=key)
@@ -412,3 +414,15 @@ def test_fingerprint_ignores_json_layout_and_multipart_boundaries() -> None:
     )
     deep = b"[" * 5000 + b"]" * 5000
     assert canonical_body("application/json", deep) == deep
+
+
+async def test_anonymous_requests_are_not_deduplicated(client: httpx.AsyncClient) -> None:
+    """Anonymous callers would share one key space; the route's guard answers them (401) first."""
+    key = new_key()
+    body = establish(jurisdiction_code())
+    for _ in range(2):
+        response = await client.post(
+            URL, content=body, headers={"Idempotency-Key": key, "content-type": "application/json"}
+        )
+        assert_problem(response, 401, "not_authenticated")
+        assert "idempotent-replayed" not in response.headers
