@@ -4,8 +4,8 @@ Semantics follow Stripe and draft-ietf-httpapi-idempotency-key-header (RELIABILI
 
 - Keys are scoped per principal (the bearer token's account), so one caller's key never returns another
   caller's response. Requests without a valid token pass straight through: anonymous callers would share
-  one key space, and the route's own guard must answer them (401) first. A key is 1-255 printable ASCII characters (a structured-field string's
-  quotes are dropped); anything else is a 400 naming the header.
+  one key space, and the route's own guard must answer them (401) first. A key is 1-255 printable ASCII
+  characters (a structured-field string's quotes are dropped); anything else is a 400 naming the header.
 - The first request claims the key with one `INSERT … ON CONFLICT DO NOTHING` and runs. A 2xx or 409 result
   is stored (status, body, and the content-type/location/etag headers) and replayed byte for byte, with
   `Idempotent-Replayed: true`, to a retry with the same method, path and body. Anything else (validation
