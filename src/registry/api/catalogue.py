@@ -12,13 +12,14 @@ import hashlib
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, get
 from litestar.enums import ParamType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPI, Schema
 from litestar.openapi.spec import Parameter as OpenAPIParameter
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath
+from litestar.response.base import ASGIResponse
 
 from core.errors import FieldError, InvalidParameter
 from core.http_guard import QUERY_OPT
@@ -29,16 +30,25 @@ _CACHE_CONTROL = "public, max-age=300"
 
 
 class _Representation(msgspec.Struct, frozen=True):
-    """One list's bytes with its validator, computed once."""
+    """One list's answers, built once: the 200 with its bytes and the 304, sharing a strong ETag.
 
-    body: bytes
+    Prebuilt ASGI responses are stateless when sent, so they are reused across requests; building a Litestar
+    Response per request was about half the time of this read (measured).
+    """
+
     etag: str
-    headers: dict[str, str]
+    ok: ASGIResponse
+    not_modified: ASGIResponse
 
     @classmethod
     def of(cls, body: bytes) -> _Representation:
         etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
-        return cls(body, etag, {"ETag": etag, "Cache-Control": _CACHE_CONTROL})
+        headers = {"ETag": etag, "Cache-Control": _CACHE_CONTROL}
+        return cls(
+            etag,
+            ASGIResponse(body=body, media_type="application/json", headers=headers),
+            ASGIResponse(body=b"", status_code=304, headers=headers),
+        )
 
 
 @functools.cache
@@ -73,11 +83,11 @@ def matches_etag(if_none_match: str, etag: str) -> bool:
     return False
 
 
-def _reference(request: Request[Any, Any, Any], representation: _Representation) -> Response[bytes]:
+def _reference(request: Request[Any, Any, Any], representation: _Representation) -> ASGIResponse:
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None and matches_etag(if_none_match, representation.etag):
-        return Response(b"", status_code=304, headers=representation.headers)
-    return Response(representation.body, media_type="application/json", headers=representation.headers)
+        return representation.not_modified
+    return representation.ok
 
 
 def _category(request: Request[Any, Any, Any]) -> str | None:
@@ -120,7 +130,7 @@ class CatalogueController(Controller):
         summary="The activity catalogue: categories, permits each needs and from whom, stall rules",
         responses={200: ResponseSpec(ActivityListOut, description="Every activity, in catalogue order")},
     )
-    async def list_activities(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+    async def list_activities(self, request: Request[Any, Any, Any]) -> ASGIResponse:
         return _reference(request, _activities(_category(request)))
 
     @get("/activities/{code:str}", summary="One activity")
@@ -132,7 +142,7 @@ class CatalogueController(Controller):
         summary="Departments that review permits",
         responses={200: ResponseSpec(DepartmentListOut, description="Every department")},
     )
-    async def list_departments(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+    async def list_departments(self, request: Request[Any, Any, Any]) -> ASGIResponse:
         return _reference(request, _departments())
 
     @get(
@@ -140,5 +150,5 @@ class CatalogueController(Controller):
         summary="Permit types, their departments and time limits",
         responses={200: ResponseSpec(PermitTypeListOut, description="Every permit type")},
     )
-    async def list_permit_types(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+    async def list_permit_types(self, request: Request[Any, Any, Any]) -> ASGIResponse:
         return _reference(request, _permit_types())
