@@ -15,9 +15,10 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+
+from core.db import recreate_database
 
 ROOT = Path(__file__).resolve().parents[1]
 DURATION = os.environ.get("BENCH_DURATION", "10s")
@@ -51,14 +52,7 @@ def server_url() -> str:
 
 
 async def prepare_database(server: str) -> str:
-    name = "flexreg_bench"
-    admin = await asyncpg.connect(server)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+    url = await recreate_database(server, "flexreg_bench")
     env = {**os.environ, "DATABASE_URL": url}
     migrate = [str(ROOT / ".venv/bin/flexreg"), "migrate"]
     await asyncio.to_thread(subprocess.run, migrate, check=True, env=env, capture_output=True)

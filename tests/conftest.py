@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 import pytest
 from alembic import command
@@ -16,17 +14,12 @@ from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from core.db import sqlalchemy_url
+from core.db import drop_database, recreate_database, sqlalchemy_url
 from core.embedded_pg import start_embedded_postgres
 from core.settings import AuthSettings, DatabaseSettings, DataSettings, Settings
 from flexreg.app import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 @pytest.fixture(scope="session")
@@ -40,13 +33,7 @@ async def database_url(server_url: str) -> AsyncIterator[str]:
     """A fresh database per run (and xdist worker), migrated with the real Alembic revisions."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     name = f"flexreg_test_{worker}_{os.getpid()}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = _with_database(server_url, name)
+    url = await recreate_database(server_url, name)
     config = Config(str(ROOT / "alembic.ini"))
     config.attributes["url"] = url
     config.attributes["configure_logging"] = False
@@ -55,11 +42,7 @@ async def database_url(server_url: str) -> AsyncIterator[str]:
 
     await asyncio.to_thread(command.upgrade, config, "head")
     yield url
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await drop_database(server_url, name)
 
 
 @pytest.fixture(scope="session")

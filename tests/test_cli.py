@@ -8,32 +8,21 @@ from collections.abc import Iterator
 import asyncpg
 import pytest
 
+from core.db import drop_database, recreate_database
 from flexreg.cli import main
-from tests.conftest import _with_database
 
 NAME = "flexreg_cli_check"
 
 
-async def _recreate(server_url: str, *, drop_only: bool = False) -> None:
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)')
-        if not drop_only:
-            await admin.execute(f'CREATE DATABASE "{NAME}"')
-    finally:
-        await admin.close()
-
-
 @pytest.fixture
 def cli_database(server_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> Iterator[str]:
-    asyncio.run(_recreate(server_url))
-    url = _with_database(server_url, NAME)
+    url = asyncio.run(recreate_database(server_url, NAME))
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("FLEXREG_VAR_DIR", str(tmp_path))
     try:
         yield url
     finally:
-        asyncio.run(_recreate(server_url, drop_only=True))
+        asyncio.run(drop_database(server_url, NAME))
 
 
 async def _count(url: str, sql: str) -> int:

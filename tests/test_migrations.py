@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import asyncpg
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -14,8 +13,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from core.db import Base, sqlalchemy_url
-from tests.conftest import ROOT, _with_database
+from core.db import Base, drop_database, recreate_database, sqlalchemy_url
+from tests.conftest import ROOT
 
 
 def _config(url: str) -> Config:
@@ -36,13 +35,7 @@ def test_single_head_and_readable_ids() -> None:
 
 async def test_upgrade_downgrade_upgrade_and_models_agree(server_url: str) -> None:
     name = "flexreg_migration_check"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = _with_database(server_url, name)
+    url = await recreate_database(server_url, name)
     config = _config(url)
     try:
         await asyncio.to_thread(command.upgrade, config, "head")
@@ -58,8 +51,4 @@ async def test_upgrade_downgrade_upgrade_and_models_agree(server_url: str) -> No
             await engine.dispose()
         assert differences == [], f"models and migrations disagree: {differences}"
     finally:
-        admin = await asyncpg.connect(server_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await drop_database(server_url, name)

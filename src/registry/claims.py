@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from typing import Any, Final, Literal
 
 import msgspec
-from asyncpg.exceptions import ForeignKeyViolationError, UniqueViolationError  # type: ignore[import-untyped]
+from asyncpg.exceptions import ForeignKeyViolationError, UniqueViolationError
 from sqlalchemy import Date, Integer, Row, String, bindparam, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
