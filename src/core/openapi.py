@@ -65,6 +65,44 @@ _DESCRIPTIONS = {
 }
 
 
+def close_request_schemas(schema: OpenAPI) -> None:
+    """Mark every object schema a request body uses as `additionalProperties: false`.
+
+    Every input Struct forbids unknown fields (a typo fails loudly), but Litestar does not say so in the
+    schema, so generated clients and fuzzers would think extra fields are welcome.
+    """
+    components = schema.components.schemas or {}
+    pending: list[Schema | Reference] = []
+    for item in (schema.paths or {}).values():
+        for method in ("post", "put", "patch"):
+            operation = getattr(item, method, None)
+            body = getattr(operation, "request_body", None)
+            for media in (getattr(body, "content", None) or {}).values():
+                if media.schema is not None:
+                    pending.append(media.schema)
+    seen: set[int] = set()
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Reference):
+            target = components.get(node.ref.rsplit("/", 1)[-1])
+            if target is not None:
+                pending.append(target)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.properties is not None and node.additional_properties is None:
+            node.additional_properties = False
+        for child in (
+            *(node.properties or {}).values(),
+            *(node.one_of or []),
+            *(node.any_of or []),
+            *(node.all_of or []),
+            *([node.items] if isinstance(node.items, (Schema, Reference)) else []),
+        ):
+            pending.append(child)
+
+
 def add_problem_responses(schema: OpenAPI, extra: Mapping[tuple[str, str], Sequence[str]] | None = None) -> None:
     """Add application/problem+json responses to every operation, by what the operation can meet.
 
