@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from core.clock import Clock, SystemClock
+
 logger = logging.getLogger(__name__)
 
 Environment = Literal["development", "production"]
@@ -59,10 +61,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auth: AuthSettings
     data: DataSettings
     http: HttpSettings = HttpSettings()
+    # Where "now" comes from: the system clock in service, a FixedClock in tests (no test depends on the date).
+    clock: Clock = SystemClock()
+
+    def now(self) -> dt.datetime:
+        """The current instant (UTC)."""
+        return self.clock.now()
 
     def today(self) -> dt.date:
         """The date in the city's time zone."""
-        return dt.datetime.now(ZoneInfo(self.timezone)).date()
+        return self.clock.now().astimezone(ZoneInfo(self.timezone)).date()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
