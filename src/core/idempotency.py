@@ -56,6 +56,11 @@ RETRY_AFTER_SECONDS = 1
 MAX_STORED_BODY = 256 * 1024
 ANONYMOUS = "anonymous"
 
+# What parse_key takes, as the schema's pattern (ECMA-262): 1-255 printable ASCII characters with no space at
+# either end (HTTP trims those anyway), optionally wrapped in double quotes (a structured-field string), but
+# not the empty quoted string. Its length bounds are in the pattern, as a quoted key is two characters longer.
+KEY_PATTERN = r'^(?:[!-~]|[!#-~][ -~]{0,253}[!-~]|"[ -~]{0,253}[!#-~]|"[ -~]{1,255}")$'
+
 _REPLAYED_HEADERS = (b"content-type", b"location", b"etag")
 _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 

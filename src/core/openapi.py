@@ -9,6 +9,7 @@ from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Pa
 from litestar.openapi.spec.enums import OpenAPIType
 
 from core.errors import PROBLEM_MEDIA_TYPE
+from core.idempotency import KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN
 
 _PROBLEM_SCHEMA = Schema(
     type=OpenAPIType.OBJECT,
@@ -46,7 +47,7 @@ _IDEMPOTENCY_KEY = Parameter(
         "(marked Idempotent-Replayed: true); the same key with another body is a 422, and while the first "
         "is still running a 409. Up to 255 printable ASCII characters, scoped to the caller."
     ),
-    schema=Schema(type=OpenAPIType.STRING, max_length=255),
+    schema=Schema(type=OpenAPIType.STRING, pattern=IDEMPOTENCY_KEY_PATTERN),
 )
 
 _DESCRIPTIONS = {
@@ -60,7 +61,7 @@ _DESCRIPTIONS = {
     "429": "Too many attempts; see Retry-After",
     "413": "Request body too large",
     "415": "Unsupported content type",
-    "422": "Invalid field values",
+    "422": "Invalid field values (or a cursor this service did not issue)",
     "500": "Unexpected error (generic, with a reference)",
 }
 
@@ -125,6 +126,8 @@ def add_problem_responses(schema: OpenAPI, extra: Mapping[tuple[str, str], Seque
                 codes.append("404")
             if method in ("post", "put", "patch"):
                 codes += ["409", "413", "415", "422"]
+            elif any(isinstance(p, Parameter) and p.name == "cursor" for p in operation.parameters or []):
+                codes.append("422")  # a cursor shaped right but not signed by us (core.pagination)
             codes += (extra or {}).get((method, path), ())
             responses = operation.responses if operation.responses is not None else {}
             for code in codes:

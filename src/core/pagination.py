@@ -2,8 +2,10 @@
 
 A cursor is base64url(tag + JSON of the last row's sort key), the tag being HMAC-SHA256 over the JSON,
 truncated to 128 bits, under a key derived from the service secret (`configure`, called by create_app).
-A client can hand back only what the service gave it: anything edited or made up is a 400 naming `cursor`,
-before its values reach a query (RELIABILITY.md §4 #58).
+A client can hand back only what the service gave it, refused before its values reach a query (RELIABILITY.md
+§4 #58): a value that cannot be a cursor (not base64url, too short; the schema's pattern says so) is a 400
+naming `cursor`; one shaped like a cursor but not signed by this service (edited, made up, or issued under
+another key) is a 422 `invalid_cursor`, as no schema can express a signature.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import binascii
 import datetime as dt
 import hashlib
 import hmac
+import re
 from typing import Annotated, Any
 
 import msgspec
@@ -20,12 +23,27 @@ from litestar.params import QueryParameter
 
 from core.errors import FieldError, InvalidParameter
 
+
+class InvalidCursor(InvalidParameter):
+    """Shaped like a cursor but not one this service issued: drop it and start from the first page."""
+
+    status = 422
+    code = "invalid_cursor"
+    title = "The cursor is not one this service issued"
+
+
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 _TAG_BYTES = 16
 
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page (1 to 200)")]
-Cursor = Annotated[str | None, QueryParameter(max_length=512, description="next_cursor from the previous page")]
+# base64url without padding (never 4k+1 characters long) of at least tag + "[]": 18 bytes, 24 characters.
+CURSOR_PATTERN = r"^(?:[A-Za-z0-9_-]{4}){6,128}(?:[A-Za-z0-9_-]{2,3})?$"
+_CURSOR_SHAPE = re.compile(CURSOR_PATTERN)
+Cursor = Annotated[
+    str | None,
+    QueryParameter(max_length=512, pattern=CURSOR_PATTERN, description="next_cursor from the previous page"),
+]
 
 _key: bytes | None = None
 # A datetime in a cursor must carry its offset: rows are ordered by timestamptz.
@@ -49,17 +67,20 @@ def encode_cursor(*values: Any) -> str:
     return base64.urlsafe_b64encode(_tag(payload) + payload).decode().rstrip("=")
 
 
-def _refused() -> InvalidParameter:
+def _refused(kind: type[InvalidParameter] = InvalidCursor) -> InvalidParameter:
     message = "is not a cursor this service issued"
-    return InvalidParameter(f"cursor: {message}", errors=[FieldError("cursor", message)])
+    return kind(f"cursor: {message}", errors=[FieldError("cursor", message)])
 
 
 def decode_cursor(cursor: str, *types: type[Any]) -> tuple[Any, ...]:
-    """The values a cursor carries, typed; anything forged or garbled is a 400 naming `cursor`, like a bad limit."""
+    """The values a cursor carries, typed; a garbled one is a 400 naming `cursor` (like a bad limit), a forged
+    or unusable one a 422."""
+    if len(cursor) > 512 or not _CURSOR_SHAPE.fullmatch(cursor):
+        raise _refused(InvalidParameter)
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     except (binascii.Error, ValueError):
-        raise _refused() from None
+        raise _refused(InvalidParameter) from None
     tag, payload = raw[:_TAG_BYTES], raw[_TAG_BYTES:]
     if len(tag) != _TAG_BYTES or not hmac.compare_digest(tag, _tag(payload)):
         raise _refused()

@@ -23,6 +23,7 @@ from core.errors import EXCEPTION_HANDLERS
 from core.http_guard import make_strict_body_hook, no_store_by_default
 from core.idempotency import IdempotencyMiddleware
 from core.openapi import add_problem_responses, close_request_schemas
+from core.openapi_text import describe_request_text
 from core.settings import Settings
 from registry.api import CONTROLLERS as REGISTRY_CONTROLLERS
 from registry.api import EXTRA_PROBLEMS as REGISTRY_EXTRA_PROBLEMS
@@ -93,5 +94,6 @@ def create_app(
     )
     add_problem_responses(app.openapi_schema, REGISTRY_EXTRA_PROBLEMS)
     close_request_schemas(app.openapi_schema)
+    describe_request_text(app.openapi_schema, app)
     refine_registry_openapi(app.openapi_schema)
     return app

@@ -150,6 +150,15 @@ async def test_upload_needs_a_token_and_a_file(client: Client, session: AsyncSes
     assert await session.scalar(select(func.count()).select_from(Document)) == before
 
 
+async def test_upload_refuses_parts_other_than_file(client: Client, session: AsyncSession, world: World) -> None:
+    """The schema closes the form (additionalProperties: false); the service refuses what it says it does."""
+    before = await session.scalar(select(func.count()).select_from(Document))
+    extra = {"file": ("x.png", PNG, "image/png"), "x-note": (None, b"42")}
+    problem = assert_problem(await client.post(URL, files=extra, headers=world.as_a), 422, "validation_failed")
+    assert [e["field"] for e in problem["errors"]] == ["x-note"]
+    assert await session.scalar(select(func.count()).select_from(Document)) == before
+
+
 async def test_vendors_and_street_offices_upload_departments_and_admins_may_not(client: Client, world: World) -> None:
     # RELIABILITY.md §5: evidence comes from the vendor or their street office; others lack the function.
     for headers in (world.as_a, world.as_staff_j1):

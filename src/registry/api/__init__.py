@@ -7,7 +7,7 @@ from litestar.openapi.spec import OpenAPI, Parameter
 from registry.api.accounts import AccountController, AuthController
 from registry.api.catalogue import CatalogueController, document_catalogue_parameters
 from registry.api.claims import ClaimController
-from registry.api.documents import DocumentController, document_content_types
+from registry.api.documents import DocumentController, document_content_types, document_upload_required
 from registry.api.jurisdictions import JurisdictionController
 from registry.api.vendors import VendorController
 
@@ -32,6 +32,7 @@ def refine_openapi(schema: OpenAPI) -> None:
     """What the generated schema cannot know: hand-read parameters and stored media types."""
     document_catalogue_parameters(schema)
     document_content_types(schema)
+    document_upload_required(schema)
     _if_match_required(schema)
 
 

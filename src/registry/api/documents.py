@@ -52,6 +52,22 @@ def document_content_types(schema: OpenAPI) -> None:
     )
 
 
+def document_upload_required(schema: OpenAPI) -> None:
+    """The upload's `file` part is required and is bytes: the dataclass makes it optional only so that a
+    missing part is our 422 naming `file`. A file part (a binary string, not a nullable alternative) is also
+    what clients and fuzzers send with a filename, which is how the form parser tells a file from a field."""
+    upload = (schema.components.schemas or {}).get("UploadDocument")
+    if upload is None or upload.properties is None or "file" not in upload.properties:
+        return
+    upload.properties["file"] = Schema(
+        type=OpenAPIType.STRING,
+        format=OpenAPIFormat.BINARY,
+        content_media_type="application/octet-stream",
+        description="The document: PDF, JPEG or PNG, at most 5 MB",
+    )
+    upload.required = ["file"]
+
+
 class DocumentOut(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     sha256: str
@@ -87,6 +103,10 @@ class DocumentController(Controller):
         settings: Settings = request.app.state.settings
         if data.file is None:
             raise InvalidInput.for_field("file", "is required: send the document as the multipart field `file`")
+        # Other parts are refused, as unknown fields of a JSON body are (the schema says so).
+        unknown = sorted(set((await request.form()).keys()) - {"file"})
+        if unknown:
+            raise InvalidInput.for_field(unknown[0], "is not a part of this upload; send only `file`")
         content = await data.file.read()
         document = await service.store_document(
             session,
