@@ -129,7 +129,7 @@ end
 async def clear_claims(url: str) -> None:
     connection = await asyncpg.connect(url)
     try:
-        await connection.execute("TRUNCATE registry_key_group_claim_evidence, registry_key_group_claim")
+        await connection.execute("TRUNCATE registry_key_group_claim_evidence, registry_key_group_claim CASCADE")
     finally:
         await connection.close()
 
