@@ -59,8 +59,41 @@ def describe_request_text(schema: OpenAPI, app: Litestar) -> None:
                 if body_type is not None:
                     for field in _free_text_fields(media.schema, body_type, components):
                         _mark_free_text(field, components)
+                for node in list(_nodes(media.schema, components)):
+                    _close_keys(node, schema)
                 for node in _strings(media.schema, components):
                     _restrict(node, TEXT_PATTERN)
+
+
+_JSON_VALUE = "JsonValue"
+
+
+def _json_value() -> Schema:
+    """Any JSON value whose strings (keys too) take no forbidden character: what a free-form field holds."""
+    ref = Reference(ref=f"#/components/schemas/{_JSON_VALUE}")
+    return Schema(
+        any_of=[
+            Schema(type=OpenAPIType.STRING, pattern=TEXT_PATTERN),
+            Schema(type=[OpenAPIType.NUMBER, OpenAPIType.BOOLEAN, OpenAPIType.NULL]),
+            Schema(type=OpenAPIType.ARRAY, items=ref),
+            Schema(type=OpenAPIType.OBJECT, property_names=Schema(pattern=TEXT_PATTERN), additional_properties=ref),
+        ],
+        description="Any JSON value; no string in it (nor any key) holds a control, bidi or zero-width character",
+    )
+
+
+def _close_keys(node: Schema, schema: OpenAPI) -> None:
+    """An object open to other keys: its keys take the text pattern, and free-form values say theirs."""
+    extra = node.additional_properties
+    if extra is None or extra is False:
+        return
+    if node.property_names is None:
+        node.property_names = Schema(pattern=TEXT_PATTERN)
+    if extra is True or extra == Schema():
+        components = schema.components.schemas if schema.components.schemas is not None else {}
+        components.setdefault(_JSON_VALUE, _json_value())
+        schema.components.schemas = components
+        node.additional_properties = Reference(ref=f"#/components/schemas/{_JSON_VALUE}")
 
 
 def _restrict(node: Schema, pattern: str) -> bool:
@@ -105,12 +138,24 @@ def _resolve(node: Schema | Reference | None, components: dict[str, Schema]) -> 
     return node
 
 
+def _nodes(root: Schema | Reference | None, components: dict[str, Schema]) -> Iterator[Schema]:
+    """Every schema reachable from `root`, references followed, each once."""
+    for node, _ in _walk(root, components):
+        yield node
+
+
 def _strings(root: Schema | Reference | None, components: dict[str, Schema]) -> Iterator[Schema]:
-    """Every string schema reachable from `root`, references followed, each once.
+    """Every string schema reachable from `root` that no node above constrains.
 
     The alternatives of a node that has a pattern of its own (`{"oneOf": [string, null], "pattern": …}`, as
     Litestar writes an optional constrained field) are constrained by it and left out.
     """
+    for node, constrained in _walk(root, components):
+        if _is_string(node) and not constrained:
+            yield node
+
+
+def _walk(root: Schema | Reference | None, components: dict[str, Schema]) -> Iterator[tuple[Schema, bool]]:
     pending: list[tuple[Schema | Reference | None, bool]] = [(root, False)]
     seen: set[int] = set()
     while pending:
@@ -119,8 +164,7 @@ def _strings(root: Schema | Reference | None, components: dict[str, Schema]) -> 
         if node is None or id(node) in seen:
             continue
         seen.add(id(node))
-        if _is_string(node) and not constrained:
-            yield node
+        yield node, constrained
         alternatives = {id(child) for child in (*(node.one_of or ()), *(node.any_of or ()), *(node.all_of or ()))}
         narrowed = constrained or node.pattern is not None or node.enum is not None
         pending.extend((child, narrowed and id(child) in alternatives) for child in _children(node))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from litestar import Litestar, get
@@ -118,6 +120,21 @@ async def test_forged_cursor_is_refused(client: httpx.AsyncClient) -> None:
             await client.get("/api/v1/jurisdictions", params={"cursor": cursor}), 400, "invalid_parameter"
         )
         assert problem["errors"][0]["field"] == "cursor"  # type: ignore[index]
+
+
+async def test_cursor_shaped_right_but_not_ours_is_422(client: httpx.AsyncClient) -> None:
+    """A schema-valid cursor (the pattern says base64url, 24+ characters) that this service did not sign is
+    refused as unprocessable, not as malformed: no schema can express a signature (issue 5 §3)."""
+    lists = (await client.get("/schema/openapi.json")).json()["paths"]["/api/v1/jurisdictions"]["get"]
+    (parameter,) = [p for p in lists["parameters"] if p["name"] == "cursor"]
+    for cursor in ("A" * 24, "W10" + "x" * 40, "0" * 512):
+        assert re.fullmatch(parameter["schema"]["pattern"], cursor)
+        problem = assert_problem(await client.get("/api/v1/jurisdictions", params={"cursor": cursor}), 422)
+        assert problem["code"] == "invalid_cursor"
+        assert problem["errors"][0]["field"] == "cursor"  # type: ignore[index]
+    for cursor in ("A" * 23, "A" * 25, "garbage!!"):  # 25: base64 never ends with one character
+        assert not re.fullmatch(parameter["schema"]["pattern"], cursor)
+        assert_problem(await client.get("/api/v1/jurisdictions", params={"cursor": cursor}), 400, "invalid_parameter")
 
 
 async def test_repeated_query_parameter_is_400(client: httpx.AsyncClient) -> None:
