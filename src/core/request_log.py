@@ -4,7 +4,7 @@ Every request gets a fresh id (a client-sent `X-Request-ID` is ignored: it could
 to someone else's request, or carry text we would then log). The id is returned in `X-Request-ID` and in
 every problem document (`request_id`), so a caller quoting it leads an operator to the line.
 
-The line names the method, the route *template* (`/api/v1/vendors/{vendor_id:uuid}`, never the raw path,
+The line names the method, the route *template* (`/api/v1/vendors/{vendor_id}`, never the raw path,
 which holds ids), the status, the duration and the request id: no query string, no client address, no
 header values, nothing a person could be found by.
 """
@@ -46,11 +46,11 @@ class RequestLogMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http":  # type: ignore[comparison-overlap]
             await self.app(scope, receive, send)
             return
         request_id = uuid.uuid4().hex
-        scope.setdefault("state", {})[_STATE_KEY] = request_id  # type: ignore[typeddict-item]
+        scope.setdefault("state", {})[_STATE_KEY] = request_id
         header = (_HEADER_NAME, request_id.encode())
         status: int | None = None
         started = time.perf_counter()
