@@ -172,6 +172,12 @@ def problem(
     return Response(content=body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+def domain_error_response(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    """A refusal as a problem response, for a handler that answers it instead of raising (its transaction
+    then commits: a counted sign-in failure must stay counted)."""
+    return domain_error_handler(request, exc)
+
+
 def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     return problem(
         request,

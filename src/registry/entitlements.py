@@ -13,15 +13,10 @@ from typing import Annotated, Final, Literal
 
 import msgspec
 
-from registry.policies import Policy
+from registry.policies import KEY_GROUPS, KeyGroup, Policy
 
-KeyGroup = Literal["laid_off_unemployed", "college_graduate", "migrant_worker", "employment_difficulty"]
-KEY_GROUPS: Final[tuple[KeyGroup, ...]] = (
-    "laid_off_unemployed",
-    "college_graduate",
-    "migrant_worker",
-    "employment_difficulty",
-)
+__all__ = ["KEY_GROUPS", "KeyGroup"]
+
 
 # DOMAIN.md §3.1: the categories provinces certify as 就业困难人员 (Shandong Art. 42, Henan Art. 43); the exact
 # scope is provincial, so "other" carries what a city adds.
