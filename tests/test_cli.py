@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -16,7 +17,8 @@ from flexreg import cli
 from flexreg.cli import main
 from flexreg.demo import STAFF
 
-NAME = "flexreg_cli_check"
+# Per process: suites run side by side on one server would otherwise drop each other's database.
+NAME = f"flexreg_cli_check_{os.getpid()}"
 
 
 @pytest.fixture

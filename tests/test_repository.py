@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-# Home and work folders of the machines this is developed on (Linux, macOS, Windows), e.g. /home/someone/...
+# Home and work folders of the machines this is developed on (Linux, macOS, Windows).
 # Written in pieces so that this file does not match itself.
 _HOMES = "|".join(["wo" + "rk", "ro" + "ot", "ho" + "me", "Us" + "ers"])
 MACHINE_PATH = re.compile(rf"(?<![\w.~-])/(?:{_HOMES})/|[A-Za-z]:\\(?:{_HOMES})\\", re.IGNORECASE)
