@@ -89,6 +89,7 @@ def taken_port(request: pytest.FixtureRequest) -> Iterator[int]:
     """A port something listens on: a plain server, or one bound like granian binds (SO_REUSEPORT)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
         if request.param == "reuseport":
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         listener.bind(("127.0.0.1", 0))
         listener.listen()

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+import pytest
 
 from flexreg import docs
 from tests.conftest import ROOT
@@ -99,8 +100,10 @@ async def test_root_leads_to_the_docs(client: httpx.AsyncClient) -> None:
     assert response.headers["location"] == "/schema"
 
 
-async def test_unknown_asset_is_a_problem_not_a_file_listing(client: httpx.AsyncClient) -> None:
-    response = await client.get(f"{docs.ASSETS_PATH}/../../pyproject.toml")
+@pytest.mark.parametrize("path", ["/%2e%2e/docs.py", "/..%2f..%2fpyproject.toml", "/", "/no-such.js"])
+async def test_assets_serve_only_the_vendored_files(client: httpx.AsyncClient, path: str) -> None:
+    """No way out of the assets folder, no directory listing: anything else is a plain 404 problem."""
+    response = await client.get(docs.ASSETS_PATH + path)
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
 
