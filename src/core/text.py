@@ -31,3 +31,9 @@ def free_text(max_length: int, *, min_length: int = 1, description: str | None =
 def is_free_text(meta: object) -> bool:
     """Whether a msgspec Meta marks its string as free text."""
     return isinstance(meta, msgspec.Meta) and bool((meta.extra or {}).get("free_text"))
+
+
+def matching(pattern: str, words: str, **meta: Any) -> msgspec.Meta:
+    """A pattern constraint with the words a refusal says instead of the regex: `matching(r"^[0-9]{12}$",
+    "must be 12 digits")`."""
+    return msgspec.Meta(pattern=pattern, extra={"pattern_words": words}, **meta)

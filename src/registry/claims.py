@@ -22,8 +22,9 @@ from sqlalchemy.types import Uuid
 from core.auth import Principal, require_role
 from core.conditional import Precondition, etag
 from core.db import execute_or_raise
-from core.errors import FieldError, InvalidInput, PreconditionFailed, field_error_from_msgspec
+from core.errors import FieldError, InvalidInput, PreconditionFailed
 from core.pagination import Page, keyset_page
+from core.validation import body_errors
 from registry import entitlements as rules
 from registry.access import get_vendor_in_scope, readable_claims, record_personal_data_access
 from registry.errors import ClaimAlreadyDecided, ClaimNotFound, ClaimPending, VendorNotFound
@@ -69,11 +70,14 @@ class VerifiedClaim(msgspec.Struct, frozen=True, kw_only=True):
 
 def parse_details(group: str, details: dict[str, Any], *, today: dt.date) -> rules.ClaimDetails:
     """Check a claim's details against its group's shape; errors name the field as `details.<name>`."""
+    shape = rules.DETAILS_TYPES[group]
     try:
-        parsed = msgspec.convert(details, rules.DETAILS_TYPES[group], strict=True)
+        parsed = msgspec.convert(details, shape, strict=True)
     except msgspec.ValidationError as exc:
-        error = _without_values(field_error_from_msgspec(str(exc), prefix="details"))
-        raise InvalidInput(f"{error.field}: {error.message}", errors=[error]) from None
+        errors = [
+            _without_values(FieldError(f"details.{e.field}", e.message)) for e in body_errors(shape, details, exc)
+        ]
+        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors) from None
     problems = _future_dates(parsed, today)
     if problems:
         raise InvalidInput("; ".join(f"{p.field}: {p.message}" for p in problems), errors=problems)
@@ -84,9 +88,9 @@ _FIELD_NAME = re.compile(r"^details\.[a-z_][a-z0-9_]{0,63}$")
 
 
 def _without_values(error: FieldError) -> FieldError:
-    """msgspec repeats a wrong enum value and an unknown key; details are free-form, so neither is echoed."""
-    message = "is not one of the allowed values" if error.message.startswith("Invalid enum value") else error.message
-    if not _FIELD_NAME.match(error.field):
+    """An unknown key of the details is not repeated unless it looks like a field name (details are free-form)."""
+    message = error.message
+    if not _FIELD_NAME.match(error.field.split("[", 1)[0]):
         return FieldError("details", "contains a field this group does not take")
     return FieldError(error.field, message)
 

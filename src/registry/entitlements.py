@@ -13,6 +13,7 @@ from typing import Annotated, Final, Literal
 
 import msgspec
 
+from core.text import matching
 from registry.policies import KEY_GROUPS, KeyGroup, Policy
 
 __all__ = ["KEY_GROUPS", "KeyGroup"]
@@ -31,9 +32,13 @@ DifficultyCategory = Literal[
     "other",
 ]
 
-CertificateNo = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z\-]+$")]
+CertificateNo = Annotated[
+    str, matching(r"^[0-9A-Za-z\-]+$", "may hold only ASCII letters, digits and '-'", min_length=1, max_length=64)
+]
 ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-DivisionCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{12}$", description="12-digit division code")]
+DivisionCode = Annotated[
+    str, matching(r"^[0-9]{12}$", "must be a 12-digit division code", description="12-digit division code")
+]
 
 
 class LaidOffUnemployedDetails(

@@ -18,6 +18,7 @@ from core.pagination import Page, keyset_page
 from registry import id_numbers
 from registry.access import get_vendor_in_scope, readable_vendors, record_personal_data_access
 from registry.accounts import find_account, open_login
+from registry.entitlements import age_on
 from registry.errors import (
     AlreadyRegistered,
     IdNumberRejected,
@@ -30,6 +31,7 @@ from registry.errors import (
 )
 from registry.jurisdictions import STREET_LEVEL_MESSAGE, is_street_level
 from registry.models import Jurisdiction, KeyGroupClaim, Vendor
+from registry.policies import registration_rules
 
 __all__ = [
     "ID_NUMBER_CONTEXT",
@@ -123,6 +125,7 @@ async def register_vendor(
     check_may_register(actor, residence_jurisdiction)
     clean_name = _checked(id_numbers.normalise_name, name)
     number = _checked(lambda raw: id_numbers.normalise_id_number(raw, today=today), id_number)
+    _check_working_age(number, today or id_numbers.china_today())
     mobile = _checked(id_numbers.normalise_phone, phone)
     # Only a street or township has a street office to serve the vendor (DOMAIN.md §6.3).
     if not is_street_level(residence_jurisdiction):
@@ -154,6 +157,16 @@ async def register_vendor(
     )
     await session.refresh(vendor, ["created_at"])
     return vendor
+
+
+def _check_working_age(number: str, today: dt.date) -> None:
+    """Only a person of working age may register to work for themselves (the minimum age is policy data)."""
+    minimum = registration_rules().minimum_age
+    if age_on(id_numbers.birth_date(number), today) < minimum:
+        message = f"the holder must be at least {minimum} years old (working age) to register"
+        raise IdNumberRejected(
+            f"id_number: {message}", errors=[FieldError("id_number", message)], reason="under_working_age"
+        )
 
 
 async def _already_registered(session: AsyncSession, lookup: bytes) -> bool:

@@ -16,14 +16,27 @@ from core.deps import CurrentPrincipal, DbSession
 from core.errors import domain_error_response
 from core.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, page_of
 from core.settings import Settings
+from core.text import matching
 from registry import accounts as service
+from registry.api.params import JurisdictionCode
 from registry.catalogue import load_catalogue
+
+__all__ = ["JurisdictionCode"]
 from registry.errors import InvalidCredentials
 
-Username = Annotated[str, msgspec.Meta(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Username = Annotated[
+    str,
+    matching(
+        r"^[A-Za-z0-9_.\-]+$",
+        "may hold only ASCII letters, digits, '_', '.' and '-'",
+        min_length=3,
+        max_length=64,
+    ),
+]
 Password = Annotated[str, msgspec.Meta(min_length=service.PASSWORD_MIN_LENGTH, max_length=service.PASSWORD_MAX_LENGTH)]
-JurisdictionCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{12}$", description="12-digit division code")]
-DepartmentCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z_]{2,32}$")]
+DepartmentCode = Annotated[
+    str, matching(r"^[a-z_]{2,32}$", "must be a department code: 2 to 32 lower-case letters or '_'")
+]
 
 
 class RequestToken(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

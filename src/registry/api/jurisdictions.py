@@ -14,8 +14,7 @@ from core.deps import DbSession
 from core.geojson import Area, CoordinateSystem, check_area, to_builtins
 from core.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, page_of
 from registry import jurisdictions as service
-
-JurisdictionCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{12}$", description="12-digit division code")]
+from registry.api.params import JurisdictionCode
 
 
 class EstablishJurisdiction(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
