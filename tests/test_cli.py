@@ -162,3 +162,11 @@ def test_ready_block_waits_for_the_service_to_answer() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_serve_names_an_address_it_cannot_listen_on(capsys: pytest.CaptureFixture[str]) -> None:
+    # 192.0.2.0/24 is TEST-NET-1 (RFC 5737): never an address of this machine, so the bind itself fails.
+    assert main(["serve", "--host", "192.0.2.1", "--port", "8000"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot listen on 192.0.2.1:8000" in err
+    assert "Traceback" not in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import http.client
 import logging
 import os
@@ -28,8 +29,8 @@ LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 READY_TIMEOUT_SECONDS = 120.0
 
 
-class PortInUse(Exception):
-    """Something already listens on the address `serve` was asked to use."""
+class CannotListen(Exception):
+    """`serve` cannot listen where it was asked to: the port is taken, or the address is not this machine's."""
 
 
 def _settings_with_database() -> Settings:
@@ -66,8 +67,10 @@ def check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise PortInUse(
-                f"{_address(host, port)} is already in use ({exc.strerror}): is flexreg already running? "
+            if exc.errno != errno.EADDRINUSE:
+                raise CannotListen(f"cannot listen on {_address(host, port)}: {exc.strerror or exc}") from None
+            raise CannotListen(
+                f"{_address(host, port)} is already in use: is flexreg already running? "
                 f"Stop it, or choose another port (flexreg serve --port {port + 1}; make run PORT={port + 1})"
             ) from None
 
@@ -234,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             check_port_free(args.host, args.port)  # before the database starts: fail fast
         settings = _settings_with_database()
         _run(args, settings)
-    except PortInUse as exc:
+    except CannotListen as exc:
         print(f"flexreg {args.command}: {exc}", file=sys.stderr)  # noqa: T201
         return 1
     except DomainError as exc:
