@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import pagination
 from core.auth import Principal, optional_principal_of, principal_of
-from core.conditional import Precondition, precondition_of
+from core.conditional import Precondition, document_if_match, precondition_of
 from core.crypto import FieldCipher
 from core.db import create_engine, create_sessionmaker, transaction
 from core.deps import DbSession
@@ -129,6 +129,7 @@ def create_app(
     add_problem_responses(app.openapi_schema, REGISTRY_EXTRA_PROBLEMS)
     close_request_schemas(app.openapi_schema)
     describe_request_text(app.openapi_schema, app)
+    document_if_match(app.openapi_schema, app)
     refine_registry_openapi(app.openapi_schema)
     # Outside routing, error rendering and CORS: unrouted requests and every problem get an id and a log line.
     app.asgi_handler = RequestLogMiddleware(app.asgi_handler)

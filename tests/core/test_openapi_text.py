@@ -246,3 +246,16 @@ def _leaves(value: Any) -> Iterator[str]:
     elif isinstance(value, (list, tuple)):
         for item in value:
             yield from _leaves(item)
+
+
+async def test_decisions_declare_the_if_match_they_require(served: dict[str, Any]) -> None:
+    """If-Match is read by a dependency, which Litestar does not document: a client reading the schema would
+    never send it and meet only 428s."""
+    decision = served["paths"]["/api/v1/key-group-claims/{claim_id}/decision"]["post"]
+    (header,) = [p for p in decision["parameters"] if p["name"] == "If-Match"]
+    assert header["in"] == "header"
+    assert header["required"] is True
+    pattern = header["schema"]["pattern"]
+    assert re.fullmatch(pattern, '"3"') and re.fullmatch(pattern, '"3", "4"')
+    assert not re.fullmatch(pattern, "*") and not re.fullmatch(pattern, 'W/"3"')
+    assert {"412", "428"} <= set(decision["responses"])
