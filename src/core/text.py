@@ -2,8 +2,8 @@
 
 Every string in a JSON body refuses C0 controls, DEL, bidi controls and zero-width characters
 (`core.http_guard`). A free-text field also accepts line breaks (LF, CR): officers write reasons and notes in
-paragraphs. The OpenAPI schema carries `x-free-text: true` on such fields, and `core.openapi` gives every
-request string the pattern that says which characters it takes.
+paragraphs. msgspec's JSON schema carries `x-free-text: true` on such fields (Litestar's OpenAPI drops it), and
+`core.openapi_text` gives every request string the pattern that says which characters it takes.
 """
 
 from __future__ import annotations
