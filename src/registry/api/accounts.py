@@ -85,7 +85,7 @@ class AuthController(Controller):
         self, request: Request[Any, Any, Any], data: JSONBody[RequestToken], session: DbSession
     ) -> TokenOut:
         settings: Settings = request.app.state.settings
-        now = dt.datetime.now(dt.UTC)
+        now = settings.now()
         window = settings.auth.login_window_seconds
         try:
             principal = await service.authenticate(
