@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 
 import asyncpg
@@ -11,7 +12,7 @@ import pytest
 from core.db import drop_database, recreate_database
 from flexreg.cli import main
 
-NAME = "flexreg_cli_check"
+NAME = f"flexreg_cli_check_{os.getpid()}"  # per run: other checkouts may test on the same server
 
 
 @pytest.fixture

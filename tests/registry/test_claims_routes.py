@@ -239,7 +239,8 @@ async def test_dates_that_describe_the_past_must_not_be_in_the_future(client: Cl
 
 
 async def test_graduation_year_turns_at_midnight_in_the_city(client: Client, world: World, clock: FixedClock) -> None:
-    """"This year" is the city's year: at 00:30 on 1 January in Beijing (still 31 December in UTC) it is the new one."""
+    """A graduation date is "this year" by the city's calendar: at 00:30 on 1 January in Beijing (still
+    31 December in UTC) the new year's dates are accepted."""
     next_year = graduate_claim(details={"graduation_on": f"{TODAY.year + 1}-06-30"})
     clock.set(city_time(TODAY.year, 12, 31, 23, 30))
     response = await client.post(claims_url(world.vendor), json=next_year, headers=world.as_vendor())
@@ -360,7 +361,7 @@ async def test_list_filters_and_pages_in_submission_order(client: Client, sessio
     assert [item["status"] for item in response.json()["items"]] == ["verified"]
     for params in ({"status": "approved"}, {"group": "retired"}, {"limit": "0"}, {"limit": "201"}):
         response = await client.get(CLAIMS, params=params, headers=headers)
-        assert response.status_code == 400, (params, response.text)
+        assert_problem(response, 400, "invalid_parameter", fields=list(params))
     response = await client.get(CLAIMS, params={"cursor": "garbage!"}, headers=headers)
     assert_problem(response, 400, "invalid_parameter", fields=["cursor"])
 

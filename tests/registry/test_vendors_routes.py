@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.clock import FixedClock
 from core.crypto import FieldCipher
 from core.db import transaction
-from core.clock import FixedClock
 from core.settings import Settings
 from registry import vendors as service
 from registry.errors import VendorExists
