@@ -360,5 +360,5 @@ async def test_query_parameter_errors_are_in_words(
     staff = await make_account(session, "street_office", jurisdiction_code=places[0])
     await session.commit()
     response = await client.get(f"/api/v1/key-group-claims?{query}", headers=auth_headers(settings, staff))
-    body = problem(response, 400, "invalid_parameter")
+    body = assert_problem(response, 400, "invalid_parameter")
     assert [error["message"] for error in body["errors"]] == [message]
