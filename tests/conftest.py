@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -35,16 +36,19 @@ async def database_url(server_url: str) -> AsyncIterator[str]:
     """A fresh database per run (and xdist worker), migrated with the real Alembic revisions."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     name = f"flexreg_test_{worker}_{os.getpid()}"
+    yield await migrated_database(server_url, name)
+    await drop_database(server_url, name)
+
+
+async def migrated_database(server_url: str, name: str) -> str:
+    """A new database on this server, migrated with the real Alembic revisions; returns its URL."""
     url = await recreate_database(server_url, name)
     config = Config(str(ROOT / "alembic.ini"))
     config.attributes["url"] = url
     config.attributes["configure_logging"] = False
     # env.py calls asyncio.run(); run it in a worker thread so it gets a loop of its own.
-    import asyncio
-
     await asyncio.to_thread(command.upgrade, config, "head")
-    yield url
-    await drop_database(server_url, name)
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ and its row is there, which shows the count would have seen a leftover.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -19,13 +18,11 @@ from typing import Any
 
 import httpx
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from core.db import create_sessionmaker, drop_database, recreate_database, sqlalchemy_url, transaction
+from core.db import create_sessionmaker, drop_database, sqlalchemy_url, transaction
 from core.settings import Settings
 from flexreg.app import create_app
 from registry import accounts, claims, documents, jurisdictions, vendors
@@ -40,6 +37,7 @@ from registry.models import (
     Vendor,
 )
 from tests.builders import DONGCHENG_SQUARE, auth_headers, id_number, phone_number
+from tests.conftest import migrated_database
 from tests.problems import assert_problem
 from tests.registry.builders import (
     PASSWORD,
@@ -57,12 +55,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 @pytest.fixture(scope="module")
 async def committing_url(server_url: str) -> AsyncIterator[str]:
     name = f"flexreg_write_paths_{os.getpid()}"
-    url = await recreate_database(server_url, name)
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["url"] = url
-    config.attributes["configure_logging"] = False
-    await asyncio.to_thread(command.upgrade, config, "head")
-    yield url
+    yield await migrated_database(server_url, name)
     await drop_database(server_url, name)
 
 

@@ -44,38 +44,17 @@ async def open_account(
     jurisdiction_code: str | None = None,
     department_code: str | None = None,
     known_departments: frozenset[str] | None = None,
+    with_vendor_profile: bool = False,
 ) -> Account:
-    """Open a staff or admin account; staff are bound to exactly one street-level jurisdiction, reviewers to
-    one department.
+    """Open an account; staff are bound to exactly one street-level jurisdiction, reviewers to one department.
 
-    Vendor accounts are refused here: a vendor's account is opened by signing up (`register_vendor`), together
-    with the profile it exists for. A refusal names the field (422) and never repeats what was sent.
+    A vendor account is opened only by signing up (`register_vendor`, which passes `with_vendor_profile`):
+    it exists for its profile, so none is ever left without one. A refusal names the field (422) and never
+    repeats what was sent.
     """
-    if role == "vendor":
+    if role == "vendor" and not with_vendor_profile:
         message = "vendor accounts are opened by signing up (POST /vendors), which creates the vendor profile too"
         raise InvalidInput.for_field("role", message)
-    return await open_login(
-        session,
-        username=username,
-        password=password,
-        role=role,
-        jurisdiction_code=jurisdiction_code,
-        department_code=department_code,
-        known_departments=known_departments,
-    )
-
-
-async def open_login(
-    session: AsyncSession,
-    *,
-    username: str,
-    password: str,
-    role: Role,
-    jurisdiction_code: str | None = None,
-    department_code: str | None = None,
-    known_departments: frozenset[str] | None = None,
-) -> Account:
-    """Open an account of any role (the vendor sign-up calls this with the profile it adds)."""
     check_password(password)
     if role == "street_office":
         await _check_staff_jurisdiction(session, jurisdiction_code)

@@ -17,7 +17,7 @@ from core.errors import DomainError, FieldError, Forbidden, InvalidInput
 from core.pagination import Page, keyset_page
 from registry import id_numbers
 from registry.access import get_vendor_in_scope, readable_vendors, record_personal_data_access
-from registry.accounts import find_account, open_login
+from registry.accounts import find_account, open_account
 from registry.entitlements import age_on
 from registry.errors import (
     AlreadyRegistered,
@@ -137,7 +137,7 @@ async def register_vendor(
     lookup = id_number_lookup_hash(cipher, number)
     if await _already_registered(session, lookup):
         raise VendorExists()
-    account = await open_login(session, username=username, password=password, role="vendor")
+    account = await open_account(session, username=username, password=password, role="vendor", with_vendor_profile=True)
     vendor = Vendor(
         id=uuid.uuid4(),
         account_id=account.id,

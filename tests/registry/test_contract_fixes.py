@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -33,16 +34,37 @@ def decision_url(claim: KeyGroupClaim) -> str:
     return f"/api/v1/key-group-claims/{claim.id}/decision"
 
 
-# --- decisions: default term, scope before If-Match, free text ----------------------------------------------------
+@dataclass
+class Case:
+    """A pending claim of a vendor of the first place, and the street office of that place."""
+
+    vendor: Vendor
+    staff: Account
+    claim: KeyGroupClaim
+
+    def deciding(self, settings: Settings, if_match: str | None = '"1"') -> dict[str, str]:
+        headers = auth_headers(settings, self.staff)
+        if if_match is not None:
+            headers["If-Match"] = if_match
+        return headers
 
 
-async def test_verifying_without_valid_until_uses_the_groups_default_term(
-    client: Client, session: AsyncSession, settings: Settings, places: tuple[str, str]
-) -> None:
+@pytest.fixture
+async def case(session: AsyncSession, settings: Settings, places: tuple[str, str]) -> Case:
     vendor = await make_vendor(session, settings, residence_jurisdiction_code=places[0])
     staff = await make_account(session, "street_office", jurisdiction_code=places[0])
     claim = await make_claim(session, vendor, group="migrant_worker")
     await session.commit()
+    return Case(vendor=vendor, staff=staff, claim=claim)
+
+
+# --- decisions: default term, scope before If-Match, free text ----------------------------------------------------
+
+
+async def test_verifying_without_valid_until_uses_the_groups_default_term(
+    client: Client, session: AsyncSession, settings: Settings, case: Case
+) -> None:
+    claim, staff = case.claim, case.staff
     response = await client.post(
         decision_url(claim),
         json={"decision": "verified"},
@@ -81,15 +103,12 @@ async def test_in_scope_officer_still_needs_the_current_etag(
     client: Client,
     session: AsyncSession,
     settings: Settings,
-    places: tuple[str, str],
+    case: Case,
     if_match: str | None,
     status: int,
     code: str,
 ) -> None:
-    vendor = await make_vendor(session, settings, residence_jurisdiction_code=places[0])
-    staff = await make_account(session, "street_office", jurisdiction_code=places[0])
-    claim = await make_claim(session, vendor)
-    await session.commit()
+    claim, staff = case.claim, case.staff
     headers = auth_headers(settings, staff)
     if if_match is not None:
         headers["If-Match"] = if_match
@@ -99,12 +118,9 @@ async def test_in_scope_officer_still_needs_the_current_etag(
 
 
 async def test_a_rejection_reason_may_run_over_several_lines(
-    client: Client, session: AsyncSession, settings: Settings, places: tuple[str, str]
+    client: Client, session: AsyncSession, settings: Settings, case: Case
 ) -> None:
-    vendor = await make_vendor(session, settings, residence_jurisdiction_code=places[0])
-    staff = await make_account(session, "street_office", jurisdiction_code=places[0])
-    claim = await make_claim(session, vendor)
-    await session.commit()
+    claim, staff = case.claim, case.staff
     reason = "证明材料不清晰。\r\nThe certificate scan is unreadable.\nPlease upload it again."
     response = await client.post(
         decision_url(claim),
@@ -117,12 +133,9 @@ async def test_a_rejection_reason_may_run_over_several_lines(
 
 @pytest.mark.parametrize("character", ["\t", "\x00", "\u202e", "\u200b"])
 async def test_free_text_still_refuses_other_control_characters(
-    client: Client, session: AsyncSession, settings: Settings, places: tuple[str, str], character: str
+    client: Client, session: AsyncSession, settings: Settings, case: Case, character: str
 ) -> None:
-    vendor = await make_vendor(session, settings, residence_jurisdiction_code=places[0])
-    staff = await make_account(session, "street_office", jurisdiction_code=places[0])
-    claim = await make_claim(session, vendor)
-    await session.commit()
+    claim, staff = case.claim, case.staff
     response = await client.post(
         decision_url(claim),
         json={"decision": "rejected", "reason": f"unreadable{character}scan"},
@@ -149,12 +162,9 @@ async def test_line_breaks_stay_refused_outside_free_text(client: Client, places
 
 
 async def test_enum_error_lists_the_allowed_values(
-    client: Client, session: AsyncSession, settings: Settings, places: tuple[str, str]
+    client: Client, session: AsyncSession, settings: Settings, case: Case
 ) -> None:
-    vendor = await make_vendor(session, settings, residence_jurisdiction_code=places[0])
-    staff = await make_account(session, "street_office", jurisdiction_code=places[0])
-    claim = await make_claim(session, vendor)
-    await session.commit()
+    claim, staff = case.claim, case.staff
     response = await client.post(
         decision_url(claim), json={"decision": "approve"}, headers={**auth_headers(settings, staff), "If-Match": '"1"'}
     )
