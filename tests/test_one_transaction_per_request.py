@@ -9,7 +9,6 @@ and its row is there, which shows the count would have seen a leftover.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -19,13 +18,11 @@ from typing import Any
 
 import httpx
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from core.db import create_sessionmaker, drop_database, recreate_database, sqlalchemy_url, transaction
+from core.db import create_sessionmaker, drop_database, sqlalchemy_url, transaction
 from core.settings import Settings
 from flexreg.app import create_app
 from registry import accounts, claims, documents, jurisdictions, vendors
@@ -39,17 +36,16 @@ from registry.models import (
     PersonalDataAccess,
     Vendor,
 )
-from tests.builders import (
-    DONGCHENG_SQUARE,
+from tests.builders import DONGCHENG_SQUARE, auth_headers, id_number, phone_number
+from tests.conftest import migrated_database
+from tests.problems import assert_problem
+from tests.registry.builders import (
     PASSWORD,
-    auth_headers,
-    id_number,
     make_account,
     make_claim,
     make_document,
     make_jurisdiction,
     make_vendor,
-    phone_number,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,12 +55,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 @pytest.fixture(scope="module")
 async def committing_url(server_url: str) -> AsyncIterator[str]:
     name = f"flexreg_write_paths_{os.getpid()}"
-    url = await recreate_database(server_url, name)
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["url"] = url
-    config.attributes["configure_logging"] = False
-    await asyncio.to_thread(command.upgrade, config, "head")
-    yield url
+    yield await migrated_database(server_url, name)
     await drop_database(server_url, name)
 
 
@@ -337,7 +328,7 @@ async def test_a_request_that_fails_after_writing_leaves_nothing_behind(
         with monkeypatch.context() as patch:
             fail_after_writing(patch, path.module, path.verb)
             failed = await path.send(client, world)
-        assert failed.status_code == 500, failed.text
+        assert_problem(failed, 500, "internal_error")
         assert await _rows(committing, path.count(world)) == before
         succeeded = await path.send(client, world)
         assert succeeded.status_code == path.succeeds_with, succeeded.text
@@ -353,8 +344,7 @@ async def test_a_refused_sign_in_is_counted_although_the_request_is_refused(
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         for attempt in range(1, 4):
             response = await _wrong_password(client, world)
-            assert response.status_code == 401
-            assert response.json()["code"] == "invalid_credentials"
+            assert_problem(response, 401, "invalid_credentials")
             counted = select(func.sum(LoginFailure.failures)).where(
                 LoginFailure.username_key == world.staff.username.lower()
             )

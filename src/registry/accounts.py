@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 
 from sqlalchemy import func, select
@@ -43,38 +44,17 @@ async def open_account(
     jurisdiction_code: str | None = None,
     department_code: str | None = None,
     known_departments: frozenset[str] | None = None,
+    with_vendor_profile: bool = False,
 ) -> Account:
-    """Open a staff or admin account; staff are bound to exactly one street-level jurisdiction, reviewers to
-    one department.
+    """Open an account; staff are bound to exactly one street-level jurisdiction, reviewers to one department.
 
-    Vendor accounts are refused here: a vendor's account is opened by signing up (`register_vendor`), together
-    with the profile it exists for. A refusal names the field (422) and never repeats what was sent.
+    A vendor account is opened only by signing up (`register_vendor`, which passes `with_vendor_profile`):
+    it exists for its profile, so none is ever left without one. A refusal names the field (422) and never
+    repeats what was sent.
     """
-    if role == "vendor":
+    if role == "vendor" and not with_vendor_profile:
         message = "vendor accounts are opened by signing up (POST /vendors), which creates the vendor profile too"
         raise InvalidInput.for_field("role", message)
-    return await open_login(
-        session,
-        username=username,
-        password=password,
-        role=role,
-        jurisdiction_code=jurisdiction_code,
-        department_code=department_code,
-        known_departments=known_departments,
-    )
-
-
-async def open_login(
-    session: AsyncSession,
-    *,
-    username: str,
-    password: str,
-    role: Role,
-    jurisdiction_code: str | None = None,
-    department_code: str | None = None,
-    known_departments: frozenset[str] | None = None,
-) -> Account:
-    """Open an account of any role (the vendor sign-up calls this with the profile it adds)."""
     check_password(password)
     if role == "street_office":
         await _check_staff_jurisdiction(session, jurisdiction_code)
@@ -156,7 +136,8 @@ async def find_account(session: AsyncSession, username: str) -> Account | None:
 def _login_window(now: dt.datetime, window_seconds: int) -> tuple[dt.datetime, int]:
     """The fixed window `now` falls in: its start, and the seconds until it ends."""
     start = dt.datetime.fromtimestamp(now.timestamp() - now.timestamp() % window_seconds, dt.UTC)
-    return start, int((start + dt.timedelta(seconds=window_seconds) - now).total_seconds()) + 1
+    # Whole seconds, rounded up: Retry-After must not name a moment inside the window.
+    return start, math.ceil((start + dt.timedelta(seconds=window_seconds) - now).total_seconds())
 
 
 async def sign_in(
