@@ -35,7 +35,10 @@ def test_every_check_runs_but_the_allow_header_one_litestar_gets_wrong() -> None
     # The config file alone says which checks run.
     assert "--exclude-checks" not in script
     assert "--checks" not in script
-    assert "--config-file .ci/schemathesis.toml" in script
+    assert "config=.ci/schemathesis.toml" in script
+    assert '--config-file "$config"' in script
+    # object_level_authorization compares two identities: it runs only with peers named.
+    assert script.count("\npeers ") == 2
 
 
 def test_schema_valid_requests_are_never_allowed_a_malformed_refusal() -> None:
