@@ -22,10 +22,18 @@ from core.deps import DbSession
 from core.errors import EXCEPTION_HANDLERS
 from core.http_guard import make_strict_body_hook, no_store_by_default
 from core.idempotency import IdempotencyMiddleware
-from core.openapi import add_problem_responses, close_request_schemas
+from core.openapi import (
+    CORE_ENUMS,
+    add_examples,
+    close_request_schemas,
+    document_operations,
+    name_enums,
+    operation_id_from_name,
+)
 from core.settings import Settings
 from registry.api import CONTROLLERS as REGISTRY_CONTROLLERS
-from registry.api import EXTRA_PROBLEMS as REGISTRY_EXTRA_PROBLEMS
+from registry.api import NAMED_ENUMS as REGISTRY_ENUMS
+from registry.api import examples as registry_examples
 from registry.api import refine_openapi as refine_registry_openapi
 
 
@@ -85,13 +93,17 @@ def create_app(
             description="Flexible-employment registry: who, where and when, may they.",
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
+            operation_id_creator=operation_id_from_name,
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
             ),
         ),
         debug=False,
     )
-    add_problem_responses(app.openapi_schema, REGISTRY_EXTRA_PROBLEMS)
-    close_request_schemas(app.openapi_schema)
-    refine_registry_openapi(app.openapi_schema)
+    schema = app.openapi_schema
+    document_operations(app)
+    refine_registry_openapi(schema)
+    name_enums(schema, {**CORE_ENUMS, **REGISTRY_ENUMS})
+    add_examples(schema, registry_examples())
+    close_request_schemas(schema)
     return app
