@@ -164,7 +164,7 @@ def examples() -> list[msgspec.Struct]:
             username="wangxiuying",
             password=_VENDOR_PASSWORD,
             name="王秀英",
-            id_number="11010119780519002X",
+            id_number="11010119780528002X",
             phone="13910427765",
             residence_jurisdiction=_DONGHUAMEN,
         ),
