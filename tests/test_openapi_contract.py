@@ -125,7 +125,7 @@ def test_every_refusal_the_services_define_is_documented_somewhere(app: Litestar
     }
     defined = {
         error.code
-        for module in (registry_errors, core_errors, id_numbers)
+        for module in (registry_errors, core_errors)
         for error in vars(module).values()
         if isinstance(error, type) and issubclass(error, DomainError) and error.__module__ == module.__name__
     }
