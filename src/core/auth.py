@@ -6,7 +6,7 @@ import asyncio
 import functools
 import time
 import uuid
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import jwt
 import msgspec
@@ -20,7 +20,9 @@ from core.errors import Forbidden, NotAuthenticated
 from core.settings import AuthSettings
 
 Role = Literal["vendor", "street_office", "department", "admin"]
-ROLES: tuple[Role, ...] = ("vendor", "street_office", "department", "admin")
+ROLES: tuple[Role, ...] = get_args(Role)
+# The roles an admin opens accounts for; vendors open theirs by signing up, with their profile.
+StaffRole = Literal["street_office", "department", "admin"]
 
 _hasher = PasswordHasher()
 # Verified when the username is unknown, so a miss costs as much as a hit (no account enumeration by timing).

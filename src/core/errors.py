@@ -167,6 +167,12 @@ def problem(
     return Response(content=body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+def domain_error_response(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    """A refusal as a problem response, for a handler that answers it instead of raising (its transaction
+    then commits: a counted sign-in failure must stay counted)."""
+    return domain_error_handler(request, exc)
+
+
 def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     return problem(
         request,
@@ -187,7 +193,7 @@ _ECHOED_VALUE = re.compile(r"^(?P<reason>Invalid (?:enum )?value)\b.*", re.DOTAL
 _MAX_FIELD = 100
 
 
-def _shown(text: str) -> str:
+def shown(text: str) -> str:
     """Client-chosen text (a key) as a problem may show it: non-printable characters escaped, length capped."""
     if not text.isprintable():
         text = "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)
@@ -204,12 +210,13 @@ def field_error_from_msgspec(message: str, prefix: str = "") -> FieldError:
     named = _NAMED_FIELD.search(message)
     if named:
         path = f"{path}.{named.group('name')}" if path else named.group("name")
-    field = ".".join(part for part in (prefix, path) if part) or "body"
-    return FieldError(field=_shown(field), message=_reason(message))
+    joint = "" if path.startswith("[") else "."
+    field = joint.join(part for part in (prefix, path) if part) or "body"
+    return FieldError(field=shown(field), message=_reason(message))
 
 
 def _reason(message: str) -> str:
-    return _shown(_ECHOED_VALUE.sub(r"\g<reason>", message.strip()))
+    return shown(_ECHOED_VALUE.sub(r"\g<reason>", message.strip()))
 
 
 def validation_exception_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
@@ -218,7 +225,7 @@ def validation_exception_handler(request: Request[Any, Any, Any], exc: Validatio
     if isinstance(exc.extra, list):
         for item in exc.extra:
             if isinstance(item, dict):
-                key = _shown(str(item.get("key") or "request"))
+                key = shown(str(item.get("key") or "request"))
                 errors.append(FieldError(field=key, message=_reason(str(item.get("message", "is not valid")))))
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "The request is not valid"
     return problem(

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import msgspec
+import msgspec.inspect as mi
 from litestar import Request
 from litestar.handlers import HTTPRouteHandler
 from litestar.types import Message, Scope
@@ -25,8 +26,9 @@ from core.errors import (
     InvalidParameter,
     MalformedJson,
     UnsupportedMediaType,
-    field_error_from_msgspec,
 )
+from core.text import is_free_text
+from core.validation import body_errors
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
@@ -67,23 +69,57 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _find_forbidden(value: Any, path: str = "") -> str | None:
-    """The path of the first string value or key holding a forbidden character."""
+# Free text (notes, reasons: `core.text.free_text`) may also hold line breaks; nothing else changes for it.
+_FORBIDDEN_IN_FREE_TEXT = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f\u200b-\u200d\u202a-\u202e\u2066-\u2069\ufeff]")
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def _find_forbidden(value: Any, path: str = "", free_text: frozenset[str] = frozenset()) -> str | None:
+    """The path of the first string value or key holding a forbidden character.
+
+    `free_text` holds the paths (list indices written `[]`) of fields where line breaks are allowed.
+    """
     if isinstance(value, str):
-        return (path or "body") if _FORBIDDEN.search(value) else None
+        pattern = _FORBIDDEN_IN_FREE_TEXT if free_text and _INDEX.sub("[]", path) in free_text else _FORBIDDEN
+        return (path or "body") if pattern.search(value) else None
     if isinstance(value, dict):
         for key, item in value.items():
             if _FORBIDDEN.search(key):
                 return _join(path, _printable(key))
-            found = _find_forbidden(item, _join(path, key))
+            found = _find_forbidden(item, _join(path, key), free_text)
             if found:
                 return found
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found = _find_forbidden(item, f"{path}[{index}]")
+            found = _find_forbidden(item, f"{path}[{index}]", free_text)
             if found:
                 return found
     return None
+
+
+def free_text_paths(body_type: Any) -> frozenset[str]:
+    """The field paths of a body type whose strings are free text (list items written `[]`)."""
+    found: set[str] = set()
+
+    def walk(info: mi.Type, path: str, seen: frozenset[type]) -> None:
+        if isinstance(info, mi.Metadata):
+            if is_free_text(msgspec.Meta(extra=info.extra or {})) and isinstance(info.type, mi.StrType):
+                found.add(path)
+            walk(info.type, path, seen)
+        elif isinstance(info, mi.UnionType):
+            for option in info.types:
+                walk(option, path, seen)
+        elif isinstance(info, mi.StructType) and info.cls not in seen:
+            for field in info.fields:
+                walk(field.type, _join(path, field.encode_name), seen | {info.cls})
+        elif isinstance(info, (mi.ListType, mi.SetType, mi.FrozenSetType, mi.VarTupleType)):
+            walk(info.item_type, f"{path}[]", seen)
+        elif isinstance(info, mi.DictType):
+            walk(info.value_type, _join(path, "*"), seen)
+
+    if body_type is not None:
+        walk(mi.type_info(body_type), "", frozenset())
+    return frozenset(found)
 
 
 def _printable(text: str) -> str:
@@ -189,6 +225,7 @@ class _HandlerContract(msgspec.Struct, frozen=True):
     body_type: Any
     multipart: bool
     query_names: frozenset[str]
+    free_text: frozenset[str]
 
 
 # Keyed by id() but holding the handler too, so a freed handler's id cannot be reused for a stale entry.
@@ -207,7 +244,7 @@ def _contract(handler: HTTPRouteHandler) -> _HandlerContract:
         data = parameters.get("data")
         multipart = data is not None and _is_multipart(data)
         body_type = data.annotation if data is not None and not multipart else None
-        contract = _HandlerContract(body_type, multipart, _query_names(handler))
+        contract = _HandlerContract(body_type, multipart, _query_names(handler), free_text_paths(body_type))
         cached = _contracts[id(handler)] = (handler, contract)
     return cached[1]
 
@@ -256,12 +293,12 @@ def make_strict_body_hook(max_depth: int) -> Any:
             media_type is not None or _has_body(request)
         ):
             raise _unsupported_media_type(multipart=False)
-        _check_json(await request.body(), body_type, max_depth)
+        _check_json(await request.body(), body_type, max_depth, contract.free_text)
 
     return strict_request
 
 
-def _check_json(body: bytes, body_type: Any, max_depth: int) -> None:
+def _check_json(body: bytes, body_type: Any, max_depth: int, free_text: frozenset[str] = frozenset()) -> None:
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
@@ -271,8 +308,8 @@ def _check_json(body: bytes, body_type: Any, max_depth: int) -> None:
     try:
         msgspec.json.decode(body, type=body_type, strict=True)
     except msgspec.ValidationError as exc:
-        error = field_error_from_msgspec(str(exc))
-        raise InvalidInput(f"{error.field}: {error.message}", errors=[error]) from None
+        errors = body_errors(body_type, msgspec.json.decode(body), exc)
+        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors) from None
     except msgspec.DecodeError as exc:
         raise MalformedJson(f"The body is not valid JSON: {exc}") from None
     decoded = msgspec.json.decode(body)
@@ -281,9 +318,11 @@ def _check_json(body: bytes, body_type: Any, max_depth: int) -> None:
         key = _printable(duplicate)
         raise MalformedJson(f"{key}: is given more than once", errors=[FieldError(key, "is given more than once")])
     if _FORBIDDEN_IN_JSON.search(body):
-        field = _find_forbidden(decoded)
+        field = _find_forbidden(decoded, free_text=free_text)
         if field is not None:
-            raise InvalidInput.for_field(field, "must not contain control, bidirectional or zero-width characters")
+            allowed = "" if _INDEX.sub("[]", field) not in free_text else " other than line breaks"
+            message = f"must not contain control, bidirectional or zero-width characters{allowed}"
+            raise InvalidInput.for_field(field, message)
 
 
 _NO_STORE = (b"cache-control", b"no-store")

@@ -13,10 +13,14 @@ import binascii
 import datetime as dt
 import hashlib
 import hmac
-from typing import Annotated, Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 from litestar.params import QueryParameter
+from sqlalchemy import Row, Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from core.errors import FieldError, InvalidParameter
 
@@ -28,6 +32,17 @@ Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per
 Cursor = Annotated[str | None, QueryParameter(max_length=512, description="next_cursor from the previous page")]
 
 _key: bytes | None = None
+
+T = TypeVar("T")
+
+
+class Page(msgspec.Struct, Generic[T], kw_only=True):
+    """One page of a list: its items and the cursor of the next page (None on the last)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
 # A datetime in a cursor must carry its offset: rows are ordered by timestamptz.
 _AwareDatetime = Annotated[dt.datetime, msgspec.Meta(tz=True)]
 
@@ -80,3 +95,37 @@ def _check(value: Any) -> None:
         raise ValueError("NUL")
     if isinstance(value, dt.datetime):
         value.astimezone(dt.UTC)  # OverflowError at the edges of year 1 and 9999
+
+
+async def keyset_page(
+    session: AsyncSession,
+    query: Select[Any],
+    order_by: Sequence[InstrumentedAttribute[Any]],
+    *,
+    limit: int,
+    cursor: str | None,
+    key: Callable[[T], Sequence[Any]],
+    convert: Callable[[Row[Any]], T] | None = None,
+) -> Page[T]:
+    """One page of `query` in `order_by` order (a unique key, last column the id), after the signed `cursor`.
+
+    Keyset, not offset: a page costs the same however deep it is, and rows added meanwhile are not skipped.
+    `key` gives an item's values of `order_by` for the next cursor; `convert` turns a row into an item (by
+    default the query's single selected entity).
+    """
+    if cursor is not None:
+        after = decode_cursor(cursor, *(column.type.python_type for column in order_by))
+        query = query.where(tuple_(*order_by) > tuple_(*after))
+    query = query.order_by(*order_by).limit(limit + 1)
+    if convert is None:
+        rows: list[Any] = list((await session.scalars(query)).all())
+    else:
+        rows = [convert(row) for row in await session.execute(query)]
+    items: list[T] = rows[:limit]
+    next_cursor = encode_cursor(*key(items[-1])) if len(rows) > limit else None
+    return Page(items=items, next_cursor=next_cursor)
+
+
+def page_of(items: list[T], page: Page[Any]) -> Page[T]:
+    """The same page with its items shaped for the reply."""
+    return Page(items=items, next_cursor=page.next_cursor)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import pagination
 from core.auth import Principal, optional_principal_of, principal_of
+from core.conditional import Precondition, precondition_of
 from core.crypto import FieldCipher
 from core.db import create_engine, create_sessionmaker, transaction
 from core.deps import DbSession
@@ -50,6 +51,10 @@ async def provide_principal(request: Request[Any, Any, Any], session: DbSession)
     return principal_of(request)
 
 
+async def provide_precondition(request: Request[Any, Any, Any]) -> Precondition:
+    return precondition_of(request.headers)
+
+
 async def provide_optional_principal(request: Request[Any, Any, Any], session: DbSession) -> Principal | None:
     return optional_principal_of(request)
 
@@ -79,6 +84,7 @@ def create_app(
             "session": Provide(provide_session),
             "principal": Provide(provide_principal),
             "maybe_principal": Provide(provide_optional_principal),
+            "precondition": Provide(provide_precondition),
         },
         lifespan=[] if sessionmaker is not None else [database],
         state=State(state),

@@ -8,7 +8,9 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import get_args
 
+from core.auth import StaffRole
 from core.db import create_engine, create_sessionmaker, database_url, transaction
 from core.errors import DomainError
 from core.settings import Settings
@@ -98,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--workers", type=int, default=1)
     commands.add_parser("demo", help="build the demo city (idempotent) and print its accounts")
     account_parser = commands.add_parser("create-account", help="open an account")
-    account_parser.add_argument("--role", required=True, choices=["vendor", "street_office", "department", "admin"])
+    # Vendors sign up (POST /vendors): their account comes with the profile it exists for.
+    account_parser.add_argument("--role", required=True, choices=get_args(StaffRole))
     account_parser.add_argument("--username", required=True)
     account_parser.add_argument("--password", required=True)
     account_parser.add_argument("--jurisdiction")

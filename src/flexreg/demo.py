@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.conditional import Precondition
 from core.crypto import FieldCipher
 from core.db import transaction
 from core.geojson import Polygon, check_area, to_builtins
@@ -159,9 +160,10 @@ async def _claim(session: AsyncSession, vendor: Vendor, claim: dict[str, Any], r
             principal_for(staff),
             record.id,
             decision="verified",
-            valid_until=today.replace(year=today.year + 1, day=min(today.day, 28)),
+            valid_until=None,
             reason=None,
             today=today,
+            precondition=Precondition(f'"{record.version}"'),
             request_path="flexreg demo",
         )
 

@@ -5,26 +5,41 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import insert
+from sqlalchemy import ColumnElement, false, insert, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, require_role
 from registry.errors import VendorNotFound
-from registry.models import PersonalDataAccess, Vendor
+from registry.models import KeyGroupClaim, PersonalDataAccess, Vendor
+
+
+def readable_vendors(principal: Principal) -> ColumnElement[bool]:
+    """The vendors a caller may see: themselves (vendor), their jurisdiction's residents (street office), all
+    (admin). Other roles are refused (403); used by every read of vendors, one and many."""
+    require_role(principal, "vendor", "street_office", "admin")
+    if principal.role == "vendor":
+        return Vendor.id == principal.vendor_id if principal.vendor_id else false()
+    if principal.role == "street_office":
+        return Vendor.residence_jurisdiction_code == principal.jurisdiction_code
+    return true()
+
+
+def readable_claims(principal: Principal) -> ColumnElement[bool]:
+    """The key-group claims a caller may see: their own (vendor), those made in their jurisdiction (street
+    office), all (admin). Other roles are refused (403); used by get, list and decide."""
+    require_role(principal, "vendor", "street_office", "admin")
+    if principal.role == "vendor":
+        return KeyGroupClaim.vendor_id == principal.vendor_id if principal.vendor_id else false()
+    if principal.role == "street_office":
+        return KeyGroupClaim.jurisdiction_code == principal.jurisdiction_code
+    return true()
 
 
 async def get_vendor_in_scope(session: AsyncSession, principal: Principal, vendor_id: uuid.UUID) -> Vendor:
-    """The vendor if the caller may see them: themselves, staff of their residence jurisdiction, or an admin.
-
-    Anyone else with a role that may read vendors gets 404, so existence is not revealed.
-    """
-    require_role(principal, "vendor", "street_office", "admin")
-    if principal.role == "vendor" and principal.vendor_id != vendor_id:
-        raise VendorNotFound()
-    vendor = await session.get(Vendor, vendor_id)
+    """The vendor if the caller may see them (`readable_vendors`); anyone else gets 404, so existence is not
+    revealed."""
+    vendor = await session.scalar(select(Vendor).where(Vendor.id == vendor_id, readable_vendors(principal)))
     if vendor is None:
-        raise VendorNotFound()
-    if principal.role == "street_office" and vendor.residence_jurisdiction_code != principal.jurisdiction_code:
         raise VendorNotFound()
     return vendor
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, Role, hash_password, require_role, verify_password
 from core.db import flush_or_raise
 from core.errors import FieldError, InvalidInput
+from core.pagination import Page, keyset_page
 from registry.errors import (
     AccountNotFound,
     InvalidCredentials,
@@ -21,6 +22,16 @@ from registry.errors import (
 )
 from registry.jurisdictions import STREET_LEVEL_MESSAGE, is_street_level
 from registry.models import Account, Jurisdiction, LoginFailure, Vendor
+
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 128
+
+
+def check_password(password: str) -> None:
+    """The one password rule, for the API and the command line alike."""
+    if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
+        message = f"must be {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters long"
+        raise InvalidInput.for_field("password", message)
 
 
 async def open_account(
@@ -33,10 +44,38 @@ async def open_account(
     department_code: str | None = None,
     known_departments: frozenset[str] | None = None,
 ) -> Account:
-    """Open an account; staff are bound to exactly one street-level jurisdiction, reviewers to one department.
+    """Open a staff or admin account; staff are bound to exactly one street-level jurisdiction, reviewers to
+    one department.
 
-    A refusal names the field (422) and never repeats what was sent.
+    Vendor accounts are refused here: a vendor's account is opened by signing up (`register_vendor`), together
+    with the profile it exists for. A refusal names the field (422) and never repeats what was sent.
     """
+    if role == "vendor":
+        message = "vendor accounts are opened by signing up (POST /vendors), which creates the vendor profile too"
+        raise InvalidInput.for_field("role", message)
+    return await open_login(
+        session,
+        username=username,
+        password=password,
+        role=role,
+        jurisdiction_code=jurisdiction_code,
+        department_code=department_code,
+        known_departments=known_departments,
+    )
+
+
+async def open_login(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    jurisdiction_code: str | None = None,
+    department_code: str | None = None,
+    known_departments: frozenset[str] | None = None,
+) -> Account:
+    """Open an account of any role (the vendor sign-up calls this with the profile it adds)."""
+    check_password(password)
     if role == "street_office":
         await _check_staff_jurisdiction(session, jurisdiction_code)
     else:
@@ -91,17 +130,22 @@ async def list_accounts(
     principal: Principal,
     *,
     limit: int,
-    after: tuple[dt.datetime, uuid.UUID] | None = None,
+    cursor: str | None = None,
     role: Role | None = None,
-) -> list[Account]:
+) -> Page[Account]:
     """Accounts oldest first, optionally of one role (admin only)."""
     require_role(principal, "admin")
-    query = select(Account).order_by(Account.created_at, Account.id).limit(limit)
+    query = select(Account)
     if role is not None:
         query = query.where(Account.role == role)
-    if after is not None:
-        query = query.where(tuple_(Account.created_at, Account.id) > tuple_(*after))
-    return list((await session.scalars(query)).all())
+    return await keyset_page(
+        session,
+        query,
+        (Account.created_at, Account.id),
+        limit=limit,
+        cursor=cursor,
+        key=lambda account: (account.created_at, account.id),
+    )
 
 
 async def find_account(session: AsyncSession, username: str) -> Account | None:
@@ -115,42 +159,36 @@ def _login_window(now: dt.datetime, window_seconds: int) -> tuple[dt.datetime, i
     return start, int((start + dt.timedelta(seconds=window_seconds) - now).total_seconds()) + 1
 
 
-async def authenticate(
+async def sign_in(
     session: AsyncSession, *, username: str, password: str, now: dt.datetime, failure_limit: int, window_seconds: int
-) -> Principal:
-    """The principal for a correct username and password; the same refusal for every kind of miss.
+) -> Principal | InvalidCredentials:
+    """The principal for a correct username and password, or the refusal to answer (the same for every kind
+    of miss), with the failure counted in the caller's transaction: the caller answers it without raising,
+    so that the count commits.
 
-    A username with `failure_limit` failed sign-ins in the current window is refused (429) even with the right
-    password, so guessing cannot go on from many processes or addresses at once.
+    A username with `failure_limit` failed sign-ins in the current window is refused (429, raised) even with
+    the right password, so guessing cannot go on from many processes or addresses at once.
     """
     window_start, remaining = _login_window(now, window_seconds)
+    key = _username_key(username)
     failures = await session.scalar(
-        select(LoginFailure.failures).where(
-            LoginFailure.username_key == _username_key(username), LoginFailure.window_start == window_start
-        )
+        select(LoginFailure.failures).where(LoginFailure.username_key == key, LoginFailure.window_start == window_start)
     )
     if failures is not None and failures >= failure_limit:
         raise TooManyLoginAttempts(headers={"Retry-After": str(remaining)})
     account = await find_account(session, username)
     ok = await verify_password(account.password_hash if account else None, password)
     if account is None or not ok or not account.is_active:
-        raise InvalidCredentials()
+        statement = pg_insert(LoginFailure).values(username_key=key, window_start=window_start, failures=1)
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[LoginFailure.username_key, LoginFailure.window_start],
+                set_={"failures": LoginFailure.failures + 1},
+            )
+        )
+        return InvalidCredentials()
     vendor_id = await session.scalar(select(Vendor.id).where(Vendor.account_id == account.id))
     return principal_for(account, vendor_id)
-
-
-async def record_login_failure(session: AsyncSession, *, username: str, now: dt.datetime, window_seconds: int) -> None:
-    """Count a failed sign-in for this username in the current window (one upsert)."""
-    window_start, _remaining = _login_window(now, window_seconds)
-    statement = pg_insert(LoginFailure).values(
-        username_key=_username_key(username), window_start=window_start, failures=1
-    )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[LoginFailure.username_key, LoginFailure.window_start],
-            set_={"failures": LoginFailure.failures + 1},
-        )
-    )
 
 
 def _username_key(username: str) -> str:

@@ -13,15 +13,11 @@ from typing import Annotated, Final, Literal
 
 import msgspec
 
-from registry.policies import Policy
+from core.text import matching
+from registry.policies import KEY_GROUPS, KeyGroup, Policy
 
-KeyGroup = Literal["laid_off_unemployed", "college_graduate", "migrant_worker", "employment_difficulty"]
-KEY_GROUPS: Final[tuple[KeyGroup, ...]] = (
-    "laid_off_unemployed",
-    "college_graduate",
-    "migrant_worker",
-    "employment_difficulty",
-)
+__all__ = ["KEY_GROUPS", "KeyGroup"]
+
 
 # DOMAIN.md §3.1: the categories provinces certify as 就业困难人员 (Shandong Art. 42, Henan Art. 43); the exact
 # scope is provincial, so "other" carries what a city adds.
@@ -36,9 +32,13 @@ DifficultyCategory = Literal[
     "other",
 ]
 
-CertificateNo = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z\-]+$")]
+CertificateNo = Annotated[
+    str, matching(r"^[0-9A-Za-z\-]+$", "may hold only ASCII letters, digits and '-'", min_length=1, max_length=64)
+]
 ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-DivisionCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{12}$", description="12-digit division code")]
+DivisionCode = Annotated[
+    str, matching(r"^[0-9]{12}$", "must be a 12-digit division code", description="12-digit division code")
+]
 
 
 class LaidOffUnemployedDetails(

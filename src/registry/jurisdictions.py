@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import flush_or_raise
 from core.errors import InvalidInput
+from core.pagination import Page, keyset_page
 from registry.errors import JurisdictionExists, JurisdictionNotFound
 from registry.models import Jurisdiction
 
@@ -73,11 +74,12 @@ async def get_jurisdiction(session: AsyncSession, code: str) -> Jurisdiction:
 
 
 async def list_jurisdictions(
-    session: AsyncSession, *, limit: int, after_code: str | None = None, parent_code: str | None = None
-) -> list[Jurisdiction]:
-    query = select(Jurisdiction).order_by(Jurisdiction.code).limit(limit)
-    if after_code is not None:
-        query = query.where(Jurisdiction.code > after_code)
+    session: AsyncSession, *, limit: int, cursor: str | None = None, parent_code: str | None = None
+) -> Page[Jurisdiction]:
+    """Jurisdictions in code order, optionally the children of one (public reference data)."""
+    query = select(Jurisdiction)
     if parent_code is not None:
         query = query.where(Jurisdiction.parent_code == parent_code)
-    return list((await session.scalars(query)).all())
+    return await keyset_page(
+        session, query, (Jurisdiction.code,), limit=limit, cursor=cursor, key=lambda row: (row.code,)
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Final, Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -24,10 +24,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base
+from core.auth import ROLES
+from core.db import Base, one_of
+from registry.policies import KEY_GROUPS
 
-ROLE_VALUES = "'vendor', 'street_office', 'department', 'admin'"
-KEY_GROUP_VALUES = "'laid_off_unemployed', 'college_graduate', 'migrant_worker', 'employment_difficulty'"
+ClaimStatus = Literal["pending", "verified", "rejected"]
+ClaimDecision = Literal["verified", "rejected"]
+CLAIM_STATUSES: Final[tuple[ClaimStatus, ...]] = get_args(ClaimStatus)
+CLAIM_DECISIONS: Final[tuple[ClaimDecision, ...]] = get_args(ClaimDecision)
 
 
 def _now() -> Any:
@@ -57,7 +61,7 @@ class Account(Base):
 
     __tablename__ = "registry_account"
     __table_args__ = (
-        CheckConstraint(f"role IN ({ROLE_VALUES})", name="role_known"),
+        one_of("role", ROLES, name="role_known"),
         CheckConstraint("(role = 'street_office') = (jurisdiction_code IS NOT NULL)", name="staff_has_jurisdiction"),
         CheckConstraint("(role = 'department') = (department_code IS NOT NULL)", name="reviewer_has_department"),
         Index("uq_registry_account_username_lower", func.lower(text("username")), unique=True),
@@ -126,8 +130,8 @@ class KeyGroupClaim(Base):
 
     __tablename__ = "registry_key_group_claim"
     __table_args__ = (
-        CheckConstraint(f"key_group IN ({KEY_GROUP_VALUES})", name="key_group_known"),
-        CheckConstraint("status IN ('pending', 'verified', 'rejected')", name="status_known"),
+        one_of("key_group", KEY_GROUPS, name="key_group_known"),
+        one_of("status", CLAIM_STATUSES, name="status_known"),
         Index("ix_registry_key_group_claim_jurisdiction_status", "jurisdiction_code", "status", "submitted_at"),
         # One pending claim per vendor and group: a repeat would only queue the same review twice.
         Index(
@@ -164,7 +168,7 @@ class KeyGroupDecision(Base):
 
     __tablename__ = "registry_key_group_decision"
     __table_args__ = (
-        CheckConstraint("decision IN ('verified', 'rejected')", name="decision_known"),
+        one_of("decision", CLAIM_DECISIONS, name="decision_known"),
         CheckConstraint("decision = 'rejected' OR valid_until IS NOT NULL", name="verified_has_validity"),
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
+import typing
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Annotated, Final, Literal
 import msgspec
 
 KeyGroup = Literal["laid_off_unemployed", "college_graduate", "migrant_worker", "employment_difficulty"]
+KEY_GROUPS: Final[tuple[KeyGroup, ...]] = typing.get_args(KeyGroup)
 AmountPeriod = Literal["per_household_per_year", "one_off", "loan_cap_per_person", "per_month"]
 BusinessRegistration = Literal["not_required", "required", "required_or_equivalent"]
 Code = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
@@ -75,8 +77,24 @@ class Policy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
         return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
 
 
+class KeyGroupTerms(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """How long a street office's verification of a key-group claim lasts when the officer names no date."""
+
+    default_verification_months: Annotated[int, msgspec.Meta(ge=1, le=60)]
+
+
+class Registration(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Who may register and how long a verification may last at most."""
+
+    # 劳动法 Art. 15 / 就业促进法: no one under 16 may be employed; working age starts at 16 (DOMAIN §3.1).
+    minimum_age: Annotated[int, msgspec.Meta(ge=14, le=18)]
+    max_verification_years: Annotated[int, msgspec.Meta(ge=1, le=10)]
+
+
 class _PolicyFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     version: Annotated[str, msgspec.Meta(pattern=r"^\d{4}\.\d+$")]
+    registration: Registration
+    key_groups: dict[KeyGroup, KeyGroupTerms]
     policies: list[Policy]
 
 
@@ -86,6 +104,8 @@ class PolicyBook:
 
     version: str
     rows: Mapping[str, tuple[Policy, ...]]
+    registration: Registration
+    key_groups: Mapping[str, KeyGroupTerms]
 
     @property
     def codes(self) -> frozenset[str]:
@@ -121,11 +141,16 @@ def parse_policies(text: str | bytes) -> PolicyBook:
                 problems.append(
                     f"policy {code!r}: rows from {earlier.effective_from} and {later.effective_from} overlap"
                 )
+    missing = sorted(set(KEY_GROUPS) - set(data.key_groups))
+    if missing:
+        problems.append(f"key_groups: no terms for {', '.join(missing)}")
     if problems:
         raise PolicyFileError(f"{_DATA_FILE}: " + "; ".join(problems))
     return PolicyBook(
         version=data.version,
         rows=MappingProxyType({code: tuple(rows) for code, rows in grouped.items()}),
+        registration=data.registration,
+        key_groups=MappingProxyType({str(group): terms for group, terms in data.key_groups.items()}),
     )
 
 
@@ -155,3 +180,13 @@ def policy_in_force(code: str, on: dt.date) -> Policy | None:
 def policies_in_force(on: dt.date) -> list[Policy]:
     """Every packaged policy in force on `on`, one row each."""
     return load_policies().all_in_force(on)
+
+
+def registration_rules() -> Registration:
+    """Who may register and the longest verification (packaged data)."""
+    return load_policies().registration
+
+
+def default_verification_months(group: str) -> int:
+    """How long a verification of `group` lasts when the officer names no end date (packaged data)."""
+    return load_policies().key_groups[group].default_verification_months

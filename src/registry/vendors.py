@@ -7,16 +7,18 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, require_role
 from core.crypto import FieldCipher
 from core.db import flush_or_raise
 from core.errors import DomainError, FieldError, Forbidden, InvalidInput
+from core.pagination import Page, keyset_page
 from registry import id_numbers
-from registry.access import get_vendor_in_scope
-from registry.accounts import find_account, open_account
+from registry.access import get_vendor_in_scope, readable_vendors, record_personal_data_access
+from registry.accounts import find_account, open_login
+from registry.entitlements import age_on
 from registry.errors import (
     AlreadyRegistered,
     IdNumberRejected,
@@ -29,6 +31,7 @@ from registry.errors import (
 )
 from registry.jurisdictions import STREET_LEVEL_MESSAGE, is_street_level
 from registry.models import Jurisdiction, KeyGroupClaim, Vendor
+from registry.policies import registration_rules
 
 __all__ = [
     "ID_NUMBER_CONTEXT",
@@ -40,6 +43,7 @@ __all__ = [
     "id_number_lookup_hash",
     "key_groups_by_vendor",
     "list_vendors",
+    "read_vendor",
     "register_vendor",
 ]
 
@@ -47,6 +51,9 @@ __all__ = [
 ID_NUMBER_CONTEXT = "registry_vendor.id_number"
 PHONE_CONTEXT = "registry_vendor.phone"
 _HMAC_CONTEXT = "id_number"
+# The personal fields each read shows, as the access log records them.
+DETAIL_FIELDS = ("name", "id_number_masked", "phone_masked")
+SUMMARY_FIELDS = ("name", "id_number_masked")
 
 _REJECTIONS: dict[type[id_numbers.InvalidPersonalValue], type[DomainError]] = {
     id_numbers.InvalidIdNumber: IdNumberRejected,
@@ -118,6 +125,7 @@ async def register_vendor(
     check_may_register(actor, residence_jurisdiction)
     clean_name = _checked(id_numbers.normalise_name, name)
     number = _checked(lambda raw: id_numbers.normalise_id_number(raw, today=today), id_number)
+    _check_working_age(number, today or id_numbers.china_today())
     mobile = _checked(id_numbers.normalise_phone, phone)
     # Only a street or township has a street office to serve the vendor (DOMAIN.md §6.3).
     if not is_street_level(residence_jurisdiction):
@@ -129,7 +137,7 @@ async def register_vendor(
     lookup = id_number_lookup_hash(cipher, number)
     if await _already_registered(session, lookup):
         raise VendorExists()
-    account = await open_account(session, username=username, password=password, role="vendor")
+    account = await open_login(session, username=username, password=password, role="vendor")
     vendor = Vendor(
         id=uuid.uuid4(),
         account_id=account.id,
@@ -149,6 +157,16 @@ async def register_vendor(
     )
     await session.refresh(vendor, ["created_at"])
     return vendor
+
+
+def _check_working_age(number: str, today: dt.date) -> None:
+    """Only a person of working age may register to work for themselves (the minimum age is policy data)."""
+    minimum = registration_rules().minimum_age
+    if age_on(id_numbers.birth_date(number), today) < minimum:
+        message = f"the holder must be at least {minimum} years old (working age) to register"
+        raise IdNumberRejected(
+            f"id_number: {message}", errors=[FieldError("id_number", message)], reason="under_working_age"
+        )
 
 
 async def _already_registered(session: AsyncSession, lookup: bytes) -> bool:
@@ -177,16 +195,48 @@ async def list_vendors(
     principal: Principal,
     *,
     limit: int,
-    after: tuple[dt.datetime, uuid.UUID] | None = None,
-) -> list[Vendor]:
-    """Vendors the caller may list, oldest first: a street office sees its own jurisdiction's residents."""
+    cursor: str | None = None,
+    request_path: str,
+    purpose: str | None = None,
+) -> Page[Vendor]:
+    """Vendors the caller may list, oldest first: a street office sees its own jurisdiction's residents.
+
+    A staff read of names and masked ID numbers is logged per vendor (PIPL; DOMAIN.md §7.3 item 4).
+    """
     require_role(principal, "street_office", "admin")
-    query = select(Vendor).order_by(Vendor.created_at, Vendor.id).limit(limit)
-    if principal.role == "street_office":
-        query = query.where(Vendor.residence_jurisdiction_code == principal.jurisdiction_code)
-    if after is not None:
-        query = query.where(tuple_(Vendor.created_at, Vendor.id) > tuple_(*after))
-    return list((await session.scalars(query)).all())
+    page: Page[Vendor] = await keyset_page(
+        session,
+        select(Vendor).where(readable_vendors(principal)),
+        (Vendor.created_at, Vendor.id),
+        limit=limit,
+        cursor=cursor,
+        key=lambda vendor: (vendor.created_at, vendor.id),
+    )
+    await record_personal_data_access(
+        session,
+        principal=principal,
+        vendor_ids=[vendor.id for vendor in page.items],
+        fields=SUMMARY_FIELDS,
+        purpose=purpose or "case_handling",
+        request_path=request_path,
+    )
+    return page
+
+
+async def read_vendor(
+    session: AsyncSession, principal: Principal, vendor_id: uuid.UUID, *, request_path: str, purpose: str | None = None
+) -> Vendor:
+    """One vendor in the caller's scope (404 outside it); a staff read is logged as personal-data access."""
+    vendor = await get_vendor_in_scope(session, principal, vendor_id)
+    await record_personal_data_access(
+        session,
+        principal=principal,
+        vendor_ids=[vendor.id],
+        fields=DETAIL_FIELDS,
+        purpose=purpose or "case_handling",
+        request_path=request_path,
+    )
+    return vendor
 
 
 async def key_groups_by_vendor(

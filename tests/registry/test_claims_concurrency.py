@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,11 +13,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from core.auth import Principal
+from core.conditional import Precondition
 from core.db import create_sessionmaker, sqlalchemy_url, transaction
 from core.errors import InvalidInput, PreconditionFailed
 from core.settings import Settings
 from registry import claims as service
-from registry.errors import ClaimAlreadyDecided, ClaimPending
+from registry.errors import ClaimPending
 from registry.models import (
     Account,
     Document,
@@ -70,9 +71,7 @@ async def _cleanup(sessionmaker: async_sessionmaker[Any], made: dict[str, Any]) 
         await session.execute(delete(Jurisdiction).where(Jurisdiction.code == made["jurisdiction"].code))
 
 
-async def _race(
-    sessionmaker: async_sessionmaker[Any], made: dict[str, Any], expected_versions: Collection[int] | None
-) -> list[Any]:
+async def _race(sessionmaker: async_sessionmaker[Any], made: dict[str, Any], if_match: str | None) -> list[Any]:
     today = dt.date.today()  # noqa: DTZ011 - any day works: validity is checked against the same day
     start = asyncio.Event()
 
@@ -88,7 +87,7 @@ async def _race(
                 valid_until=today + dt.timedelta(days=365),
                 reason=None,
                 today=today,
-                expected_versions=expected_versions,
+                precondition=Precondition(if_match),
                 request_path=f"/api/v1/key-group-claims/{made['claim'].id}/decision",
             )
 
@@ -98,21 +97,14 @@ async def _race(
     return await asyncio.gather(*tasks, return_exceptions=True)
 
 
-@pytest.mark.parametrize(
-    ("expected_versions", "loser"),
-    [(None, ClaimAlreadyDecided), ({1}, PreconditionFailed)],
-    ids=["without-if-match", "with-if-match"],
-)
-async def test_concurrent_decisions_exactly_one_wins(
-    pooled_engine: AsyncEngine,
-    settings: Settings,
-    expected_versions: Collection[int] | None,
-    loser: type[Exception],
-) -> None:
+async def test_concurrent_decisions_exactly_one_wins(pooled_engine: AsyncEngine, settings: Settings) -> None:
+    """Every officer names the same ETag: one decision lands, every other officer is told the claim changed
+    (412, RELIABILITY T-E6), and the claim holds exactly one decision row."""
+    loser = PreconditionFailed
     sessionmaker = create_sessionmaker(pooled_engine)
     made = await _setup(sessionmaker, settings)
     try:
-        results = await _race(sessionmaker, made, expected_versions)
+        results = await _race(sessionmaker, made, '"1"')
         winners = [result for result in results if isinstance(result, service.ClaimRecord)]
         losers = [result for result in results if isinstance(result, loser)]
         unexpected = [result for result in results if not isinstance(result, (service.ClaimRecord, loser))]

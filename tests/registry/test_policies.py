@@ -11,7 +11,14 @@ from registry.policies import PolicyFileError, UnknownPolicy, parse_policies
 
 API_GROUPS = {"laid_off_unemployed", "college_graduate", "migrant_worker", "employment_difficulty"}
 
-HEADER = 'version = "2026.1"\n'
+HEADER = """version = "2026.1"
+registration = { minimum_age = 16, max_verification_years = 5 }
+[key_groups]
+laid_off_unemployed = { default_verification_months = 12 }
+college_graduate = { default_verification_months = 12 }
+migrant_worker = { default_verification_months = 12 }
+employment_difficulty = { default_verification_months = 12 }
+"""
 
 
 def _row(code: str, start: str, end: str | None, amount: int = 200000) -> str:

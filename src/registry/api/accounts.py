@@ -11,18 +11,32 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import CacheControlHeader
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from core.auth import Role, issue_token, requires
+from core.auth import Role, StaffRole, issue_token, requires
 from core.deps import CurrentPrincipal, DbSession
-from core.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from core.errors import domain_error_response
+from core.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, page_of
 from core.settings import Settings
+from core.text import matching
 from registry import accounts as service
+from registry.api.params import JurisdictionCode
 from registry.catalogue import load_catalogue
+
+__all__ = ["JurisdictionCode"]
 from registry.errors import InvalidCredentials
 
-Username = Annotated[str, msgspec.Meta(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
-Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128)]
-JurisdictionCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{12}$", description="12-digit division code")]
-DepartmentCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z_]{2,32}$")]
+Username = Annotated[
+    str,
+    matching(
+        r"^[A-Za-z0-9_.\-]+$",
+        "may hold only ASCII letters, digits, '_', '.' and '-'",
+        min_length=3,
+        max_length=64,
+    ),
+]
+Password = Annotated[str, msgspec.Meta(min_length=service.PASSWORD_MIN_LENGTH, max_length=service.PASSWORD_MAX_LENGTH)]
+DepartmentCode = Annotated[
+    str, matching(r"^[a-z_]{2,32}$", "must be a department code: 2 to 32 lower-case letters or '_'")
+]
 
 
 class RequestToken(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -38,9 +52,12 @@ class TokenOut(msgspec.Struct, kw_only=True):
 
 
 class OpenAccount(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A staff or admin account. Vendors are not opened here: signing up (POST /vendors) opens the account
+    together with the vendor profile, so no vendor account is ever left without one."""
+
     username: Username
     password: Password
-    role: Role
+    role: StaffRole
     jurisdiction_code: JurisdictionCode | None = None
     department_code: DepartmentCode | None = None
 
@@ -65,11 +82,6 @@ class AccountOut(msgspec.Struct, kw_only=True):
     created_at: dt.datetime
 
 
-class AccountPage(msgspec.Struct, kw_only=True):
-    items: list[AccountOut]
-    next_cursor: str | None
-
-
 class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
@@ -83,29 +95,26 @@ class AuthController(Controller):
     )
     async def request_token(
         self, request: Request[Any, Any, Any], data: JSONBody[RequestToken], session: DbSession
-    ) -> TokenOut:
+    ) -> Response[TokenOut]:
         settings: Settings = request.app.state.settings
-        now = dt.datetime.now(dt.UTC)
-        window = settings.auth.login_window_seconds
-        try:
-            principal = await service.authenticate(
-                session,
-                username=data.username,
-                password=data.password,
-                now=now,
-                failure_limit=settings.auth.login_failure_limit,
-                window_seconds=window,
+        outcome = await service.sign_in(
+            session,
+            username=data.username,
+            password=data.password,
+            now=settings.now(),
+            failure_limit=settings.auth.login_failure_limit,
+            window_seconds=settings.auth.login_window_seconds,
+        )
+        if isinstance(outcome, InvalidCredentials):
+            # A refusal answered, not raised: the failure it counted commits with this request's transaction.
+            return domain_error_response(request, outcome)
+        return Response(
+            TokenOut(
+                access_token=issue_token(settings.auth, outcome),
+                token_type="bearer",  # noqa: S106 (the scheme name, not a secret)
+                expires_in=settings.auth.token_ttl_seconds,
+                role=outcome.role,
             )
-        except InvalidCredentials:
-            # The refusal must count although the request fails (which rolls its transaction back).
-            await service.record_login_failure(session, username=data.username, now=now, window_seconds=window)
-            await session.commit()
-            raise
-        return TokenOut(
-            access_token=issue_token(settings.auth, principal),
-            token_type="bearer",  # noqa: S106 (the scheme name, not a secret)
-            expires_in=settings.auth.token_ttl_seconds,
-            role=principal.role,
         )
 
 
@@ -138,16 +147,9 @@ class AccountController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
         role: Annotated[Role | None, QueryParameter(description="Only accounts with this role")] = None,
-    ) -> AccountPage:
-        after = decode_cursor(cursor, dt.datetime, uuid.UUID) if cursor else None
-        rows = await service.list_accounts(
-            session, principal, limit=limit + 1, after=(after[0], after[1]) if after else None, role=role
-        )
-        page = rows[:limit]
-        next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
-        return AccountPage(
-            items=[msgspec.convert(row, AccountOut, from_attributes=True) for row in page], next_cursor=next_cursor
-        )
+    ) -> Page[AccountOut]:
+        page = await service.list_accounts(session, principal, limit=limit, cursor=cursor, role=role)
+        return page_of([msgspec.convert(row, AccountOut, from_attributes=True) for row in page.items], page)
 
     @get("/{account_id:uuid}", summary="One account (admin)")
     async def get_account(

@@ -7,21 +7,22 @@ POST /key-group-claims/{id}/decision and GET /vendors/{id}/entitlements.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from core.auth import requires
-from core.deps import CurrentPrincipal, DbSession
-from core.errors import PreconditionFailed, PreconditionRequired
-from core.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from core.conditional import IF_MATCH_OPT, etag
+from core.deps import CurrentPrincipal, DbSession, IfMatch
+from core.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, page_of
+from core.text import free_text
 from registry import claims as service
 from registry import entitlements as rules
 from registry.api.params import Purpose, city_today
+from registry.models import ClaimDecision, ClaimStatus
 
 KeyGroup = rules.KeyGroup
 
@@ -45,16 +46,19 @@ class SubmitClaim(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class DecideClaim(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """`verified` needs `valid_until` (today to 5 years ahead); `rejected` needs a `reason`."""
+    """`verified` may name `valid_until` (today to 5 years ahead; without it the group's default term from the
+    policy data applies); `rejected` needs a `reason`, which may run over several lines."""
 
-    decision: service.Decision
+    decision: ClaimDecision
     valid_until: dt.date | None = None
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)] | None = None
+    reason: Annotated[str, free_text(2000)] | None = None
 
 
 class ClaimOut(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     vendor_id: uuid.UUID
+    vendor_name: str
+    vendor_id_number_masked: str
     jurisdiction_code: str
     group: str
     status: str
@@ -65,11 +69,6 @@ class ClaimOut(msgspec.Struct, kw_only=True):
     version: int
     decided_at: dt.datetime | None
     decision_reason: str | None
-
-
-class ClaimPage(msgspec.Struct, kw_only=True):
-    items: list[ClaimOut]
-    next_cursor: str | None
 
 
 class EntitlementsOut(msgspec.Struct, kw_only=True):
@@ -84,6 +83,8 @@ def _claim_out(record: service.ClaimRecord) -> ClaimOut:
     return ClaimOut(
         id=record.id,
         vendor_id=record.vendor_id,
+        vendor_name=record.vendor_name,
+        vendor_id_number_masked=record.vendor_id_number_masked,
         jurisdiction_code=record.jurisdiction_code,
         group=record.key_group,
         status=record.status,
@@ -98,27 +99,7 @@ def _claim_out(record: service.ClaimRecord) -> ClaimOut:
 
 
 def _etag(record: service.ClaimRecord) -> dict[str, str]:
-    return {"ETag": f'"{record.version}"'}
-
-
-_STRONG_TAG = re.compile(r'^"(\d{1,9})"$')
-
-
-def expected_versions(if_match: str | None) -> frozenset[int]:
-    """The claim versions an If-Match header accepts (API.md: decisions on versioned resources need it).
-
-    Decisions compare strongly (RFC 9110 §13.1.1): a weak tag never matches, and `*` is refused (428)
-    because it would accept whatever another officer just did.
-    """
-    if if_match is None:
-        raise PreconditionRequired("Send the claim's ETag (from GET /key-group-claims/{id}) in If-Match")
-    tags = [tag.strip() for tag in if_match.split(",") if tag.strip()]
-    if "*" in tags:
-        raise PreconditionRequired("Send the claim's ETag in If-Match, not *")
-    versions = frozenset(int(match.group(1)) for tag in tags if (match := _STRONG_TAG.match(tag)))
-    if not versions:
-        raise PreconditionFailed("If-Match names no current version of this claim")
-    return versions
+    return etag(record.version)
 
 
 class ClaimController(Controller):
@@ -163,26 +144,21 @@ class ClaimController(Controller):
         session: DbSession,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
-        status: Annotated[
-            service.ClaimStatus | None, QueryParameter(description="pending, verified or rejected")
-        ] = None,
+        status: Annotated[ClaimStatus | None, QueryParameter(description="pending, verified or rejected")] = None,
         group: Annotated[KeyGroup | None, QueryParameter(description="A key group")] = None,
         purpose: Purpose = None,
-    ) -> ClaimPage:
-        after = decode_cursor(cursor, dt.datetime, uuid.UUID) if cursor else None
-        records = await service.list_claims(
+    ) -> Page[ClaimOut]:
+        page = await service.list_claims(
             session,
             principal,
-            limit=limit + 1,
-            after=(after[0], after[1]) if after else None,
+            limit=limit,
+            cursor=cursor,
             status=status,
             group=group,
             request_path=request.url.path,
             purpose=purpose,
         )
-        page = records[:limit]
-        next_cursor = encode_cursor(page[-1].submitted_at, page[-1].id) if len(records) > limit else None
-        return ClaimPage(items=[_claim_out(record) for record in page], next_cursor=next_cursor)
+        return page_of([_claim_out(record) for record in page.items], page)
 
     @get(
         "/key-group-claims/{claim_id:uuid}",
@@ -205,6 +181,7 @@ class ClaimController(Controller):
         summary="Verify or reject a pending claim (street office of the claim's jurisdiction only)",
         status_code=200,
         guards=[requires("street_office")],
+        opt={IF_MATCH_OPT: True},
     )
     async def decide_claim(
         self,
@@ -213,15 +190,13 @@ class ClaimController(Controller):
         data: JSONBody[DecideClaim],
         principal: CurrentPrincipal,
         session: DbSession,
-        if_match: Annotated[
-            str | None,
-            HeaderParameter(name="If-Match", description="The claim's ETag (required: absent 428, stale 412)"),
-        ] = None,
+        precondition: IfMatch,
     ) -> Response[ClaimOut]:
         """Decide a claim once. Admins are refused (separation of duties: staff who know the case decide).
 
-        `If-Match` is required (absent 428, stale 412), as for every decision on a versioned resource; and a
-        claim is decided only while pending, so a decision never overwrites another (409 `claim_already_decided`).
+        Staff of another jurisdiction get 404 whatever they send. `If-Match` is required (absent 428, stale
+        412), as for every decision on a versioned resource; and a claim is decided only while pending, so a
+        decision never overwrites another (409 `claim_already_decided`).
         """
         record = await service.decide_claim(
             session,
@@ -231,7 +206,7 @@ class ClaimController(Controller):
             valid_until=data.valid_until,
             reason=data.reason,
             today=city_today(request),
-            expected_versions=expected_versions(if_match),
+            precondition=precondition,
             request_path=request.url.path,
         )
         return Response(_claim_out(record), headers=_etag(record))

@@ -12,10 +12,9 @@ from core.auth import requires
 from core.coords import area_from_gcj02
 from core.deps import DbSession
 from core.geojson import Area, CoordinateSystem, check_area, to_builtins
-from core.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from core.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, page_of
 from registry import jurisdictions as service
-
-JurisdictionCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{12}$", description="12-digit division code")]
+from registry.api.params import JurisdictionCode
 
 
 class EstablishJurisdiction(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -31,11 +30,6 @@ class JurisdictionOut(msgspec.Struct, kw_only=True):
     name: str
     parent_code: str | None
     boundary: dict[str, Any]
-
-
-class JurisdictionPage(msgspec.Struct, kw_only=True):
-    items: list[JurisdictionOut]
-    next_cursor: str | None
 
 
 class JurisdictionController(Controller):
@@ -66,12 +60,9 @@ class JurisdictionController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
         parent_code: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{12}$")] = None,
-    ) -> JurisdictionPage:
-        after = decode_cursor(cursor, str)[0] if cursor else None
-        rows = await service.list_jurisdictions(session, limit=limit + 1, after_code=after, parent_code=parent_code)
-        items = [msgspec.convert(row, JurisdictionOut, from_attributes=True) for row in rows[:limit]]
-        next_cursor = encode_cursor(items[-1].code) if len(rows) > limit else None
-        return JurisdictionPage(items=items, next_cursor=next_cursor)
+    ) -> Page[JurisdictionOut]:
+        page = await service.list_jurisdictions(session, limit=limit, cursor=cursor, parent_code=parent_code)
+        return page_of([msgspec.convert(row, JurisdictionOut, from_attributes=True) for row in page.items], page)
 
     @get("/{code:str}", summary="One jurisdiction")
     async def get_jurisdiction(self, code: FromPath[str], session: DbSession) -> JurisdictionOut:

@@ -9,6 +9,11 @@ from litestar import Request
 from litestar.params import QueryParameter
 
 from core.settings import Settings
+from core.text import matching
+
+JurisdictionCode = Annotated[
+    str, matching(r"^[0-9]{12}$", "must be a 12-digit division code", description="12-digit division code")
+]
 
 Purpose = Annotated[
     str | None,

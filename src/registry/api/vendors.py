@@ -13,20 +13,15 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.auth import Principal, requires
+from core.auth import requires
 from core.crypto import FieldCipher
 from core.deps import CurrentPrincipal, DbSession, OptionalPrincipal
-from core.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from core.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, page_of
 from registry import vendors as service
-from registry.access import record_personal_data_access
 from registry.api.accounts import JurisdictionCode, Password, Username
 from registry.api.params import Purpose, city_today
 from registry.models import Vendor
-
-DETAIL_FIELDS = ("name", "id_number_masked", "phone_masked")
-SUMMARY_FIELDS = ("name", "id_number_masked")
 
 
 class RegisterVendor(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -58,11 +53,6 @@ class VendorSummaryOut(msgspec.Struct, kw_only=True):
     residence_jurisdiction: str
     key_groups: list[str]
     created_at: dt.datetime
-
-
-class VendorPage(msgspec.Struct, kw_only=True):
-    items: list[VendorSummaryOut]
-    next_cursor: str | None
 
 
 def _vendor_out(vendor: Vendor, key_groups: list[str]) -> VendorOut:
@@ -127,12 +117,11 @@ class VendorController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
         purpose: Purpose = None,
-    ) -> VendorPage:
-        after = decode_cursor(cursor, dt.datetime, uuid.UUID) if cursor else None
-        rows = await service.list_vendors(session, principal, limit=limit + 1, after=after)
-        page = rows[:limit]
-        groups = await service.key_groups_by_vendor(session, [v.id for v in page], today=city_today(request))
-        await _log_read(session, principal, page, SUMMARY_FIELDS, purpose, request)
+    ) -> Page[VendorSummaryOut]:
+        page = await service.list_vendors(
+            session, principal, limit=limit, cursor=cursor, request_path=request.url.path, purpose=purpose
+        )
+        groups = await service.key_groups_by_vendor(session, [v.id for v in page.items], today=city_today(request))
         items = [
             VendorSummaryOut(
                 id=v.id,
@@ -142,10 +131,9 @@ class VendorController(Controller):
                 key_groups=groups[v.id],
                 created_at=v.created_at,
             )
-            for v in page
+            for v in page.items
         ]
-        next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
-        return VendorPage(items=items, next_cursor=next_cursor)
+        return page_of(items, page)
 
     @get("/me", summary="Your own vendor profile", security=[{"bearer": []}], guards=[requires("vendor")])
     async def me(self, request: Request[Any, Any, Any], principal: CurrentPrincipal, session: DbSession) -> VendorOut:
@@ -167,26 +155,8 @@ class VendorController(Controller):
         session: DbSession,
         purpose: Purpose = None,
     ) -> VendorOut:
-        vendor = await service.get_vendor_in_scope(session, principal, vendor_id)
-        await _log_read(session, principal, [vendor], DETAIL_FIELDS, purpose, request)
+        vendor = await service.read_vendor(
+            session, principal, vendor_id, request_path=request.url.path, purpose=purpose
+        )
         groups = await service.key_groups_by_vendor(session, [vendor.id], today=city_today(request))
         return _vendor_out(vendor, groups[vendor.id])
-
-
-async def _log_read(
-    session: AsyncSession,
-    principal: Principal,
-    vendors: list[Vendor],
-    fields: tuple[str, ...],
-    purpose: str | None,
-    request: Request[Any, Any, Any],
-) -> None:
-    """Staff and admin reads of personal data are logged (PIPL; DOMAIN.md §7.3 item 4); a vendor's own are not."""
-    await record_personal_data_access(
-        session,
-        principal=principal,
-        vendor_ids=[vendor.id for vendor in vendors],
-        fields=fields,
-        purpose=purpose or "case_handling",
-        request_path=request.url.path,
-    )
