@@ -40,7 +40,7 @@ from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from litestar.routes import HTTPRoute
 from litestar.types import Method
 
-from core.auth import Role
+from core.auth import Role, StaffRole
 from core.conditional import IF_MATCH_OPT
 from core.errors import (
     PROBLEM_MEDIA_TYPE,
@@ -66,7 +66,7 @@ ETAG_HEADER = ResponseHeader(
 )
 
 # Enums of core types; each domain adds its own (registry.api.NAMED_ENUMS).
-CORE_ENUMS: dict[str, Any] = {"Role": Role, "CoordinateSystem": CoordinateSystem}
+CORE_ENUMS: dict[str, Any] = {"Role": Role, "StaffRole": StaffRole, "CoordinateSystem": CoordinateSystem}
 
 
 class ProblemDoc(NamedTuple):
@@ -390,6 +390,49 @@ def _rewrite_schemas(root: Any, replace: Callable[[Schema], Schema | Reference])
         return value
 
     visit(root)
+
+
+# Litestar names a generic Struct's component after its parameter's import path: Page_registry.api.claims.ClaimOut_.
+_GENERIC_NAME = re.compile(r"^(?P<generic>[A-Za-z]+)_(?:[\w]+\.)*(?P<argument>[A-Za-z]+)_$")
+
+
+def name_generic_components(schema: OpenAPI) -> None:
+    """Give generic components a name a client can live with: `Page[ClaimOut]` becomes `ClaimPage`."""
+    components = schema.components.schemas or {}
+    renamed: dict[str, str] = {}
+    for name in list(components):
+        match = _GENERIC_NAME.match(name)
+        if match is None:
+            continue
+        new = match.group("argument").removesuffix("Out") + match.group("generic")
+        if new in components or new in renamed.values():
+            raise ValueError(f"{name} and another component would both be named {new}")
+        renamed[name] = new
+        components[name].title = new
+    if not renamed:
+        return
+    schema.components.schemas = {renamed.get(name, name): component for name, component in components.items()}
+    for node in _spec_nodes(schema):
+        if isinstance(node, Reference) and node.value in renamed:
+            node.ref = f"#/components/schemas/{renamed[node.value]}"
+
+
+def _spec_nodes(root: Any) -> Iterator[Any]:
+    """Every spec object below `root`, each once."""
+    seen: set[int] = set()
+    pending = [root]
+    while pending:
+        value = pending.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            yield value
+            pending.extend(getattr(value, field.name) for field in dataclasses.fields(value))
 
 
 # --- components from msgspec types, and examples --------------------------------------------------------------

@@ -29,6 +29,7 @@ from core.openapi import (
     close_request_schemas,
     document_operations,
     name_enums,
+    name_generic_components,
     operation_id_from_name,
 )
 from core.settings import Settings
@@ -108,6 +109,7 @@ def create_app(
     )
     schema = app.openapi_schema
     document_operations(app)
+    name_generic_components(schema)
     refine_registry_openapi(schema)
     name_enums(schema, {**CORE_ENUMS, **REGISTRY_ENUMS})
     add_examples(schema, registry_examples())

@@ -17,8 +17,7 @@ from litestar.openapi.spec import OpenAPI, OpenAPIFormat, OpenAPIType, Schema
 
 from core.geojson import Polygon
 from core.openapi import add_struct_components
-from registry import catalogue
-from registry import claims as claim_service
+from registry import catalogue, models
 from registry import entitlements as rules
 from registry.api.accounts import AccountOut, OpenAccount, RequestToken, TokenOut
 from registry.api.claims import ClaimOut, DecideClaim, EntitlementsOut, SubmitClaim
@@ -31,8 +30,8 @@ NAMED_ENUMS: dict[str, Any] = {
     "KeyGroup": rules.KeyGroup,
     "DifficultyCategory": rules.DifficultyCategory,
     "ReasonCode": rules.ReasonCode,
-    "ClaimStatus": claim_service.ClaimStatus,
-    "ClaimDecision": claim_service.Decision,
+    "ClaimStatus": models.ClaimStatus,
+    "ClaimDecision": models.ClaimDecision,
     "ActivityCategory": catalogue.Category,
     "DepartmentCode": catalogue.DepartmentCode,
     "LicenceRequirement": catalogue.Licence,
@@ -201,6 +200,8 @@ def examples() -> list[msgspec.Struct]:
         ClaimOut(
             id=_CLAIM_ID,
             vendor_id=_VENDOR_ID,
+            vendor_name="王秀英",
+            vendor_id_number_masked="110101********002X",
             jurisdiction_code=_DONGHUAMEN,
             group="employment_difficulty",
             status="verified",
