@@ -75,3 +75,16 @@ def test_cli_commands(cli_database: str, capsys: pytest.CaptureFixture[str]) -> 
     assert "created department account rev_fire" in captured.out
     assert "999999999999 does not exist" in captured.err
     assert "Traceback" not in captured.err
+
+
+def test_create_account_keeps_the_apis_rules(cli_database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The password rule of POST /accounts, and no vendor account without its profile (vendors sign up)."""
+    assert main(["migrate"]) == 0
+    weak = ["create-account", "--role", "admin", "--username", "weak_admin", "--password", "abc"]
+    assert main(weak) == 2
+    assert "password: must be 8 to 128 characters long" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(["create-account", "--role", "vendor", "--username", "orphan", "--password", "long enough"])
+    assert refused.value.code == 2
+    assert "invalid choice: 'vendor'" in capsys.readouterr().err
+    assert asyncio.run(_count(cli_database, "SELECT count(*) FROM registry_account")) == 0

@@ -3,8 +3,9 @@
 Semantics follow Stripe and draft-ietf-httpapi-idempotency-key-header (RELIABILITY.md A12, A13, §3.2):
 
 - Keys are scoped per principal (the bearer token's account), so one caller's key never returns another
-  caller's response. Requests without a valid token pass straight through: anonymous callers would share
-  one key space, and the route's own guard must answer them (401) first. A key is 1-255 printable ASCII
+  caller's response. Callers without a token (public sign-up, what phones retry most) are scoped by a keyed
+  hash of their address, and a replay needs the identical request (see `_principal`). A request with a bad
+  token passes straight through: its route's guard answers it (401). A key is 1-255 printable ASCII
   characters (a structured-field string's quotes are dropped); anything else is a 400 naming the header.
 - The first request claims the key with one `INSERT … ON CONFLICT DO NOTHING` and runs. A 2xx or 409 result
   is stored (status, body, and the content-type/location/etag headers) and replayed byte for byte, with
@@ -54,7 +55,8 @@ LEASE = dt.timedelta(seconds=60)
 RETRY_AFTER_SECONDS = 1
 # Larger responses are passed through and not stored (creating POSTs answer with a small document).
 MAX_STORED_BODY = 256 * 1024
-ANONYMOUS = "anonymous"
+# Scope of callers without a token: this prefix and a keyed hash of their address (never the address itself).
+ANONYMOUS_PREFIX = "anonymous:"
 
 _REPLAYED_HEADERS = (b"content-type", b"location", b"etag")
 _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
@@ -223,18 +225,27 @@ async def release(sessionmaker: async_sessionmaker[AsyncSession], principal: str
         )
 
 
-def _principal(scope: Scope, headers: list[tuple[bytes, bytes]]) -> str:
-    """Whose keys these are: the token's account if the token is valid (the guard decides what it may do)."""
+def _principal(scope: Scope, headers: list[tuple[bytes, bytes]]) -> str | None:
+    """Whose keys these are, or None when the key cannot be honoured (a bad token: the guard answers 401).
+
+    A valid token's account; without any token, the anonymous caller's address, kept only as a keyed hash.
+    Keys of anonymous callers behind one address (a NAT) share a space, but a stored response is replayed
+    only to the very same request (method, path and body, which holds the sign-up's password), so no caller
+    can read another's result; a different body under a taken key is a 422 like any reuse.
+    """
     for name, value in headers:
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
-                return ANONYMOUS
+                return None
             try:
                 return str(decode_token(scope["app"].state.settings.auth, token.strip()).account_id)
             except NotAuthenticated:
-                return ANONYMOUS
-    return ANONYMOUS
+                return None
+    client = scope.get("client")
+    address = client[0] if client else "unknown"
+    secret: bytes = scope["app"].state.settings.auth.secret_key
+    return ANONYMOUS_PREFIX + hmac.new(secret, address.encode(), hashlib.sha256).hexdigest()[:40]
 
 
 def _problem_messages(
@@ -297,7 +308,8 @@ class IdempotencyMiddleware:
             return
         headers: list[tuple[bytes, bytes]] = scope["headers"]  # type: ignore[assignment]
         values = [value for name, value in headers if name == HEADER]
-        if not values or _principal(scope, headers) == ANONYMOUS:
+        principal = _principal(scope, headers) if values else None
+        if principal is None:
             await self.app(scope, receive, send)
             return
         try:
@@ -335,7 +347,6 @@ class IdempotencyMiddleware:
         body = b"".join(message["body"] for message in received if message["type"] == "http.request")
 
         sessionmaker: async_sessionmaker[AsyncSession] = scope["app"].state.sessionmaker
-        principal = _principal(scope, headers)
         secret = scope["app"].state.settings.auth.secret_key
         content_type = next((value.decode("latin-1") for name, value in headers if name == b"content-type"), "")
         request_fingerprint = fingerprint(

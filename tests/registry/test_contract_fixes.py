@@ -1,0 +1,370 @@
+"""The registry's contract as API.md states it: decisions, field errors, sign-up rules, accounts, the queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.settings import Settings
+from registry.entitlements import add_months
+from registry.models import Account, KeyGroupClaim, KeyGroupDecision, PersonalDataAccess, Vendor
+from registry.policies import default_verification_months, registration_rules
+from tests.builders import (
+    NEIGHBOUR_SQUARE,
+    PASSWORD,
+    auth_headers,
+    id_number,
+    make_account,
+    make_claim,
+    make_jurisdiction,
+    make_vendor,
+    phone_number,
+)
+
+Client = httpx.AsyncClient
+
+
+def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code, body
+    return body
+
+
+def fields(body: dict[str, Any]) -> list[str]:
+    return [error["field"] for error in body.get("errors") or []]
+
+
+def as_vendor(settings: Settings, vendor: Vendor) -> dict[str, str]:
+    account = Account(id=vendor.account_id, role="vendor", username="x", password_hash="x")
+    return auth_headers(settings, account, vendor.id)
+
+
+@pytest.fixture
+async def places(session: AsyncSession) -> tuple[str, str]:
+    a = await make_jurisdiction(session)
+    b = await make_jurisdiction(session, boundary=NEIGHBOUR_SQUARE, min_lon=116.42, max_lon=116.44)
+    await session.commit()
+    return a.code, b.code
+
+
+def decision_url(claim: KeyGroupClaim) -> str:
+    return f"/api/v1/key-group-claims/{claim.id}/decision"
+
+
+# --- decisions: default term, scope before If-Match, free text ----------------------------------------------------
+
+
+async def test_verifying_without_valid_until_uses_the_groups_default_term(
+    client: Client, session: AsyncSession, settings: Settings, places: tuple[str, str]
+) -> None:
+    vendor = await make_vendor(session, settings, residence_jurisdiction_code=places[0])
+    staff = await make_account(session, "street_office", jurisdiction_code=places[0])
+    claim = await make_claim(session, vendor, group="migrant_worker")
+    await session.commit()
+    response = await client.post(
+        decision_url(claim),
+        json={"decision": "verified"},
+        headers={**auth_headers(settings, staff), "If-Match": '"1"'},
+    )
+    assert response.status_code == 200, response.text
+    expected = add_months(settings.today(), default_verification_months("migrant_worker"))
+    assert response.json()["valid_until"] == expected.isoformat()
+    decision = await session.scalar(select(KeyGroupDecision).where(KeyGroupDecision.claim_id == claim.id))
+    assert decision is not None
+    assert decision.valid_until == expected
+
+
+@pytest.mark.parametrize("if_match", [None, '"1"', '"7"', "*"], ids=["absent", "current", "stale", "wildcard"])
+async def test_staff_of_another_jurisdiction_get_404_whatever_if_match_they_send(
+    client: Client, session: AsyncSession, settings: Settings, places: tuple[str, str], if_match: str | None
+) -> None:
+    vendor = await make_vendor(session, settings, residence_jurisdiction_code=places[0])
+    stranger = await make_account(session, "street_office", jurisdiction_code=places[1])
+    claim = await make_claim(session, vendor)
+    await session.commit()
+    headers = auth_headers(settings, stranger)
+    if if_match is not None:
+        headers["If-Match"] = if_match
+    response = await client.post(decision_url(claim), json={"decision": "verified"}, headers=headers)
+    problem(response, 404, "claim_not_found")
+    await session.refresh(claim)
+    assert (claim.status, claim.version) == ("pending", 1)
+
+
+@pytest.mark.parametrize(
+    ("if_match", "status", "code"),
+    [(None, 428, "precondition_required"), ("*", 428, "precondition_required"), ('"2"', 412, "precondition_failed")],
+)
+async def test_in_scope_officer_still_needs_the_current_etag(
+    client: Client,
+    session: AsyncSession,
+    settings: Settings,
+    places: tuple[str, str],
+    if_match: str | None,
+    status: int,
+    code: str,
+) -> None:
+    vendor = await make_vendor(session, settings, residence_jurisdiction_code=places[0])
+    staff = await make_account(session, "street_office", jurisdiction_code=places[0])
+    claim = await make_claim(session, vendor)
+    await session.commit()
+    headers = auth_headers(settings, staff)
+    if if_match is not None:
+        headers["If-Match"] = if_match
+    problem(await client.post(decision_url(claim), json={"decision": "verified"}, headers=headers), status, code)
+    await session.refresh(claim)
+    assert claim.status == "pending"
+
+
+async def test_a_rejection_reason_may_run_over_several_lines(
+    client: Client, session: AsyncSession, settings: Settings, places: tuple[str, str]
+) -> None:
+    vendor = await make_vendor(session, settings, residence_jurisdiction_code=places[0])
+    staff = await make_account(session, "street_office", jurisdiction_code=places[0])
+    claim = await make_claim(session, vendor)
+    await session.commit()
+    reason = "证明材料不清晰。\r\nThe certificate scan is unreadable.\nPlease upload it again."
+    response = await client.post(
+        decision_url(claim),
+        json={"decision": "rejected", "reason": reason},
+        headers={**auth_headers(settings, staff), "If-Match": '"1"'},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["decision_reason"] == reason
+
+
+@pytest.mark.parametrize("character", ["\t", "\x00", "\u202e", "\u200b"])
+async def test_free_text_still_refuses_other_control_characters(
+    client: Client, session: AsyncSession, settings: Settings, places: tuple[str, str], character: str
+) -> None:
+    vendor = await make_vendor(session, settings, residence_jurisdiction_code=places[0])
+    staff = await make_account(session, "street_office", jurisdiction_code=places[0])
+    claim = await make_claim(session, vendor)
+    await session.commit()
+    response = await client.post(
+        decision_url(claim),
+        json={"decision": "rejected", "reason": f"unreadable{character}scan"},
+        headers={**auth_headers(settings, staff), "If-Match": '"1"'},
+    )
+    assert fields(problem(response, 422, "validation_failed")) == ["reason"]
+    await session.refresh(claim)
+    assert claim.status == "pending"
+
+
+async def test_line_breaks_stay_refused_outside_free_text(client: Client, places: tuple[str, str]) -> None:
+    body = {
+        "username": "wang_xiuying",
+        "password": PASSWORD,
+        "name": "王秀英\n",
+        "id_number": id_number(),
+        "phone": phone_number(),
+        "residence_jurisdiction": places[0],
+    }
+    assert fields(problem(await client.post("/api/v1/vendors", json=body), 422, "validation_failed")) == ["name"]
+
+
+# --- field errors: enums list their values, patterns speak in words, every field at once ---------------------------
+
+
+async def test_enum_error_lists_the_allowed_values(
+    client: Client, session: AsyncSession, settings: Settings, places: tuple[str, str]
+) -> None:
+    vendor = await make_vendor(session, settings, residence_jurisdiction_code=places[0])
+    staff = await make_account(session, "street_office", jurisdiction_code=places[0])
+    claim = await make_claim(session, vendor)
+    await session.commit()
+    response = await client.post(
+        decision_url(claim), json={"decision": "approve"}, headers={**auth_headers(settings, staff), "If-Match": '"1"'}
+    )
+    body = problem(response, 422, "validation_failed")
+    assert body["errors"] == [{"field": "decision", "message": "must be one of rejected, verified"}]
+
+
+async def test_claim_detail_enum_error_lists_the_categories(
+    client: Client, session: AsyncSession, settings: Settings, places: tuple[str, str]
+) -> None:
+    vendor = await make_vendor(session, settings, residence_jurisdiction_code=places[0])
+    await session.commit()
+    response = await client.post(
+        f"/api/v1/vendors/{vendor.id}/key-group-claims",
+        json={"group": "employment_difficulty", "details": {"category": "4050", "since": "2024-01-01"}},
+        headers=as_vendor(settings, vendor),
+    )
+    body = problem(response, 422, "validation_failed")
+    [error] = body["errors"]
+    assert error["field"] == "details.category"
+    assert error["message"].startswith("must be one of ")
+    assert "over_40_female_over_50_male" in error["message"]
+    assert "zero_employment_family" in error["message"]
+
+
+async def test_all_field_errors_come_back_at_once_and_patterns_are_described_in_words(client: Client) -> None:
+    body = {
+        "username": "王 秀英",
+        "password": "short",
+        "name": "王秀英",
+        "phone": phone_number(),
+        "residence_jurisdiction": "1101",
+        "nickname": "x",
+    }
+    problem_body = problem(await client.post("/api/v1/vendors", json=body), 422, "validation_failed")
+    by_field = {error["field"]: error["message"] for error in problem_body["errors"]}
+    assert set(by_field) == {"username", "password", "id_number", "residence_jurisdiction", "nickname"}
+    assert by_field["id_number"] == "is required"
+    assert by_field["nickname"] == "is not a field of this request"
+    assert by_field["residence_jurisdiction"] == "must be a 12-digit division code"
+    assert "letters, digits" in by_field["username"]
+    assert not any("regex" in message or "^" in message for message in by_field.values())
+
+
+# --- sign-up: working age, idempotent for anonymous callers --------------------------------------------------------
+
+
+def sign_up(code: str, number: str, username: str = "li_na_2026") -> dict[str, Any]:
+    return {
+        "username": username,
+        "password": PASSWORD,
+        "name": "李娜",
+        "id_number": number,
+        "phone": phone_number(),
+        "residence_jurisdiction": code,
+    }
+
+
+async def test_sign_up_below_working_age_is_refused_naming_id_number(
+    client: Client, session: AsyncSession, settings: Settings, places: tuple[str, str]
+) -> None:
+    minimum = registration_rules().minimum_age
+    today = settings.today()
+    too_young = today.replace(year=today.year - minimum) + dt.timedelta(days=1)
+    body = problem(
+        await client.post("/api/v1/vendors", json=sign_up(places[0], id_number(too_young))), 422, "invalid_id_number"
+    )
+    assert fields(body) == ["id_number"]
+    assert body["reason"] == "under_working_age"
+    assert await session.scalar(select(func.count()).select_from(Vendor)) == 0
+    # On the birthday itself the person is of working age.
+    of_age = today.replace(year=today.year - minimum)
+    response = await client.post("/api/v1/vendors", json=sign_up(places[0], id_number(of_age), "li_na_16"))
+    assert response.status_code == 201, response.text
+
+
+async def test_anonymous_sign_up_retried_with_the_same_key_returns_the_first_201(
+    client: Client, session: AsyncSession, places: tuple[str, str]
+) -> None:
+    body = sign_up(places[0], id_number(dt.date(1990, 5, 17)))
+    headers = {"Idempotency-Key": "2f4b6c1e-phone-retry-1"}
+    first = await client.post("/api/v1/vendors", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    retry = await client.post("/api/v1/vendors", json=body, headers=headers)
+    assert retry.status_code == 201, retry.text
+    assert retry.content == first.content
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert await session.scalar(select(func.count()).select_from(Vendor)) == 1
+    other = await client.post("/api/v1/vendors", json={**body, "username": "li_na_other"}, headers=headers)
+    problem(other, 422, "idempotency_key_reused")
+
+
+async def test_anonymous_keys_of_different_callers_do_not_meet(
+    app: Any, session: AsyncSession, places: tuple[str, str]
+) -> None:
+    """Another address with the same key runs afresh (here it meets the first sign-up's username: 409)."""
+    body = sign_up(places[0], id_number(dt.date(1988, 2, 9)))
+    headers = {"Idempotency-Key": "shared-key-7"}
+    results = []
+    for address in ("10.1.2.3", "10.9.8.7"):
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as caller:
+            results.append(await caller.post("/api/v1/vendors", json=body, headers=headers))
+    assert results[0].status_code == 201, results[0].text
+    problem(results[1], 409, "username_taken")
+    assert "idempotent-replayed" not in results[1].headers
+
+
+# --- accounts: no vendor account without a profile; one password rule -----------------------------------------------
+
+
+async def test_admin_cannot_open_a_vendor_account_without_a_profile(
+    client: Client, session: AsyncSession, settings: Settings
+) -> None:
+    admin = await make_account(session, "admin")
+    await session.commit()
+    response = await client.post(
+        "/api/v1/accounts",
+        json={"username": "orphan_vendor", "password": PASSWORD, "role": "vendor"},
+        headers=auth_headers(settings, admin),
+    )
+    body = problem(response, 422, "validation_failed")
+    assert fields(body) == ["role"]
+    assert "vendor" not in body["errors"][0]["message"].removeprefix("must be one of ").split(", ")
+    assert await session.scalar(select(func.count()).where(Account.username == "orphan_vendor")) == 0
+
+
+# --- the street office's queue --------------------------------------------------------------------------------------
+
+
+async def test_pending_queue_shows_each_vendors_name_and_masked_id_and_logs_the_read(
+    client: Client, session: AsyncSession, settings: Settings, places: tuple[str, str]
+) -> None:
+    vendor = await make_vendor(
+        session, settings, residence_jurisdiction_code=places[0], name="赵敏", id_number="11010519491231002X"
+    )
+    staff = await make_account(session, "street_office", jurisdiction_code=places[0])
+    await make_claim(session, vendor)
+    await session.commit()
+    response = await client.get(
+        "/api/v1/key-group-claims", params={"status": "pending"}, headers=auth_headers(settings, staff)
+    )
+    assert response.status_code == 200, response.text
+    [item] = response.json()["items"]
+    assert (item["vendor_name"], item["vendor_id_number_masked"]) == ("赵敏", "110105********002X")
+    assert "11010519491231002X" not in response.text
+    logged = await session.scalar(select(PersonalDataAccess.fields).where(PersonalDataAccess.vendor_id == vendor.id))
+    assert logged is not None
+    assert {"name", "id_number_masked"} <= set(logged)
+
+
+# --- what the ID number proves ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("age", "male", "accepted"),
+    [(38, False, False), (40, False, True), (45, True, False), (50, True, True)],
+    ids=["woman-38", "woman-40", "man-45", "man-50"],
+)
+async def test_4050_category_is_checked_against_the_id_number(
+    client: Client,
+    session: AsyncSession,
+    settings: Settings,
+    places: tuple[str, str],
+    age: int,
+    male: bool,
+    accepted: bool,
+) -> None:
+    today = settings.today()
+    born = today.replace(year=today.year - age) - dt.timedelta(days=1)
+    vendor = await make_vendor(
+        session, settings, residence_jurisdiction_code=places[0], id_number=id_number(born, male=male)
+    )
+    await session.commit()
+    response = await client.post(
+        f"/api/v1/vendors/{vendor.id}/key-group-claims",
+        json={
+            "group": "employment_difficulty",
+            "details": {"category": "over_40_female_over_50_male", "since": "2024-01-01"},
+        },
+        headers=as_vendor(settings, vendor),
+    )
+    if accepted:
+        assert response.status_code == 201, response.text
+    else:
+        assert fields(problem(response, 422, "validation_failed")) == ["details.category"]
+        claims = await session.scalar(select(func.count()).where(KeyGroupClaim.vendor_id == vendor.id))
+        assert claims == 0

@@ -1,0 +1,381 @@
+"""One transaction per request: a request that fails after its service wrote leaves no row behind.
+
+These tests use a real, committing sessionmaker on a database of their own: the rollback fixture of the rest
+of the suite would hide exactly the fault looked for (a write that commits on a connection of its own). For
+every write path, including reads that write the personal-data access log, the service is made to fail
+right after it wrote: the answer is a 500 and the row is absent. Then the same request, unhindered, succeeds
+and its row is there, which shows the count would have seen a leftover.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from core.db import create_sessionmaker, drop_database, recreate_database, sqlalchemy_url, transaction
+from core.settings import Settings
+from flexreg.app import create_app
+from registry import accounts, claims, documents, jurisdictions, vendors
+from registry.models import (
+    Account,
+    Document,
+    Jurisdiction,
+    KeyGroupClaim,
+    KeyGroupDecision,
+    LoginFailure,
+    PersonalDataAccess,
+    Vendor,
+)
+from tests.builders import (
+    DONGCHENG_SQUARE,
+    PASSWORD,
+    auth_headers,
+    id_number,
+    make_account,
+    make_claim,
+    make_document,
+    make_jurisdiction,
+    make_vendor,
+    phone_number,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+@pytest.fixture(scope="module")
+async def committing_url(server_url: str) -> AsyncIterator[str]:
+    name = f"flexreg_write_paths_{os.getpid()}"
+    url = await recreate_database(server_url, name)
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["url"] = url
+    config.attributes["configure_logging"] = False
+    await asyncio.to_thread(command.upgrade, config, "head")
+    yield url
+    await drop_database(server_url, name)
+
+
+@pytest.fixture
+async def committing(committing_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_async_engine(sqlalchemy_url(committing_url), poolclass=NullPool)
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+@dataclass
+class World:
+    settings: Settings
+    jurisdiction: Jurisdiction
+    vendor: Vendor
+    vendor_account: Account
+    staff: Account
+    admin: Account
+    document: Document
+    claim: KeyGroupClaim
+
+    def as_vendor(self) -> dict[str, str]:
+        return auth_headers(self.settings, self.vendor_account, self.vendor.id)
+
+    def as_staff(self) -> dict[str, str]:
+        return auth_headers(self.settings, self.staff)
+
+
+@pytest.fixture
+async def world(committing: async_sessionmaker[AsyncSession], settings: Settings) -> World:
+    async with transaction(committing) as session:
+        place = await make_jurisdiction(session)
+        vendor = await make_vendor(session, settings, residence_jurisdiction_code=place.code)
+        vendor_account = await session.get(Account, vendor.account_id)
+        assert vendor_account is not None
+        document = await make_document(session, owner_account_id=vendor.account_id)
+        session.add(documents.DocumentContent(document_id=document.id, content=PNG))
+        world = World(
+            settings=settings,
+            jurisdiction=place,
+            vendor=vendor,
+            vendor_account=vendor_account,
+            staff=await make_account(session, "street_office", jurisdiction_code=place.code),
+            admin=await make_account(session, "admin"),
+            document=document,
+            claim=await make_claim(session, vendor, group="migrant_worker"),
+        )
+    return world
+
+
+Send = Callable[[httpx.AsyncClient, World], Awaitable[httpx.Response]]
+Count = Callable[[World], Select[Any]]
+
+
+@dataclass(frozen=True)
+class WritePath:
+    name: str
+    module: ModuleType
+    verb: str  # the service function that writes
+    send: Send
+    count: Count
+    succeeds_with: int = 200
+
+
+def _unique(world: World) -> str:
+    return f"u{world.vendor.id.hex[:12]}"
+
+
+async def _register(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    body = {
+        "username": _unique(world),
+        "password": PASSWORD,
+        "name": "刘洋",
+        "id_number": id_number(),
+        "phone": phone_number(),
+        "residence_jurisdiction": world.jurisdiction.code,
+    }
+    return await client.post("/api/v1/vendors", json=body)
+
+
+async def _open_account(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    body = {"username": _unique(world), "password": PASSWORD, "role": "admin"}
+    return await client.post("/api/v1/accounts", json=body, headers=auth_headers(world.settings, world.admin))
+
+
+def _established_code(world: World) -> str:
+    """A street-level code of Dongcheng (110101, streets 100-999) no other test of this module uses."""
+    digits = int(world.vendor.id.hex[:12], 16)
+    return f"110101{digits % 900 + 100:03d}{digits // 900 % 1000:03d}"
+
+
+async def _establish(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    body = {"code": _established_code(world), "name": "东华门街道", "boundary": DONGCHENG_SQUARE}
+    return await client.post("/api/v1/jurisdictions", json=body, headers=auth_headers(world.settings, world.admin))
+
+
+async def _upload(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    files = {"file": ("certificate.png", PNG, "image/png")}
+    return await client.post("/api/v1/documents", files=files, headers=world.as_vendor())
+
+
+async def _submit(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    body = {"group": "college_graduate", "details": {"graduation_on": "2024-06-30"}}
+    return await client.post(
+        f"/api/v1/vendors/{world.vendor.id}/key-group-claims", json=body, headers=world.as_vendor()
+    )
+
+
+async def _decide(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    return await client.post(
+        f"/api/v1/key-group-claims/{world.claim.id}/decision",
+        json={"decision": "verified"},
+        headers={**world.as_staff(), "If-Match": '"1"'},
+    )
+
+
+async def _wrong_password(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    return await client.post(
+        "/api/v1/auth/token", json={"username": world.staff.username, "password": "not the password"}
+    )
+
+
+def _reads(path: Callable[[World], str]) -> Send:
+    async def send(client: httpx.AsyncClient, world: World) -> httpx.Response:
+        return await client.get(path(world), headers=world.as_staff())
+
+    return send
+
+
+def _access_rows(world: World) -> Select[Any]:
+    return select(func.count()).where(
+        PersonalDataAccess.vendor_id == world.vendor.id, PersonalDataAccess.account_id == world.staff.id
+    )
+
+
+WRITE_PATHS = [
+    WritePath(
+        "register vendor",
+        vendors,
+        "register_vendor",
+        _register,
+        lambda w: select(func.count()).select_from(Account).where(Account.username == _unique(w)),
+        201,
+    ),
+    WritePath(
+        "open account",
+        accounts,
+        "open_account",
+        _open_account,
+        lambda w: select(func.count()).select_from(Account).where(Account.username == _unique(w)),
+        201,
+    ),
+    WritePath(
+        "establish jurisdiction",
+        jurisdictions,
+        "establish_jurisdiction",
+        _establish,
+        lambda w: select(func.count()).select_from(Jurisdiction).where(Jurisdiction.code == _established_code(w)),
+        201,
+    ),
+    WritePath(
+        "upload document",
+        documents,
+        "store_document",
+        _upload,
+        lambda w: (
+            select(func.count())
+            .select_from(Document)
+            .where(Document.owner_account_id == w.vendor.account_id, Document.id != w.document.id)
+        ),
+        201,
+    ),
+    WritePath(
+        "submit claim",
+        claims,
+        "submit_claim",
+        _submit,
+        lambda w: (
+            select(func.count())
+            .select_from(KeyGroupClaim)
+            .where(KeyGroupClaim.vendor_id == w.vendor.id, KeyGroupClaim.key_group == "college_graduate")
+        ),
+        201,
+    ),
+    WritePath(
+        "decide claim",
+        claims,
+        "decide_claim",
+        _decide,
+        lambda w: select(func.count()).select_from(KeyGroupDecision).where(KeyGroupDecision.claim_id == w.claim.id),
+    ),
+    WritePath(
+        "count a failed sign-in",
+        accounts,
+        "sign_in",
+        _wrong_password,
+        lambda w: select(func.coalesce(func.sum(LoginFailure.failures), 0)).where(
+            LoginFailure.username_key == w.staff.username.lower()
+        ),
+        401,
+    ),
+    WritePath(
+        "read a vendor (access log)",
+        vendors,
+        "read_vendor",
+        _reads(lambda w: f"/api/v1/vendors/{w.vendor.id}"),
+        _access_rows,
+    ),
+    WritePath("list vendors (access log)", vendors, "list_vendors", _reads(lambda w: "/api/v1/vendors"), _access_rows),
+    WritePath(
+        "list claims (access log)", claims, "list_claims", _reads(lambda w: "/api/v1/key-group-claims"), _access_rows
+    ),
+    WritePath(
+        "read a claim (access log)",
+        claims,
+        "get_claim",
+        _reads(lambda w: f"/api/v1/key-group-claims/{w.claim.id}"),
+        _access_rows,
+    ),
+    WritePath(
+        "entitlements (access log)",
+        claims,
+        "vendor_entitlements",
+        _reads(lambda w: f"/api/v1/vendors/{w.vendor.id}/entitlements"),
+        _access_rows,
+    ),
+    WritePath(
+        "download a document (access log)",
+        documents,
+        "read_document_content",
+        _reads(lambda w: f"/api/v1/documents/{w.document.id}/content"),
+        _access_rows,
+    ),
+]
+
+
+class InjectedFailure(RuntimeError):
+    """Raised right after a service wrote: what an unexpected fault later in the request looks like."""
+
+
+def fail_after_writing(monkeypatch: pytest.MonkeyPatch, module: ModuleType, verb: str) -> None:
+    real = getattr(module, verb)
+
+    async def wrote_then_failed(*args: Any, **kwargs: Any) -> Any:
+        await real(*args, **kwargs)
+        raise InjectedFailure(verb)
+
+    monkeypatch.setattr(module, verb, wrote_then_failed)
+
+
+async def _rows(sessionmaker: async_sessionmaker[AsyncSession], query: Select[Any]) -> int:
+    async with sessionmaker() as session:
+        return int(await session.scalar(query) or 0)
+
+
+@pytest.mark.parametrize("path", WRITE_PATHS, ids=[path.name for path in WRITE_PATHS])
+async def test_a_request_that_fails_after_writing_leaves_nothing_behind(
+    committing: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    path: WritePath,
+) -> None:
+    app = create_app(settings, sessionmaker=committing)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        before = await _rows(committing, path.count(world))
+        with monkeypatch.context() as patch:
+            fail_after_writing(patch, path.module, path.verb)
+            failed = await path.send(client, world)
+        assert failed.status_code == 500, failed.text
+        assert await _rows(committing, path.count(world)) == before
+        succeeded = await path.send(client, world)
+        assert succeeded.status_code == path.succeeds_with, succeeded.text
+        assert await _rows(committing, path.count(world)) == before + 1
+
+
+async def test_a_refused_sign_in_is_counted_although_the_request_is_refused(
+    committing: async_sessionmaker[AsyncSession], settings: Settings, world: World
+) -> None:
+    """The refusal is answered, not raised, so its transaction commits the count (no commit in a handler)."""
+    app = create_app(settings, sessionmaker=committing)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        for attempt in range(1, 4):
+            response = await _wrong_password(client, world)
+            assert response.status_code == 401
+            assert response.json()["code"] == "invalid_credentials"
+            counted = select(func.sum(LoginFailure.failures)).where(
+                LoginFailure.username_key == world.staff.username.lower()
+            )
+            assert await _rows(committing, counted) == attempt
+
+
+def test_every_write_path_of_the_registry_is_covered(settings: Settings) -> None:
+    """A new POST route must join WRITE_PATHS (sign-in counts as one: it writes the failure count)."""
+    app = create_app(settings, sessionmaker=async_sessionmaker())
+    posts = sorted(
+        route.path
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", [])
+        if "POST" in handler.http_methods and route.path.startswith("/api/")
+    )
+    assert posts == [
+        "/api/v1/accounts",
+        "/api/v1/auth/token",
+        "/api/v1/documents",
+        "/api/v1/jurisdictions",
+        "/api/v1/key-group-claims/{claim_id:uuid}/decision",
+        "/api/v1/vendors",
+        "/api/v1/vendors/{vendor_id:uuid}/key-group-claims",
+    ], "a new POST route: add it to WRITE_PATHS above"
