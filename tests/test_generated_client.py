@@ -129,6 +129,7 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(group, signal.SIGKILL)
+    pytest.fail("granian workers outlived their server by 10 s (killed)")
 
 
 @pytest.fixture(scope="module")

@@ -266,3 +266,11 @@ def test_examples_fit_their_types_and_tell_one_story() -> None:
     assert id_numbers.mask_phone(id_numbers.normalise_phone(signing_up.phone)) == signed_up.phone_masked
     assert id_numbers.normalise_name(signing_up.name) == signed_up.name
     assert signing_up.residence_jurisdiction == signed_up.residence_jurisdiction == "110101001000"
+
+
+def test_problem_headers_are_documented(served: dict[str, Any]) -> None:
+    token = served["paths"]["/api/v1/auth/token"]["post"]["responses"]
+    assert "Retry-After" in token["429"]["headers"]
+    decide = served["paths"]["/api/v1/key-group-claims/{claim_id}/decision"]["post"]["responses"]
+    assert "ETag" in decide["412"]["headers"]
+    assert "WWW-Authenticate" in decide["401"]["headers"]

@@ -43,6 +43,7 @@ from litestar.types import Method
 from core.auth import Role, StaffRole
 from core.conditional import IF_MATCH_OPT
 from core.errors import (
+    HTTP_CODES,
     PROBLEM_MEDIA_TYPE,
     DomainError,
     Forbidden,
@@ -141,13 +142,13 @@ _DESCRIPTIONS = {
 # Problems that follow from what an operation meets, not from its business rules.
 _ANY_OPERATION = (
     InvalidParameter,
-    ProblemDoc(500, "internal_error", "Something went wrong on our side"),
-    ProblemDoc(503, "service_unavailable", "The service is busy; try again shortly"),
+    ProblemDoc(500, *HTTP_CODES[500]),
+    ProblemDoc(503, *HTTP_CODES[503]),
 )
 _WITH_JSON_BODY = (MalformedJson,)
 _WITH_BODY = (
-    ProblemDoc(400, "bad_request", "The request could not be read"),
-    ProblemDoc(413, "body_too_large", "The request body is too large"),
+    ProblemDoc(400, *HTTP_CODES[400]),
+    ProblemDoc(413, *HTTP_CODES[413]),
     UnsupportedMediaType,
     InvalidInput,
 )
@@ -174,6 +175,19 @@ _LOCATION = OpenAPIHeader(
     required=True,
 )
 _ETAG = OpenAPIHeader(description=ETAG_HEADER.description, schema=Schema(type=OpenAPIType.STRING))
+# Headers problems of some statuses carry (core.errors, core.auth, core.idempotency).
+_PROBLEM_HEADERS = {
+    401: {"WWW-Authenticate": OpenAPIHeader(description="`Bearer`", schema=Schema(type=OpenAPIType.STRING))},
+    409: {
+        "Retry-After": OpenAPIHeader(
+            description="Seconds to wait, when the same Idempotency-Key is still running",
+            schema=Schema(type=OpenAPIType.INTEGER),
+        )
+    },
+    412: {"ETag": _ETAG},
+    429: {"Retry-After": OpenAPIHeader(description="Seconds to wait", schema=Schema(type=OpenAPIType.INTEGER))},
+    503: {"Retry-After": OpenAPIHeader(description="Seconds to wait", schema=Schema(type=OpenAPIType.INTEGER))},
+}
 
 
 def close_request_schemas(schema: OpenAPI) -> None:
@@ -278,13 +292,14 @@ def document_operations(app: Litestar) -> None:
         created = responses.get("201")
         if isinstance(created, OpenAPIResponse):
             created.headers = {**(created.headers or {}), "Location": _LOCATION}
-        parameters = [p for p in operation.parameters or [] if not (isinstance(p, Parameter) and p.name == "If-Match")]
+        parameters = list(operation.parameters or [])
         if handler.opt.get(IF_MATCH_OPT):
+            # The header is read by a dependency (core.conditional), so Litestar does not document it.
+            parameters = [p for p in parameters if not (isinstance(p, Parameter) and p.name == "If-Match")]
             parameters.append(_IF_MATCH)
-            for answered in ("200", "412"):
-                answer = responses.get(answered)
-                if isinstance(answer, OpenAPIResponse):
-                    answer.headers = {**(answer.headers or {}), "ETag": _ETAG}
+            decided = responses.get("200")
+            if isinstance(decided, OpenAPIResponse):
+                decided.headers = {**(decided.headers or {}), "ETag": _ETAG}
         if method == "post":
             parameters.append(_IDEMPOTENCY_KEY)
         operation.parameters = parameters or None
@@ -295,6 +310,7 @@ def _problem_response(status: int, docs: Sequence[ProblemDoc]) -> OpenAPIRespons
     listed = "; ".join(f"`{doc.code}`: {doc.title}" for doc in docs)
     return OpenAPIResponse(
         description=f"{_DESCRIPTIONS.get(status, 'Refused')}. Codes: {listed}",
+        headers=dict(_PROBLEM_HEADERS.get(status, {})) or None,
         content={
             PROBLEM_MEDIA_TYPE: OpenAPIMediaType(
                 schema=_PROBLEM_REF,
