@@ -274,3 +274,10 @@ def test_problem_headers_are_documented(served: dict[str, Any]) -> None:
     decide = served["paths"]["/api/v1/key-group-claims/{claim_id}/decision"]["post"]["responses"]
     assert "ETag" in decide["412"]["headers"]
     assert "WWW-Authenticate" in decide["401"]["headers"]
+
+
+def test_served_examples_carry_every_required_field(served: dict[str, Any]) -> None:
+    for name, component in served["components"]["schemas"].items():
+        for example in component.get("examples", []):
+            if isinstance(example, dict):
+                assert set(component.get("required", [])) <= set(example), name

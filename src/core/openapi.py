@@ -57,6 +57,7 @@ from core.errors import (
     UnsupportedMediaType,
 )
 from core.geojson import CoordinateSystem
+from core.pagination import Page
 
 PROBLEMS_OPT = "problems"
 
@@ -297,9 +298,9 @@ def document_operations(app: Litestar) -> None:
             # The header is read by a dependency (core.conditional), so Litestar does not document it.
             parameters = [p for p in parameters if not (isinstance(p, Parameter) and p.name == "If-Match")]
             parameters.append(_IF_MATCH)
-            decided = responses.get("200")
-            if isinstance(decided, OpenAPIResponse):
-                decided.headers = {**(decided.headers or {}), "ETag": _ETAG}
+            for answered, answer in responses.items():
+                if answered.startswith("2") and isinstance(answer, OpenAPIResponse):
+                    answer.headers = {**(answer.headers or {}), "ETag": _ETAG}
         if method == "post":
             parameters.append(_IDEMPOTENCY_KEY)
         operation.parameters = parameters or None
@@ -357,7 +358,13 @@ def name_enums(schema: OpenAPI, enums: Mapping[str, Any]) -> None:
     An enum is recognised by its set of values; a nullable one becomes `oneOf: [$ref, null]`. An enum no
     entry names stays inline (the contract test refuses that).
     """
-    by_values = {frozenset(get_args(literal)): name for name, literal in enums.items()}
+    by_values: dict[frozenset[Any], str] = {}
+    for name, literal in enums.items():
+        values = frozenset(get_args(literal))
+        if values in by_values:
+            # Recognised by values, two enums with the same ones cannot be told apart: name one of them.
+            raise ValueError(f"enums {by_values[values]} and {name} have the same values")
+        by_values[values] = name
     components = schema.components.schemas if schema.components.schemas is not None else {}
     used: set[str] = set()
 
@@ -504,7 +511,9 @@ def add_examples(schema: OpenAPI, examples: Iterable[msgspec.Struct]) -> None:
         target = components.get(name)
         if not isinstance(target, Schema):
             raise LookupError(f"no component schema {name} for its example")
-        target.examples = [msgspec.to_builtins(example)]
+        # The Struct itself, not a dict: Litestar drops None from dicts it renders, and the nulls are part of
+        # the example (`decision_reason: null`); msgspec encodes the Struct when the schema is served.
+        target.examples = [example]
     for target in components.values():
         if isinstance(target, Schema) and target.examples is None:
             composed = _composed_example(target, components)
@@ -531,10 +540,10 @@ def _example_of(node: Schema | Reference | None, components: Mapping[str, Schema
     return None
 
 
-def _composed_example(target: Schema, components: Mapping[str, Schema | Reference]) -> dict[str, Any] | None:
-    """A page's example from its items' (`{items: [example], next_cursor: null}`), when every field has one."""
+def _composed_example(target: Schema, components: Mapping[str, Schema | Reference]) -> Page[Any] | None:
+    """A page's example from its items' (`{items: [example], next_cursor: null}`)."""
     if target.properties is None or set(target.properties) != {"items", "next_cursor"}:
         return None
     items = target.properties["items"]
     item = _example_of(items.items, components) if isinstance(items, Schema) else None
-    return None if item is None else {"items": [item], "next_cursor": None}
+    return None if item is None else Page(items=[item], next_cursor=None)
