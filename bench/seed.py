@@ -64,6 +64,7 @@ async def main(count: int) -> None:
     vendors = [
         {
             "vendor_id": str(v),
+            "account_id": str(a),
             "document_id": str(d),
             "token": issue_token(long_lived, Principal(account_id=a, role="vendor", vendor_id=v)),
         }

@@ -221,12 +221,20 @@ def _reason(message: str) -> str:
 
 def validation_exception_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     """Litestar's parameter validation (query, path, header): name the parameter, never echo the URL."""
+    from core.validation import in_words  # core.validation builds on this module
+
     errors: list[FieldError] = []
+    parameters = getattr(request.scope.get("route_handler"), "parsed_fn_signature", None)
     if isinstance(exc.extra, list):
         for item in exc.extra:
             if isinstance(item, dict):
-                key = shown(str(item.get("key") or "request"))
-                errors.append(FieldError(field=key, message=_reason(str(item.get("message", "is not valid")))))
+                key = str(item.get("key") or "request")
+                raw = str(item.get("message", "is not valid"))
+                error = FieldError(field=shown(key), message=_reason(raw))
+                parameter = parameters.parameters.get(key) if parameters is not None else None
+                if parameter is not None:
+                    error = in_words(parameter.annotation, error, raw, path="")
+                errors.append(error)
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "The request is not valid"
     return problem(
         request,

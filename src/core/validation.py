@@ -47,11 +47,47 @@ def body_errors(body_type: Any, decoded: Any, first: msgspec.ValidationError) ->
     return errors or [in_words(body_type, field_error_from_msgspec(str(first)), str(first))]
 
 
-def in_words(root_type: Any, error: FieldError, raw_message: str) -> FieldError:
-    """The error with msgspec's type talk replaced: allowed values for an enum, words for a pattern."""
+_TYPE_WORDS = {
+    "int": "an integer",
+    "float": "a number",
+    "str": "a string",
+    "bool": "true or false",
+    "object": "an object",
+    "array": "an array",
+    "uuid": "a UUID",
+    "date": "a date (YYYY-MM-DD)",
+    "datetime": "an RFC 3339 date-time with its offset",
+    "time": "a time (HH:MM)",
+    "null": "null",
+}
+_BOUND_WORDS = {"<=": "at most", ">=": "at least", "<": "less than", ">": "more than"}
+_BOUND = re.compile(r"^Expected `(?P<type>\w+)` (?P<op><=|>=|<|>) (?P<limit>\S+)$")
+_LENGTH = re.compile(r"^Expected `(?P<type>str|array|object)` of length (?P<op><=|>=) (?P<limit>\d+)$")
+_WRONG_TYPE = re.compile(r"^Expected `(?P<type>[\w |]+)`, got `\w+`$")
+_BAD_VALUE = re.compile(r"^Invalid (?:RFC3339 encoded )?(?P<type>date|datetime|time|uuid|UUID)\b")
+
+
+def plain(message: str) -> str:
+    """msgspec's type talk as a person would say it ("Expected `int` <= 200" → "must be at most 200")."""
+    if match := _BOUND.match(message):
+        return f"must be {_BOUND_WORDS[match['op']]} {match['limit']}"
+    if match := _LENGTH.match(message):
+        unit = {"str": "characters", "array": "items", "object": "fields"}[match["type"]]
+        return f"must have {_BOUND_WORDS[match['op']]} {match['limit']} {unit}"
+    if match := _WRONG_TYPE.match(message):
+        kinds = [_TYPE_WORDS.get(kind.strip(), f"`{kind.strip()}`") for kind in match["type"].split("|")]
+        return "must be " + " or ".join(kinds)
+    if match := _BAD_VALUE.match(message):
+        return "must be " + _TYPE_WORDS[match["type"].lower()]
+    return message
+
+
+def in_words(root_type: Any, error: FieldError, raw_message: str, *, path: str | None = None) -> FieldError:
+    """The error with msgspec's type talk replaced: allowed values for an enum, words for a pattern and a
+    bound. `path` is where in `root_type` the error lies (default: the error's field)."""
     if "Invalid enum value" not in raw_message and "matching regex" not in raw_message:
-        return error
-    found = type_at(mi.type_info(root_type), error.field)
+        return FieldError(error.field, plain(error.message))
+    found = type_at(mi.type_info(root_type), error.field if path is None else path)
     if "Invalid enum value" in raw_message:
         values = _enum_values(found)
         if values:

@@ -168,7 +168,7 @@ SELECT vendor.id IS NOT NULL AS vendor_found, vendor.name AS vendor_name,
        vendor.id_number_masked AS vendor_id_number_masked, claim.*
 FROM (VALUES (1)) AS one LEFT JOIN vendor ON true LEFT JOIN claim ON true
 """
-_SUBMIT = text(SUBMIT_SQL).bindparams(
+SUBMIT_STATEMENT = text(SUBMIT_SQL).bindparams(
     bindparam("vendor_id", type_=Uuid()),
     bindparam("jurisdiction_code", type_=String()),
     bindparam("document_ids", type_=ARRAY(Uuid())),
@@ -215,7 +215,7 @@ async def submit_claim(
     claim_id = uuid.uuid4()
     row = await execute_or_raise(
         session,
-        _SUBMIT,
+        SUBMIT_STATEMENT,
         {
             "vendor_id": vendor_id,
             "jurisdiction_code": principal.jurisdiction_code if principal.role == "street_office" else None,

@@ -368,3 +368,21 @@ async def test_4050_category_is_checked_against_the_id_number(
         assert fields(problem(response, 422, "validation_failed")) == ["details.category"]
         claims = await session.scalar(select(func.count()).where(KeyGroupClaim.vendor_id == vendor.id))
         assert claims == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("status=bogus", "must be one of pending, rejected, verified"),
+        ("limit=500", "must be at most 200"),
+        ("limit=abc", "must be an integer"),
+    ],
+)
+async def test_query_parameter_errors_are_in_words(
+    client: Client, session: AsyncSession, settings: Settings, places: tuple[str, str], query: str, message: str
+) -> None:
+    staff = await make_account(session, "street_office", jurisdiction_code=places[0])
+    await session.commit()
+    response = await client.get(f"/api/v1/key-group-claims?{query}", headers=auth_headers(settings, staff))
+    body = problem(response, 400, "invalid_parameter")
+    assert [error["message"] for error in body["errors"]] == [message]
