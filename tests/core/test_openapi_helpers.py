@@ -106,3 +106,9 @@ def test_generic_pages_get_plain_names_and_composed_examples() -> None:
     answer = schema["paths"]["/api/shades"]["get"]["responses"]["200"]["content"]["application/json"]
     assert answer["schema"] == {"$ref": "#/components/schemas/ShadePage"}
     assert answer["examples"]["example"]["value"] == page["examples"][0]
+
+
+def test_naming_enums_twice_changes_nothing() -> None:
+    app, before = _schema()
+    name_enums(app.openapi_schema, {"Colour": Colour})
+    assert msgspec.to_builtins(app.openapi_schema.to_schema()) == before
