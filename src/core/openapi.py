@@ -366,9 +366,8 @@ def name_enums(schema: OpenAPI, enums: Mapping[str, Any]) -> None:
             raise ValueError(f"enums {by_values[values]} and {name} have the same values")
         by_values[values] = name
     components = schema.components.schemas if schema.components.schemas is not None else {}
-    for name in enums:  # named already (a second pass): re-added below, never replaced by a $ref to itself
-        components.pop(name, None)
-    used: set[str] = set()
+    # Named already (a second pass): set aside so it is not replaced by a $ref to itself, and kept.
+    used: set[str] = {name for name in enums if components.pop(name, None) is not None}
 
     def replace(node: Schema) -> Schema | Reference:
         if node.enum is None:
