@@ -225,7 +225,9 @@ def _walk_the_registry(clients: contextlib.ExitStack, service: str) -> None:
     )
     assert opened.status_code == 201, opened.content
 
-    # Public sign-up: no token at all.
+    # Public sign-up: no token at all. The schema says so (`security: [{}, {bearer: []}]`), but the generator
+    # still types the argument AuthenticatedClient (openapi-generators/openapi-python-client#1372, fix
+    # proposed in #1462); a plain Client works at run time.
     signed_up = _module("api.vendors.register_vendor").sync_detailed(
         client=clients.enter_context(client.Client(base_url=service)),
         body=models.RegisterVendor(
