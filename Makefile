@@ -5,16 +5,19 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-HOST ?= 127.0.0.1
-PORT ?= 8000
-WORKERS ?= 1
+HOST ?= 127.0.0.1## address make run listens on
+PORT ?= 8000## port make run listens on (a port already in use is refused)
+WORKERS ?= 1## granian worker processes for make run
 
 .DEFAULT_GOAL := help
 
 .PHONY: help run test bench fuzz lint check migrate demo clean
 
-help: ## Show the targets
+help: ## Show the targets and the variables they take
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@echo "Variables (e.g. make run PORT=8001):"
+	@grep -E '^[A-Z_]+ \?= [^#]*## ' $(MAKEFILE_LIST) \
+		| awk -F' \\?= |## ' '{printf "  %-8s %s (default %s)\n", $$1, $$3, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("flexreg needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -24,8 +27,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP) ## Serve the API with the demo city (embedded PostgreSQL under ./var unless DATABASE_URL is set)
-	$(BIN)/flexreg demo
-	$(BIN)/flexreg serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	@$(BIN)/flexreg serve --demo --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+demo: $(STAMP) ## Build the demo city (idempotent) and list its accounts, without serving
+	@$(BIN)/flexreg demo
 
 test: $(STAMP) ## Run the whole test suite (embedded PostgreSQL under ./var unless DATABASE_URL is set)
 	$(BIN)/pytest

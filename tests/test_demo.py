@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import Settings
-from flexreg.demo import STAFF, VENDOR_PASSWORD, VENDORS, build_demo_city
+from flexreg.demo import STAFF, VENDOR_PASSWORD, VENDORS, account_lines, build_demo_city
 from registry.models import Account, Jurisdiction, KeyGroupClaim, Vendor
 
 
@@ -26,16 +25,16 @@ async def test_demo_city_is_idempotent_and_usable(
     session: AsyncSession,
     settings: Settings,
     client: httpx.AsyncClient,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     await build_demo_city(sessionmaker, settings)
     first = await _counts(session)
     assert first == (3, len(STAFF) + len(VENDORS), len(VENDORS), len(VENDORS))
     await build_demo_city(sessionmaker, settings)
     assert await _counts(session) == first
-    printed = capsys.readouterr().out
-    assert "demo_admin" in printed
-    assert "demo_vendor" in printed
+    listed = "\n".join(account_lines())
+    for username, password, *_ in STAFF:
+        assert f"{username:20} {password}" in listed
+    assert all(f"{username:20} {VENDOR_PASSWORD}" in listed for username, *_ in VENDORS)
 
     token = await client.post("/api/v1/auth/token", json={"username": "demo_vendor", "password": VENDOR_PASSWORD})
     assert token.status_code == 200

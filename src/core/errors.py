@@ -12,6 +12,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from core.request_log import request_id_of
+
 logger = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -32,6 +34,8 @@ class ProblemOut(msgspec.Struct, omit_defaults=True):
     detail: str | None = None
     instance: str | None = None
     errors: list[FieldError] | None = None
+    # The id in the response's X-Request-ID header and the access log: what a caller quotes when reporting.
+    request_id: str | None = None
 
 
 class DomainError(Exception):
@@ -160,6 +164,7 @@ def problem(
             # The path only: a query string could carry personal data.
             instance=request.url.path if request is not None else None,
             errors=errors,
+            request_id=request_id_of(request.scope) if request is not None else None,
         )
     )
     if extras:

@@ -40,6 +40,7 @@ from core.auth import decode_token
 from core.db import Base, transaction
 from core.errors import PROBLEM_MEDIA_TYPE, FieldError, NotAuthenticated, ProblemOut
 from core.http_guard import json_depth
+from core.request_log import request_id_of
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
@@ -267,6 +268,7 @@ def _problem_messages(
             detail=detail,
             instance=scope.get("path"),
             errors=errors,
+            request_id=request_id_of(scope),
         )
     )
     start_headers = [

@@ -95,6 +95,9 @@ _PROBLEM_SCHEMA = Schema(
         "code": Schema(type=OpenAPIType.STRING, description="Stable snake_case word clients branch on"),
         "detail": Schema(type=OpenAPIType.STRING),
         "instance": Schema(type=OpenAPIType.STRING),
+        "request_id": Schema(
+            type=OpenAPIType.STRING, description="The response's X-Request-ID: quote it when reporting a problem"
+        ),
         "errors": Schema(
             type=OpenAPIType.ARRAY,
             items=Schema(
@@ -175,6 +178,11 @@ _LOCATION = OpenAPIHeader(
     schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.URI_REFERENCE),
     required=True,
 )
+_REQUEST_ID = OpenAPIHeader(
+    description="This request's id, also in problem bodies and the access log (core.request_log)",
+    schema=Schema(type=OpenAPIType.STRING),
+)
+_REQUEST_ID_EXAMPLE = "5f0c2b8e9a4d4e1f8b7a6c3d2e1f0a9b"
 _ETAG = OpenAPIHeader(description=ETAG_HEADER.description, schema=Schema(type=OpenAPIType.STRING))
 # Headers problems of some statuses carry (core.errors, core.auth, core.idempotency).
 _PROBLEM_HEADERS = {
@@ -290,6 +298,9 @@ def document_operations(app: Litestar) -> None:
         for status, docs in by_status.items():
             # Replaces Litestar's own 400 (documented as application/json): every error is a problem.
             responses[str(status)] = _problem_response(status, docs)
+        for answer in responses.values():
+            if isinstance(answer, OpenAPIResponse):
+                answer.headers = {**(answer.headers or {}), "X-Request-ID": _REQUEST_ID}
         created = responses.get("201")
         if isinstance(created, OpenAPIResponse):
             created.headers = {**(created.headers or {}), "Location": _LOCATION}
@@ -324,6 +335,7 @@ def _problem_response(status: int, docs: Sequence[ProblemDoc]) -> OpenAPIRespons
                             "status": doc.status,
                             "code": doc.code,
                             "detail": doc.title,
+                            "request_id": _REQUEST_ID_EXAMPLE,
                         },
                     )
                     for doc in docs

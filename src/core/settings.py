@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -51,6 +52,8 @@ class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_body_bytes: int = 1024 * 1024
     max_document_bytes: int = 5 * 1024 * 1024
     max_json_depth: int = 32
+    # Browser origins allowed to call the API cross-origin (CORS); empty means no CORS headers at all.
+    cors_origins: tuple[str, ...] = ()
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -90,7 +93,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             ),
             auth=AuthSettings(secret_key=_key(env, "FLEXREG_SECRET_KEY", var_dir, environment)),
             data=DataSettings(data_key=_key(env, "FLEXREG_DATA_KEY", var_dir, environment)),
+            http=HttpSettings(cors_origins=_origins(env.get("FLEXREG_CORS_ORIGINS", ""))),
         )
+
+
+_ORIGIN = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    """FLEXREG_CORS_ORIGINS: comma-separated origins (`https://console.example.cn`), or `*` for any."""
+    origins = tuple(part.strip() for part in value.split(",") if part.strip())
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise ValueError(
+                f"FLEXREG_CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port], no path), nor *"
+            )
+    return origins
 
 
 def _key(env: dict[str, str], name: str, var_dir: Path, environment: str) -> bytes:

@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Request, Router
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,7 +32,10 @@ from core.openapi import (
     name_generic_components,
     operation_id_from_name,
 )
+from core.request_log import HEADER as REQUEST_ID_HEADER
+from core.request_log import RequestLogMiddleware
 from core.settings import Settings
+from flexreg import docs
 from registry.api import CONTROLLERS as REGISTRY_CONTROLLERS
 from registry.api import NAMED_ENUMS as REGISTRY_ENUMS
 from registry.api import examples as registry_examples
@@ -60,6 +63,23 @@ async def provide_optional_principal(request: Request[Any, Any, Any], session: D
     return optional_principal_of(request)
 
 
+def cors_config(settings: Settings) -> CORSConfig | None:
+    """CORS for a browser console on another origin, only when FLEXREG_CORS_ORIGINS names some.
+
+    Bearer tokens, not cookies, authenticate: credentials are never allowed cross-origin.
+    """
+    if not settings.http.cors_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.http.cors_origins),
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match"],
+        expose_headers=["Location", "ETag", "Retry-After", "Idempotent-Replayed", REQUEST_ID_HEADER],
+        allow_credentials=False,
+        max_age=600,
+    )
+
+
 def create_app(
     settings: Settings | None = None, *, sessionmaker: async_sessionmaker[AsyncSession] | None = None
 ) -> Litestar:
@@ -80,7 +100,11 @@ def create_app(
         # Tests hand in sessions bound to their rolled-back connection; the app then owns no engine.
         state["sessionmaker"] = sessionmaker
     app = Litestar(
-        route_handlers=[Router(path="/api/v1", route_handlers=[*REGISTRY_CONTROLLERS])],
+        route_handlers=[
+            Router(path="/api/v1", route_handlers=[*REGISTRY_CONTROLLERS]),
+            docs.assets_router(),
+            docs.to_docs,
+        ],
         dependencies={
             "session": Provide(provide_session),
             "principal": Provide(provide_principal),
@@ -94,12 +118,16 @@ def create_app(
         before_send=[no_store_by_default],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.http.max_body_bytes,
+        cors_config=cors_config(settings),
+        # The service logs through the standard logging module as configured by its entry point (flexreg serve);
+        # Litestar's default would reconfigure the root logger in every worker.
+        logging_config=None,
         openapi_config=OpenAPIConfig(
             title="flexreg",
             version="1.0.0",
             description="Flexible-employment registry: who, where and when, may they.",
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            path=docs.DOCS_PATH,
+            render_plugins=[docs.render_plugin()],
             operation_id_creator=operation_id_from_name,
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
@@ -114,4 +142,6 @@ def create_app(
     name_enums(schema, {**CORE_ENUMS, **REGISTRY_ENUMS})
     add_examples(schema, registry_examples())
     close_request_schemas(schema)
+    # Outside routing, error rendering and CORS: unrouted requests and every problem get an id and a log line.
+    app.asgi_handler = RequestLogMiddleware(app.asgi_handler)
     return app

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import http.client
 import logging
 import os
+import socket
 import sys
+import threading
+import time
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
+from urllib.parse import urlsplit
 
 from core.auth import StaffRole
 from core.db import create_engine, create_sessionmaker, database_url, transaction
@@ -18,6 +24,13 @@ from core.settings import Settings
 logger = logging.getLogger("flexreg")
 
 ROOT = Path(__file__).resolve().parents[2]
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+# How long `serve` waits for its first answer before giving up on printing the ready block.
+READY_TIMEOUT_SECONDS = 120.0
+
+
+class CannotListen(Exception):
+    """`serve` cannot listen where it was asked to: the port is taken, or the address is not this machine's."""
 
 
 def _settings_with_database() -> Settings:
@@ -41,13 +54,111 @@ def migrate(settings: Settings) -> None:
     command.upgrade(config, "head")
 
 
-def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port something already listens on, before starting anything.
+
+    Granian binds with SO_REUSEPORT, so a second server on a taken port would start without complaint and the
+    kernel would split the connections between the two. This probe binds without it (SO_REUSEADDR only lets
+    it reuse a port whose old connections linger in TIME_WAIT), which fails while any socket listens there.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise CannotListen(f"cannot listen on {_address(host, port)}: {exc.strerror or exc}") from None
+            raise CannotListen(
+                f"{_address(host, port)} is already in use: is flexreg already running? "
+                f"Stop it, or choose another port (flexreg serve --port {port + 1}; make run PORT={port + 1})"
+            ) from None
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def base_url(host: str, port: int) -> str:
+    """The address to show and to probe: a wildcard host is reached on loopback."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104 (a mapping, not a bind)
+    return f"http://{_address(shown, port)}"
+
+
+def ready_block(url: str, *, demo: bool) -> str:
+    """What a person starting the service needs: where the API and its docs are, and the demo accounts."""
+    from flexreg import demo as demo_city
+
+    lines = [
+        "",
+        "=" * 72,
+        "flexreg is ready",
+        f"  API   {url}/api/v1",
+        f"  Docs  {url}/schema   (OpenAPI document: {url}/schema/openapi.json)",
+    ]
+    if demo:
+        lines += ["", *demo_city.account_lines()]
+    lines += ["", "Stop with Ctrl-C.", "=" * 72]
+    return "\n".join(lines)
+
+
+def wait_until_answering(url: str, timeout: float) -> bool:
+    """Whether the service at `url` answers its OpenAPI document within `timeout` seconds."""
+    parts = urlsplit(url)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=2)
+        try:
+            connection.request("GET", "/schema/openapi.json")
+            if connection.getresponse().status == 200:
+                return True
+        except OSError:
+            pass
+        finally:
+            connection.close()
+        time.sleep(0.2)
+    return False
+
+
+def _announce_when_ready(url: str, block: str) -> None:
+    if wait_until_answering(url, READY_TIMEOUT_SECONDS):
+        time.sleep(0.3)  # let the worker write the probe's access-log line first: the block stays last
+        print(block, flush=True)  # noqa: T201
+    else:
+        logger.error("the service did not answer on %s within %.0f s", url, READY_TIMEOUT_SECONDS)
+
+
+def granian_logging() -> dict[str, Any]:
+    """Logging for granian's main and worker processes: the service's lines as the CLI prints them.
+
+    Granian's own startup lines are kept to warnings (the ready block says where it listens) and its access log
+    is off: `core.request_log` writes the one line per request.
+    """
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": LOG_FORMAT}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stdout"}},
+        "root": {"handlers": ["console"], "level": "INFO"},
+        "loggers": {
+            "_granian": {"level": "WARNING"},
+            "granian.access": {"level": "WARNING"},
+            "pgserver": {"level": "WARNING"},
+        },
+    }
+
+
+def serve(settings: Settings, host: str, port: int, workers: int, *, demo: bool = False) -> None:
     from granian import Granian
     from granian.constants import Interfaces, Loops
+    from granian.log import LogLevels
 
     migrate(settings)
-    logger.info("serving on http://%s:%s (%s worker%s)", host, port, workers, "" if workers == 1 else "s")
-    Granian(
+    if demo:
+        asyncio.run(_demo(settings))
+    url = base_url(host, port)
+    logger.info("starting on %s (%s worker%s)", url, workers, "" if workers == 1 else "s")
+    server = Granian(
         "flexreg.app:create_app",
         factory=True,
         address=host,
@@ -55,7 +166,17 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         interface=Interfaces.ASGI,
         workers=workers,
         loop=Loops.uvloop,
-    ).serve()
+        log_level=LogLevels.warning,
+        log_dictconfig=granian_logging(),
+        log_access=False,
+    )
+    # Announced from the main process once a worker answers, so it is the last thing a new user reads.
+    server.on_startup(
+        lambda: threading.Thread(
+            target=_announce_when_ready, args=(url, ready_block(url, demo=demo)), daemon=True
+        ).start()
+    )
+    server.serve()
 
 
 async def _create_account(settings: Settings, args: argparse.Namespace) -> None:
@@ -90,7 +211,7 @@ async def _demo(settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     parser = argparse.ArgumentParser(prog="flexreg", description="Flexible-employment registry service")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply database migrations")
@@ -98,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--host", default="127.0.0.1")
     serve_parser.add_argument("--port", type=int, default=8000)
     serve_parser.add_argument("--workers", type=int, default=1)
+    serve_parser.add_argument("--demo", action="store_true", help="build the demo city first; list its accounts")
     commands.add_parser("demo", help="build the demo city (idempotent) and print its accounts")
     account_parser = commands.add_parser("create-account", help="open an account")
     # Vendors sign up (POST /vendors): their account comes with the profile it exists for.
@@ -110,9 +232,14 @@ def main(argv: list[str] | None = None) -> int:
 
     # Alembic announces every autogenerate plugin at INFO; keep its migration lines only.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    settings = _settings_with_database()
     try:
+        if args.command == "serve":
+            check_port_free(args.host, args.port)  # before the database starts: fail fast
+        settings = _settings_with_database()
         _run(args, settings)
+    except CannotListen as exc:
+        print(f"flexreg {args.command}: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
     except DomainError as exc:
         print(f"flexreg {args.command}: {exc.detail}", file=sys.stderr)  # noqa: T201
         return 2
@@ -123,10 +250,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
     if args.command == "migrate":
         migrate(settings)
     elif args.command == "serve":
-        serve(settings, args.host, args.port, args.workers)
+        serve(settings, args.host, args.port, args.workers, demo=args.demo)
     elif args.command == "demo":
+        from flexreg.demo import account_lines
+
         migrate(settings)
         asyncio.run(_demo(settings))
+        print("\n".join(["", *account_lines()]))  # noqa: T201
     elif args.command == "create-account":
         asyncio.run(_create_account(settings, args))
 

@@ -104,7 +104,7 @@ async def _jurisdiction(
 
 
 async def build_demo_city(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
-    """Create whatever part of the demo city is missing, then print the accounts."""
+    """Create whatever part of the demo city is missing."""
     cipher = FieldCipher(settings.data.data_key)
     today = settings.today()
     async with transaction(sessionmaker) as session:
@@ -136,7 +136,6 @@ async def build_demo_city(sessionmaker: async_sessionmaker[AsyncSession], settin
             )
             if claim is not None:
                 await _claim(session, vendor, claim, residence, today)
-    _print_accounts()
 
 
 async def _claim(session: AsyncSession, vendor: Vendor, claim: dict[str, Any], residence: str, today: dt.date) -> None:
@@ -168,10 +167,11 @@ async def _claim(session: AsyncSession, vendor: Vendor, claim: dict[str, Any], r
         )
 
 
-def _print_accounts() -> None:
-    lines = ["", "Demo city ready. Accounts (username / password / role / scope):"]
+def account_lines() -> list[str]:
+    """The demo accounts as `flexreg demo` and `flexreg serve --demo` list them."""
+    lines = ["Demo accounts (username / password / role / scope):"]
     for username, password, role, jurisdiction_code, department_code in STAFF:
-        lines.append(f"  {username:20} {password:18} {role:14} {jurisdiction_code or department_code or ''}")
+        lines.append(f"  {username:20} {password:18} {role:14} {jurisdiction_code or department_code or ''}".rstrip())
     for username, _name, _id, _phone, residence, _claim in VENDORS:
         lines.append(f"  {username:20} {VENDOR_PASSWORD:18} {'vendor':14} lives in {residence}")
-    print("\n".join(lines))  # noqa: T201
+    return lines

@@ -13,10 +13,10 @@ from core.auth import Principal, require_role
 from core.errors import FieldError
 from registry.access import record_personal_data_access
 from registry.errors import DocumentNotFound, DocumentTooLarge, UnsupportedDocumentType
-from registry.models import Document, DocumentContent, KeyGroupClaim, KeyGroupClaimEvidence, Vendor
+from registry.models import Document, DocumentContent, DocumentMediaType, KeyGroupClaim, KeyGroupClaimEvidence, Vendor
 
 # Leading bytes of each accepted format. The declared Content-Type and the file name are never trusted.
-_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+_SIGNATURES: tuple[tuple[bytes, DocumentMediaType], ...] = (
     (b"%PDF-", "application/pdf"),
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),

@@ -32,6 +32,9 @@ ClaimStatus = Literal["pending", "verified", "rejected"]
 ClaimDecision = Literal["verified", "rejected"]
 CLAIM_STATUSES: Final[tuple[ClaimStatus, ...]] = get_args(ClaimStatus)
 CLAIM_DECISIONS: Final[tuple[ClaimDecision, ...]] = get_args(ClaimDecision)
+# The evidence formats accepted (by their magic bytes, registry/documents.py).
+DocumentMediaType = Literal["application/pdf", "image/jpeg", "image/png"]
+DOCUMENT_MEDIA_TYPES: Final[tuple[DocumentMediaType, ...]] = get_args(DocumentMediaType)
 
 
 def _now() -> Any:
@@ -104,7 +107,7 @@ class Document(Base):
 
     __tablename__ = "registry_document"
     __table_args__ = (
-        CheckConstraint("media_type IN ('application/pdf', 'image/jpeg', 'image/png')", name="media_type_allowed"),
+        one_of("media_type", DOCUMENT_MEDIA_TYPES, name="media_type_allowed"),
         CheckConstraint("size > 0", name="size_positive"),
     )
 

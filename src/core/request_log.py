@@ -1,0 +1,78 @@
+"""One access-log line per request, and the request id that ties that line to the response and its problem body.
+
+Every request gets a fresh id (a client-sent `X-Request-ID` is ignored: it could be forged to tie log lines
+to someone else's request, or carry text we would then log). The id is returned in `X-Request-ID` and in
+every problem document (`request_id`), so a caller quoting it leads an operator to the line.
+
+The line names the method, the route *template* (`/api/v1/vendors/{vendor_id}`, never the raw path,
+which holds ids), the status, the duration and the request id: no query string, no client address, no
+header values, nothing a person could be found by.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger(__name__)
+
+HEADER = "X-Request-ID"
+_HEADER_NAME = HEADER.lower().encode()
+_STATE_KEY = "request_id"
+# Requests no route matched (404, or 405 before routing): their path is whatever the client typed.
+UNMATCHED = "-"
+
+
+def request_id_of(scope: Scope | dict[str, Any]) -> str | None:
+    """The id of the request this scope belongs to (None outside the middleware, e.g. in a bare unit test)."""
+    state = scope.get("state")
+    value = state.get(_STATE_KEY) if isinstance(state, dict) else None
+    return value if isinstance(value, str) else None
+
+
+class RequestLogMiddleware:
+    """Give each HTTP request an id, return it in a header, and log the request once it has been answered.
+
+    It wraps the whole application (outside routing and error rendering), so requests no route matched and
+    problems from other middleware are logged and carry the id as well.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # type: ignore[comparison-overlap]
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        scope.setdefault("state", {})[_STATE_KEY] = request_id
+        header = (_HEADER_NAME, request_id.encode())
+        status: int | None = None
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *(item for item in message.get("headers", ()) if item[0].lower() != _HEADER_NAME),
+                    header,
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            logger.info(
+                "%s %s %s %.1fms request_id=%s",
+                scope.get("method", "-"),
+                scope.get("path_template") or UNMATCHED,
+                status if status is not None else "-",
+                (time.perf_counter() - started) * 1000,
+                request_id,
+            )
