@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -14,10 +14,12 @@ from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from core.clock import FixedClock
 from core.db import drop_database, recreate_database, sqlalchemy_url
 from core.embedded_pg import start_embedded_postgres
 from core.settings import AuthSettings, DatabaseSettings, DataSettings, Settings
 from flexreg.app import create_app
+from tests.clock import START
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,7 +48,25 @@ async def database_url(server_url: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def fixed_clock() -> FixedClock:
+    """The one clock of the run; tests reach it through `clock`, which puts it back at START each time."""
+    return FixedClock(START)
+
+
+@pytest.fixture(autouse=True)
+def clock(fixed_clock: FixedClock) -> Iterator[FixedClock]:
+    """The settings' clock, at tests.clock.START (2026-06-15 10:00 in the city) when every test begins.
+
+    `settings.today()` / `settings.now()` and every handler read it; move it with `clock.set(instant)` or
+    `clock.advance(timedelta)`. (JWT expiry and idempotency leases run on real time: see core.auth.)
+    """
+    fixed_clock.set(START)
+    yield fixed_clock
+    fixed_clock.set(START)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory, fixed_clock: FixedClock) -> Settings:
     return Settings(
         environment="development",
         var_dir=tmp_path_factory.mktemp("var"),
@@ -54,6 +74,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         db=DatabaseSettings(url=database_url, pool_size=5),
         auth=AuthSettings(secret_key=b"test-secret-key-" * 4),
         data=DataSettings(data_key=b"test-data-key-00" * 2),
+        clock=fixed_clock,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from alembic import command
@@ -34,7 +35,7 @@ def test_single_head_and_readable_ids() -> None:
 
 
 async def test_upgrade_downgrade_upgrade_and_models_agree(server_url: str) -> None:
-    name = "flexreg_migration_check"
+    name = f"flexreg_migration_check_{os.getpid()}"  # per run: other checkouts may test on the same server
     url = await recreate_database(server_url, name)
     config = _config(url)
     try:

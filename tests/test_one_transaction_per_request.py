@@ -39,17 +39,15 @@ from registry.models import (
     PersonalDataAccess,
     Vendor,
 )
-from tests.builders import (
-    DONGCHENG_SQUARE,
+from tests.builders import DONGCHENG_SQUARE, auth_headers, id_number, phone_number
+from tests.problems import assert_problem
+from tests.registry.builders import (
     PASSWORD,
-    auth_headers,
-    id_number,
     make_account,
     make_claim,
     make_document,
     make_jurisdiction,
     make_vendor,
-    phone_number,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -337,7 +335,7 @@ async def test_a_request_that_fails_after_writing_leaves_nothing_behind(
         with monkeypatch.context() as patch:
             fail_after_writing(patch, path.module, path.verb)
             failed = await path.send(client, world)
-        assert failed.status_code == 500, failed.text
+        assert_problem(failed, 500, "internal_error")
         assert await _rows(committing, path.count(world)) == before
         succeeded = await path.send(client, world)
         assert succeeded.status_code == path.succeeds_with, succeeded.text
@@ -353,8 +351,7 @@ async def test_a_refused_sign_in_is_counted_although_the_request_is_refused(
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         for attempt in range(1, 4):
             response = await _wrong_password(client, world)
-            assert response.status_code == 401
-            assert response.json()["code"] == "invalid_credentials"
+            assert_problem(response, 401, "invalid_credentials")
             counted = select(func.sum(LoginFailure.failures)).where(
                 LoginFailure.username_key == world.staff.username.lower()
             )

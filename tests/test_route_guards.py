@@ -8,6 +8,8 @@ import httpx
 from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
 
+from tests.problems import assert_problem
+
 # (method, path) pairs anyone may call; everything else must carry a guard.
 PUBLIC = {
     ("POST", "/api/v1/auth/token"),
@@ -49,5 +51,4 @@ async def test_every_guarded_route_refuses_anonymous_callers(app: Litestar, clie
         concrete = re.sub(r"\{\w+:uuid\}", "00000000-0000-4000-8000-000000000000", path)
         concrete = re.sub(r"\{\w+:str\}", "110101001000", concrete)
         response = await client.request(method, concrete, json={} if method in ("POST", "PUT", "PATCH") else None)
-        assert response.status_code == 401, (method, path, response.status_code)
-        assert response.headers["content-type"].startswith("application/problem+json")
+        assert_problem(response, 401, "not_authenticated")

@@ -288,7 +288,8 @@ def busy_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[An
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Last resort: log with a reference, answer with nothing internal (no trace, SQL or values)."""
-    reference = uuid.uuid4().hex
+    # The request id when there is one: the caller quotes one number, the access log and this line share it.
+    reference = request_id_of(request.scope) or uuid.uuid4().hex
     logger.error(
         "unhandled %s on %s %s [ref %s]", type(exc).__name__, request.method, request.url.path, reference, exc_info=exc
     )

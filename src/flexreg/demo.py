@@ -133,6 +133,7 @@ async def build_demo_city(sessionmaker: async_sessionmaker[AsyncSession], settin
                 id_number=id_number,
                 phone=phone,
                 residence_jurisdiction=residence,
+                today=today,
             )
             if claim is not None:
                 await _claim(session, vendor, claim, residence, today)

@@ -111,7 +111,7 @@ async def register_vendor(
     phone: str,
     residence_jurisdiction: str,
     actor: Principal | None = None,
-    today: dt.date | None = None,
+    today: dt.date,
 ) -> Vendor:
     """Open a vendor account and profile in the caller's transaction; a refusal leaves neither behind.
 
@@ -125,7 +125,7 @@ async def register_vendor(
     check_may_register(actor, residence_jurisdiction)
     clean_name = _checked(id_numbers.normalise_name, name)
     number = _checked(lambda raw: id_numbers.normalise_id_number(raw, today=today), id_number)
-    _check_working_age(number, today or id_numbers.china_today())
+    _check_working_age(number, today)
     mobile = _checked(id_numbers.normalise_phone, phone)
     # Only a street or township has a street office to serve the vendor (DOMAIN.md §6.3).
     if not is_street_level(residence_jurisdiction):
@@ -173,9 +173,11 @@ async def _already_registered(session: AsyncSession, lookup: bytes) -> bool:
     return await session.scalar(select(Vendor.id).where(Vendor.id_number_hmac == lookup)) is not None
 
 
-async def find_vendor_by_id_number(session: AsyncSession, cipher: FieldCipher, id_number: str) -> Vendor | None:
+async def find_vendor_by_id_number(
+    session: AsyncSession, cipher: FieldCipher, id_number: str, *, today: dt.date
+) -> Vendor | None:
     """The vendor holding this ID number in any spelling (fullwidth, lower-case x), or None."""
-    number = _checked(id_numbers.normalise_id_number, id_number)
+    number = _checked(lambda raw: id_numbers.normalise_id_number(raw, today=today), id_number)
     lookup = id_number_lookup_hash(cipher, number)
     result = await session.scalars(select(Vendor).where(Vendor.id_number_hmac == lookup))
     return result.one_or_none()

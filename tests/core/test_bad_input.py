@@ -10,21 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import Settings
 from registry.models import Jurisdiction
-from tests.builders import DONGCHENG_SQUARE, auth_headers, jurisdiction_code, make_account
+from tests.builders import DONGCHENG_SQUARE, auth_headers
+from tests.problems import assert_problem
+from tests.registry.builders import jurisdiction_code, make_account
 
 JSON = {"content-type": "application/json"}
 TOKEN = "/api/v1/auth/token"
-
-
-def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, object] = response.json()
-    assert body["status"] == status
-    assert str(body["type"]).startswith("/problems/")
-    if code is not None:
-        assert body["code"] == code, body
-    return body
 
 
 @pytest.mark.parametrize(
@@ -36,12 +27,12 @@ def assert_problem(response: httpx.Response, status: int, code: str | None = Non
         (b'{"username": "a", "password": NaN}', "malformed_json"),
         (b'{"username": "a", "password": Infinity}', "malformed_json"),
         (b'{"username": "a", "password": "b"} x', "malformed_json"),
-        (b"", None),
+        (b"", "malformed_json"),
         (b'\xef\xbb\xbf{"username": "a", "password": "b"}', "malformed_json"),
     ],
     ids=["xml", "invalid-utf8", "deep-nesting", "nan", "infinity", "trailing-garbage", "empty", "bom"],
 )
-async def test_unreadable_json_is_400(client: httpx.AsyncClient, body: bytes, code: str | None) -> None:
+async def test_unreadable_json_is_400(client: httpx.AsyncClient, body: bytes, code: str) -> None:
     response = await client.post(TOKEN, content=body, headers=JSON)
     assert_problem(response, 400, code)
 
@@ -148,7 +139,8 @@ async def test_unexpected_errors_are_generic_500s(app: Litestar) -> None:
     text = response.text
     for leak in ("Traceback", "SELECT", "registry_vendor", "/srv/", "RuntimeError"):
         assert leak not in text
-    assert problem["reference"]
+    # One number to quote: the reference is the request id of the header and the access log.
+    assert problem["reference"] == problem["request_id"] == response.headers["x-request-id"]
 
 
 async def test_rejected_geometry_writes_nothing(
@@ -163,7 +155,7 @@ async def test_rejected_geometry_writes_nothing(
             json={"code": jurisdiction_code(), "name": "x", "boundary": boundary},
             headers=auth_headers(settings, admin),
         )
-        assert_problem(response, 422)
+        assert_problem(response, 422, "validation_failed")
     ok = await client.post(
         "/api/v1/jurisdictions",
         json={"code": jurisdiction_code(), "name": "ok", "boundary": DONGCHENG_SQUARE},
@@ -185,7 +177,7 @@ async def test_nesting_limit_is_exact(client: httpx.AsyncClient, settings: Setti
     assert_problem(await client.post(TOKEN, content=nested(limit + 1), headers=JSON), 400, "malformed_json")
     # Brackets inside strings are not nesting.
     brackets_in_text = b'{"username": "' + b"[" * 50 + b'", "password": "x"}'
-    assert (await client.post(TOKEN, content=brackets_in_text, headers=JSON)).status_code == 401
+    assert_problem(await client.post(TOKEN, content=brackets_in_text, headers=JSON), 401, "invalid_credentials")
 
 
 async def test_unknown_query_parameters_are_refused_without_echo(client: httpx.AsyncClient) -> None:

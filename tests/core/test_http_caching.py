@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import Settings
 from registry.catalogue import CATEGORIES
-from tests.builders import PASSWORD, auth_headers, make_account
+from tests.builders import auth_headers
+from tests.registry.builders import PASSWORD, make_account
 
 LISTS = ["/api/v1/activities", "/api/v1/departments", "/api/v1/permit-types"]
 CATEGORY = sorted(CATEGORIES)[0]

@@ -23,8 +23,9 @@ from core.idempotency import KEY_TTL, IdempotencyKey, IdempotencyMiddleware, can
 from core.settings import Settings
 from flexreg.app import create_app
 from registry.models import Account, Jurisdiction
-from tests.builders import DONGCHENG_SQUARE, auth_headers, jurisdiction_code, make_account, make_jurisdiction
-from tests.core.test_bad_input import assert_problem
+from tests.builders import DONGCHENG_SQUARE, auth_headers
+from tests.problems import assert_problem
+from tests.registry.builders import jurisdiction_code, make_account, make_jurisdiction
 
 URL = "/api/v1/jurisdictions"
 
@@ -204,7 +205,9 @@ async def test_unauthenticated_attempt_is_not_stored(
 ) -> None:
     key = new_key()
     headers = {"Idempotency-Key": key, "content-type": "application/json"}
-    assert_problem(await client.post(URL, content=establish(jurisdiction_code()), headers=headers), 401)
+    assert_problem(
+        await client.post(URL, content=establish(jurisdiction_code()), headers=headers), 401, "not_authenticated"
+    )
     assert await stored_keys(session, key) == 0
 
 
@@ -231,10 +234,9 @@ async def test_a_conflict_is_stored_and_replayed(
     await session.execute(delete(Jurisdiction).where(Jurisdiction.code == existing.code))
     await session.commit()
     retry = await client.post(URL, content=establish(existing.code), headers=headers_for(settings, admin, key))
-    assert retry.status_code == 409
+    assert_problem(retry, 409, "jurisdiction_exists")
     assert retry.content == first.content
     assert retry.headers["idempotent-replayed"] == "true"
-    assert retry.headers["content-type"].startswith("application/problem+json")
     assert await jurisdictions(session, existing.code) == 0
 
 
@@ -281,7 +283,10 @@ async def test_a_key_older_than_24_hours_counts_as_new(
 async def _hold(
     session: AsyncSession, settings: Settings, admin: Account, key: str, body: bytes, locked_until: dt.datetime
 ) -> None:
-    """A key left in progress by an attempt that is still running (or crashed)."""
+    """A key left in progress by an attempt that is still running (or crashed).
+
+    Real time, not the settings' clock: core.idempotency times its leases and key TTL with the system clock.
+    """
     session.add(
         IdempotencyKey(
             principal=str(admin.id),
@@ -388,7 +393,7 @@ async def test_concurrent_identical_requests_create_exactly_one(settings: Settin
             statuses[label] = statuses.get(label, 0) + 1
             assert response.status_code in (201, 409), response.text
             if response.status_code == 409:
-                assert response.json()["code"] == "idempotency_key_in_progress"
+                assert_problem(response, 409, "idempotency_key_in_progress")
         assert statuses.get((201, None)) == 1, statuses
         assert len({r.content for r in created}) == 1
         async with maker() as check:

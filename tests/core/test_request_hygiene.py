@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import create_engine
 from core.settings import Settings
 from registry.models import Account, Jurisdiction
-from tests.builders import DONGCHENG_SQUARE, auth_headers, jurisdiction_code, make_account
-from tests.core.test_bad_input import assert_problem
+from tests.builders import DONGCHENG_SQUARE, auth_headers
+from tests.problems import assert_problem
+from tests.registry.builders import jurisdiction_code, make_account
 
 JSON = {"content-type": "application/json"}
 TOKEN = "/api/v1/auth/token"
@@ -43,14 +44,20 @@ async def test_forbidden_characters_are_found_in_nested_values_and_keys(
     headers = {**auth_headers(settings, admin), **JSON}
     base = {"code": jurisdiction_code(), "name": "ok", "boundary": DONGCHENG_SQUARE}
     bad_name = json.dumps({**base, "name": "East\u202egnirts"}).encode()
-    problem = assert_problem(await client.post("/api/v1/jurisdictions", content=bad_name, headers=headers), 422)
+    problem = assert_problem(
+        await client.post("/api/v1/jurisdictions", content=bad_name, headers=headers), 422, "validation_failed"
+    )
     assert problem["errors"][0]["field"] == "name"  # type: ignore[index]
     # The trailing newline that Python's `$` lets through every ^…$ pattern (was a 500 from varchar(12)).
     bad_code = json.dumps({**base, "code": jurisdiction_code() + "\n"}).encode()
-    problem = assert_problem(await client.post("/api/v1/jurisdictions", content=bad_code, headers=headers), 422)
+    problem = assert_problem(
+        await client.post("/api/v1/jurisdictions", content=bad_code, headers=headers), 422, "validation_failed"
+    )
     assert problem["errors"][0]["field"] == "code"  # type: ignore[index]
     bad_key = json.dumps({**base, "boundary": {**DONGCHENG_SQUARE, "type\n": 1}}).encode()
-    assert_problem(await client.post("/api/v1/jurisdictions", content=bad_key, headers=headers), 422)
+    assert_problem(
+        await client.post("/api/v1/jurisdictions", content=bad_key, headers=headers), 422, "validation_failed"
+    )
     assert await session.scalar(select(func.count()).select_from(Jurisdiction)) == 0
 
 
@@ -77,7 +84,7 @@ async def test_trailing_newline_in_a_username_is_refused(
 async def test_ordinary_text_passes(client: httpx.AsyncClient, username: str) -> None:
     for ensure_ascii in (True, False):
         body = json.dumps({"username": username, "password": "x"}, ensure_ascii=ensure_ascii).encode()
-        assert_problem(await client.post(TOKEN, content=body, headers=JSON), 401)
+        assert_problem(await client.post(TOKEN, content=body, headers=JSON), 401, "invalid_credentials")
 
 
 @pytest.mark.parametrize(
@@ -111,7 +118,7 @@ async def test_duplicate_keys_in_nested_objects_are_400(
 
 async def test_key_lookalikes_inside_strings_are_not_duplicates(client: httpx.AsyncClient) -> None:
     body = b'{"username": "x\\":\\"username\\":", "password": "\\"password\\": 1"}'
-    assert_problem(await client.post(TOKEN, content=body, headers=JSON), 401)
+    assert_problem(await client.post(TOKEN, content=body, headers=JSON), 401, "invalid_credentials")
 
 
 async def test_control_characters_in_the_path_are_400(client: httpx.AsyncClient) -> None:
@@ -129,10 +136,10 @@ async def test_nul_in_a_cursor_is_400(client: httpx.AsyncClient) -> None:
 
 async def test_anonymous_caller_gets_401_before_415_or_400(client: httpx.AsyncClient) -> None:
     text = {"content-type": "text/plain"}
-    assert_problem(await client.post("/api/v1/jurisdictions", content=b"{}", headers=text), 401)
-    assert_problem(await client.post("/api/v1/jurisdictions?a=1&a=2", json={}), 401)
-    assert_problem(await client.post("/api/v1/documents", content=b"{}", headers=JSON), 401)
-    assert_problem(await client.get("/api/v1/vendors/me?x=%00"), 401)
+    assert_problem(await client.post("/api/v1/jurisdictions", content=b"{}", headers=text), 401, "not_authenticated")
+    assert_problem(await client.post("/api/v1/jurisdictions?a=1&a=2", json={}), 401, "not_authenticated")
+    assert_problem(await client.post("/api/v1/documents", content=b"{}", headers=JSON), 401, "not_authenticated")
+    assert_problem(await client.get("/api/v1/vendors/me?x=%00"), 401, "not_authenticated")
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
@@ -142,8 +149,9 @@ async def test_json_handlers_want_json(
     admin = await make_account(session, "admin")
     await session.commit()
     headers = {**auth_headers(settings, admin), "content-type": content_type}
-    problem = assert_problem(await client.post("/api/v1/jurisdictions", content=b"{}", headers=headers), 415)
-    assert problem["code"] == "unsupported_media_type"
+    problem = assert_problem(
+        await client.post("/api/v1/jurisdictions", content=b"{}", headers=headers), 415, "unsupported_media_type"
+    )
     assert "application/json" in str(problem["detail"])
     assert content_type not in str(problem["detail"])
 
@@ -151,7 +159,9 @@ async def test_json_handlers_want_json(
 async def test_json_handlers_accept_json_variants(client: httpx.AsyncClient) -> None:
     for content_type in ("application/json; charset=utf-8", "application/vnd.flexreg+json", "Application/JSON"):
         body = b'{"username": "a", "password": "b"}'
-        assert_problem(await client.post(TOKEN, content=body, headers={"content-type": content_type}), 401)
+        assert_problem(
+            await client.post(TOKEN, content=body, headers={"content-type": content_type}), 401, "invalid_credentials"
+        )
 
 
 async def test_json_body_without_content_type_is_415(client: httpx.AsyncClient) -> None:

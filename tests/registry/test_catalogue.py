@@ -200,12 +200,12 @@ def test_department_and_permit_type_lists_json() -> None:
 
 
 def test_unknown_category_is_refused_naming_the_field() -> None:
-    with pytest.raises(CatalogueError, match=r"category"):
+    with pytest.raises(CatalogueError, match=r"Invalid enum value 'weapons' - at `\$\.activities\[\d+\]\.category`"):
         parse_catalogue(_broken('category = "restricted"', 'category = "weapons"'))
 
 
 def test_misspelt_field_is_refused() -> None:
-    with pytest.raises(CatalogueError, match=r"stall_alowed"):
+    with pytest.raises(CatalogueError, match=r"unknown field `stall_alowed` - at `\$\.activities\[\d+\]`"):
         parse_catalogue(_broken("stall_allowed =", "stall_alowed ="))
 
 
@@ -222,7 +222,9 @@ def test_department_that_does_not_handle_the_permit_is_refused() -> None:
 
 
 def test_department_outside_the_api_list_is_refused() -> None:
-    with pytest.raises(CatalogueError, match=r"departments"):
+    with pytest.raises(
+        CatalogueError, match=r"Invalid enum value 'public_security' - at `\$\.permit_types\[\d+\]\.departments\[0\]`"
+    ):
         parse_catalogue(_broken('departments = ["tobacco"]', 'departments = ["public_security"]'))
 
 
@@ -251,7 +253,7 @@ def test_exempt_activity_listing_a_business_licence_is_refused() -> None:
 
 
 def test_toml_syntax_error_is_refused() -> None:
-    with pytest.raises(CatalogueError, match=r"activities\.toml"):
+    with pytest.raises(CatalogueError, match=r"activities\.toml: Expected '\]\]' at the end of an array declaration"):
         parse_catalogue(TEXT + "\n[[activities]\n")
 
 

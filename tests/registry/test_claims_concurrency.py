@@ -29,7 +29,7 @@ from registry.models import (
     PersonalDataAccess,
     Vendor,
 )
-from tests.builders import make_account, make_claim, make_document, make_jurisdiction, make_vendor
+from tests.registry.builders import make_account, make_claim, make_document, make_jurisdiction, make_vendor
 
 pytestmark = pytest.mark.concurrency
 DECIDERS = 20
@@ -71,8 +71,9 @@ async def _cleanup(sessionmaker: async_sessionmaker[Any], made: dict[str, Any]) 
         await session.execute(delete(Jurisdiction).where(Jurisdiction.code == made["jurisdiction"].code))
 
 
-async def _race(sessionmaker: async_sessionmaker[Any], made: dict[str, Any], if_match: str | None) -> list[Any]:
-    today = dt.date.today()  # noqa: DTZ011 - any day works: validity is checked against the same day
+async def _race(
+    sessionmaker: async_sessionmaker[Any], made: dict[str, Any], if_match: str | None, today: dt.date
+) -> list[Any]:
     start = asyncio.Event()
 
     async def decide(account: Account) -> Any:
@@ -104,7 +105,7 @@ async def test_concurrent_decisions_exactly_one_wins(pooled_engine: AsyncEngine,
     sessionmaker = create_sessionmaker(pooled_engine)
     made = await _setup(sessionmaker, settings)
     try:
-        results = await _race(sessionmaker, made, '"1"')
+        results = await _race(sessionmaker, made, '"1"', settings.today())
         winners = [result for result in results if isinstance(result, service.ClaimRecord)]
         losers = [result for result in results if isinstance(result, loser)]
         unexpected = [result for result in results if not isinstance(result, (service.ClaimRecord, loser))]
@@ -140,7 +141,7 @@ async def test_concurrent_submissions_one_pending_claim_wins_and_refusals_leave_
         document = await make_document(session, owner_account_id=vendor.account_id)
         foreign = await make_document(session, owner_account_id=made["staff"][0].id)
     made["documents"] = [document.id, foreign.id]
-    today = dt.date.today()  # noqa: DTZ011 - the details' dates are far in the past
+    today = settings.today()
 
     async def submit(evidence: list[uuid.UUID]) -> Any:
         async with transaction(sessionmaker) as session:

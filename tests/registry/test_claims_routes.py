@@ -6,13 +6,13 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.clock import FixedClock
 from core.settings import Settings
 from registry import claims as service
 from registry.entitlements import add_months
@@ -25,22 +25,20 @@ from registry.models import (
     Vendor,
 )
 from registry.policies import registration_rules
-from tests.builders import (
-    NEIGHBOUR_SQUARE,
-    auth_headers,
+from tests.builders import NEIGHBOUR_SQUARE, auth_headers
+from tests.clock import TODAY, city_time
+from tests.problems import assert_problem
+from tests.registry.builders import (
     make_account,
     make_claim,
     make_document,
     make_jurisdiction,
     make_vendor,
+    vendor_headers,
 )
 
 Client = httpx.AsyncClient
 CLAIMS = "/api/v1/key-group-claims"
-
-
-def today() -> dt.date:
-    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 @dataclass
@@ -54,15 +52,10 @@ class World:
     department: Account
 
     def as_vendor(self, vendor: Vendor | None = None) -> dict[str, str]:
-        vendor = vendor or self.vendor
-        return auth_headers(self.settings, _account(vendor), vendor.id)
+        return vendor_headers(self.settings, vendor or self.vendor)
 
     def as_(self, account: Account) -> dict[str, str]:
         return auth_headers(self.settings, account)
-
-
-def _account(vendor: Vendor) -> Account:
-    return Account(id=vendor.account_id, role="vendor", username="x", password_hash="x")
 
 
 @pytest.fixture
@@ -83,9 +76,10 @@ async def world(session: AsyncSession, settings: Settings) -> World:
 
 
 def graduate_claim(**overrides: Any) -> dict[str, Any]:
+    """A graduate's claim body, graduated 30 days before the tests' start date (also used in parametrize)."""
     body: dict[str, Any] = {
         "group": "college_graduate",
-        "details": {"graduation_on": (today() - dt.timedelta(days=30)).isoformat(), "institution": "北京大学"},
+        "details": {"graduation_on": (TODAY - dt.timedelta(days=30)).isoformat(), "institution": "北京大学"},
         "evidence_document_ids": [],
     }
     body.update(overrides)
@@ -94,15 +88,6 @@ def graduate_claim(**overrides: Any) -> dict[str, Any]:
 
 def claims_url(vendor: Vendor) -> str:
     return f"/api/v1/vendors/{vendor.id}/key-group-claims"
-
-
-def assert_problem(response: httpx.Response, status: int, code: str, field: str | None = None) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code, body
-    if field is not None:
-        assert [error["field"] for error in body["errors"]] == [field], body
 
 
 async def claim_count(session: AsyncSession, vendor: Vendor) -> int:
@@ -213,7 +198,7 @@ async def test_bad_claim_input_names_the_field(
     client: Client, session: AsyncSession, world: World, body: dict[str, Any], field: str
 ) -> None:
     response = await client.post(claims_url(world.vendor), json=body, headers=world.as_vendor())
-    assert_problem(response, 422, "validation_failed", field)
+    assert_problem(response, 422, "validation_failed", fields=[field])
     assert await claim_count(session, world.vendor) == 0
 
 
@@ -229,12 +214,13 @@ async def test_bad_details_are_not_repeated_back(
 ) -> None:
     body = {"group": "employment_difficulty", "details": details}
     response = await client.post(claims_url(world.vendor), json=body, headers=world.as_vendor())
-    assert_problem(response, 422, "validation_failed", field)
+    assert_problem(response, 422, "validation_failed", fields=[field])
     assert "11010519491231002X" not in response.text
 
 
 async def test_dates_that_describe_the_past_must_not_be_in_the_future(client: Client, world: World) -> None:
-    tomorrow = (today() + dt.timedelta(days=1)).isoformat()
+    today = world.settings.today()
+    tomorrow = (today + dt.timedelta(days=1)).isoformat()
     cases = [
         (
             {"group": "laid_off_unemployed", "details": {"registered_unemployed_since": tomorrow}},
@@ -242,14 +228,27 @@ async def test_dates_that_describe_the_past_must_not_be_in_the_future(client: Cl
         ),
         ({"group": "employment_difficulty", "details": {"category": "disability", "since": tomorrow}}, "details.since"),
         ({"group": "migrant_worker", "details": {"returned_on": tomorrow}}, "details.returned_on"),
-        (graduate_claim(details={"graduation_on": f"{today().year + 1}-01-01"}), "details.graduation_on"),
+        (graduate_claim(details={"graduation_on": f"{today.year + 1}-01-01"}), "details.graduation_on"),
     ]
     for body, field in cases:
         response = await client.post(claims_url(world.vendor), json=body, headers=world.as_vendor())
-        assert_problem(response, 422, "validation_failed", field)
+        assert_problem(response, 422, "validation_failed", fields=[field])
     # Students claim in their graduation year: a graduation date later this year is accepted.
-    this_year = graduate_claim(details={"graduation_on": f"{today().year}-12-31"})
+    this_year = graduate_claim(details={"graduation_on": f"{today.year}-12-31"})
     response = await client.post(claims_url(world.vendor), json=this_year, headers=world.as_vendor())
+    assert response.status_code == 201, response.text
+
+
+async def test_graduation_year_turns_at_midnight_in_the_city(client: Client, world: World, clock: FixedClock) -> None:
+    """A graduation date is "this year" by the city's calendar: at 00:30 on 1 January in Beijing (still
+    31 December in UTC) the new year's dates are accepted."""
+    next_year = graduate_claim(details={"graduation_on": f"{TODAY.year + 1}-06-30"})
+    clock.set(city_time(TODAY.year, 12, 31, 23, 30))
+    response = await client.post(claims_url(world.vendor), json=next_year, headers=world.as_vendor())
+    assert_problem(response, 422, "validation_failed", fields=["details.graduation_on"])
+    clock.advance(dt.timedelta(hours=1))
+    assert clock.now().year == TODAY.year  # UTC has not turned yet
+    response = await client.post(claims_url(world.vendor), json=next_year, headers=world.as_vendor())
     assert response.status_code == 201, response.text
 
 
@@ -288,7 +287,7 @@ async def test_certificate_numbers_are_not_taken_in_claim_details(client: Client
     response = await client.post(
         claims_url(world.vendor), json={"group": group, "details": details}, headers=world.as_vendor()
     )
-    assert_problem(response, 422, "validation_failed", "details.employment_certificate_no")
+    assert_problem(response, 422, "validation_failed", fields=["details.employment_certificate_no"])
     assert "11010519491231002X" not in response.text
 
 
@@ -302,7 +301,7 @@ async def test_someone_elses_document_is_refused_like_a_missing_one(
     for evidence in ([str(own.id), str(others.id)], [str(own.id), str(uuid.uuid4())]):
         body = graduate_claim(evidence_document_ids=evidence)
         response = await client.post(claims_url(world.vendor), json=body, headers=world.as_vendor())
-        assert_problem(response, 422, "validation_failed", "evidence_document_ids")
+        assert_problem(response, 422, "validation_failed", fields=["evidence_document_ids"])
         details.append(response.json()["detail"])
     assert details[0] == details[1]
     assert await claim_count(session, world.vendor) == 0
@@ -341,7 +340,9 @@ async def test_list_filters_and_pages_in_submission_order(client: Client, sessio
         for i, neighbour in enumerate(neighbours)
     ]
     await make_claim(session, world.vendor, group="laid_off_unemployed", status="rejected")
-    await make_claim(session, world.vendor, group="migrant_worker", status="verified", valid_until=today())
+    await make_claim(
+        session, world.vendor, group="migrant_worker", status="verified", valid_until=world.settings.today()
+    )
     await session.commit()
     headers = world.as_(world.staff)
     seen: list[str] = []
@@ -361,9 +362,9 @@ async def test_list_filters_and_pages_in_submission_order(client: Client, sessio
     assert [item["status"] for item in response.json()["items"]] == ["verified"]
     for params in ({"status": "approved"}, {"group": "retired"}, {"limit": "0"}, {"limit": "201"}):
         response = await client.get(CLAIMS, params=params, headers=headers)
-        assert response.status_code == 400, (params, response.text)
+        assert_problem(response, 400, "invalid_parameter", fields=list(params))
     response = await client.get(CLAIMS, params={"cursor": "garbage!"}, headers=headers)
-    assert_problem(response, 400, "invalid_parameter", "cursor")
+    assert_problem(response, 400, "invalid_parameter", fields=["cursor"])
 
 
 async def test_staff_list_is_logged_per_vendor(client: Client, session: AsyncSession, world: World) -> None:
@@ -420,7 +421,8 @@ def current(headers: dict[str, str], version: int = 1) -> dict[str, str]:
 
 
 def verify(days: int = 365) -> dict[str, Any]:
-    return {"decision": "verified", "valid_until": (today() + dt.timedelta(days=days)).isoformat()}
+    """A verification valid `days` after the tests' start date (also used in parametrize)."""
+    return {"decision": "verified", "valid_until": (TODAY + dt.timedelta(days=days)).isoformat()}
 
 
 async def test_staff_verify_a_claim(client: Client, session: AsyncSession, world: World) -> None:
@@ -440,7 +442,7 @@ async def test_staff_verify_a_claim(client: Client, session: AsyncSession, world
     assert decision is not None
     assert decision.decision == "verified"
     assert decision.decided_by == world.staff.id
-    groups = await service.verified_key_groups(session, world.vendor.id, today())
+    groups = await service.verified_key_groups(session, world.vendor.id, world.settings.today())
     assert groups == ["college_graduate"]
 
 
@@ -453,7 +455,7 @@ async def test_staff_reject_a_claim_with_a_reason(client: Client, session: Async
     assert response.json()["status"] == "rejected"
     assert response.json()["decision_reason"] == "学信网 record not found"
     assert response.json()["valid_until"] is None
-    assert await service.verified_key_groups(session, world.vendor.id, today()) == []
+    assert await service.verified_key_groups(session, world.vendor.id, world.settings.today()) == []
     # The vendor sees why.
     response = await client.get(f"{CLAIMS}/{claim.id}", headers=world.as_vendor())
     assert response.json()["decision_reason"] == "学信网 record not found"
@@ -478,7 +480,7 @@ async def test_bad_decision_names_the_field(
     claim = await make_claim(session, world.vendor)
     await session.commit()
     response = await client.post(decide_url(claim), json=body, headers=current(world.as_(world.staff)))
-    assert_problem(response, 422, "validation_failed", field)
+    assert_problem(response, 422, "validation_failed", fields=[field])
     await session.refresh(claim)
     assert claim.status == "pending"
 
@@ -486,7 +488,8 @@ async def test_bad_decision_names_the_field(
 async def test_validity_boundaries_today_and_five_years_are_accepted(
     client: Client, session: AsyncSession, world: World
 ) -> None:
-    for valid_until in (today(), add_months(today(), 12 * registration_rules().max_verification_years)):
+    today = world.settings.today()
+    for valid_until in (today, add_months(today, 12 * registration_rules().max_verification_years)):
         claim = await make_claim(session, world.vendor)
         await session.commit()
         body = {"decision": "verified", "valid_until": valid_until.isoformat()}
@@ -559,21 +562,22 @@ async def test_if_match_is_required_and_compared_strongly(client: Client, sessio
 
 
 async def test_expired_verification_gives_nothing(client: Client, session: AsyncSession, world: World) -> None:
-    yesterday = today() - dt.timedelta(days=1)
+    today = world.settings.today()
+    yesterday = today - dt.timedelta(days=1)
     await make_claim(session, world.vendor, status="verified", valid_until=yesterday)
-    await make_claim(session, world.vendor, group="migrant_worker", status="verified", valid_until=today())
+    await make_claim(session, world.vendor, group="migrant_worker", status="verified", valid_until=today)
     await make_claim(session, world.vendor, group="laid_off_unemployed", status="rejected")
     await make_claim(session, world.vendor, group="employment_difficulty")
     await session.commit()
     # valid_until is inclusive: the migrant-worker status still counts today, the graduate one does not.
-    assert await service.verified_key_groups(session, world.vendor.id, today()) == ["migrant_worker"]
+    assert await service.verified_key_groups(session, world.vendor.id, today) == ["migrant_worker"]
     assert await service.verified_key_groups(session, world.vendor.id, yesterday) == [
         "college_graduate",
         "migrant_worker",
     ]
     response = await client.get(f"/api/v1/vendors/{world.vendor.id}", headers=world.as_vendor())
-    if response.status_code == 200:  # the vendor resource lands separately
-        assert response.json()["key_groups"] == ["migrant_worker"]
+    assert response.status_code == 200, response.text
+    assert response.json()["key_groups"] == ["migrant_worker"]
     response = await client.get(f"/api/v1/vendors/{world.vendor.id}/entitlements", headers=world.as_vendor())
     assert response.status_code == 200, response.text
     body = response.json()
@@ -596,19 +600,20 @@ def by_code(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 async def test_graduate_without_registration_sees_what_registering_would_give(
     client: Client, session: AsyncSession, world: World
 ) -> None:
-    graduated = today().replace(month=1, day=1)
+    today = world.settings.today()
+    graduated = today.replace(month=1, day=1)
     await make_claim(
         session,
         world.vendor,
         details={"graduation_on": graduated.isoformat()},
         status="verified",
-        valid_until=today() + dt.timedelta(days=200),
+        valid_until=today + dt.timedelta(days=200),
     )
     await session.commit()
     response = await client.get(entitlements_url(world.vendor), headers=world.as_vendor())
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["on"] == today().isoformat()
+    assert body["on"] == today.isoformat()
     waiting = by_code(body["not_yet_eligible"])
     tax = waiting["tax_deduction_2023_15"]
     assert tax["eligible"] is False
@@ -617,35 +622,73 @@ async def test_graduate_without_registration_sees_what_registering_would_give(
     assert tax["amount_cny"] == 20000
     assert tax["legal_basis"].startswith("财政部")
     assert tax["conditions"]
-    if today() <= dt.date(2027, 12, 31):
-        assert tax["runs_until_if_registered_today"] is not None
+    # June 2026 + 36 months runs past the policy's end: capped at its last day.
+    assert tax["runs_until_if_registered_today"] == "2027-12-31"
     eligible = by_code(body["items"])
     assert "social_insurance_subsidy" in eligible  # within 2 years of graduation, no registration needed
     assert eligible["social_insurance_subsidy"]["valid_until"] == graduated.replace(year=graduated.year + 2).isoformat()
     assert all(item["eligible"] for item in body["items"])
 
 
-async def test_registered_graduate_gets_the_tax_deduction_for_36_months(
-    client: Client, session: AsyncSession, world: World
+async def test_tax_deduction_is_offered_on_its_last_day_and_gone_the_next(
+    client: Client, session: AsyncSession, world: World, clock: FixedClock
 ) -> None:
-    registered = today().replace(day=1)
+    """The policy ends on 31 December 2027: that day it is still offered, from 1 January 2028 it is not."""
+    clock.set(city_time(2027, 12, 31, 23, 30))
+    await make_claim(
+        session,
+        world.vendor,
+        details={"graduation_on": "2027-06-30"},
+        status="verified",
+        valid_until=dt.date(2028, 6, 30),
+    )
+    await session.commit()
+    response = await client.get(entitlements_url(world.vendor), headers=world.as_vendor())
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["on"] == "2027-12-31"
+    tax = by_code(body["not_yet_eligible"])["tax_deduction_2023_15"]
+    assert tax["runs_until_if_registered_today"] == "2027-12-31"
+    clock.advance(dt.timedelta(hours=1))
+    response = await client.get(entitlements_url(world.vendor), headers=world.as_vendor())
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["on"] == "2028-01-01"
+    offered = {item["policy_code"] for item in body["items"] + body["not_yet_eligible"]}
+    assert "tax_deduction_2023_15" not in offered
+    assert "social_insurance_subsidy" in offered  # still within 2 years of graduation
+
+
+@pytest.mark.parametrize(
+    ("on", "runs_until"),
+    [
+        (TODAY, "2027-12-31"),  # registered June 2026: 36 months would reach May 2029, capped at the policy's end
+        (dt.date(2024, 6, 15), "2027-05-31"),  # registered June 2024: the full 36 months
+    ],
+    ids=["capped", "full-term"],
+)
+async def test_registered_graduate_gets_the_tax_deduction_for_36_months(
+    client: Client, session: AsyncSession, world: World, clock: FixedClock, on: dt.date, runs_until: str
+) -> None:
+    clock.set(city_time(on.year, on.month, on.day))
+    today = world.settings.today()
+    registered = today.replace(day=1)
     world.vendor.business_registered_on = registered
     await make_claim(
         session,
         world.vendor,
-        details={"graduation_on": today().replace(month=1, day=1).isoformat()},
+        details={"graduation_on": today.replace(month=1, day=1).isoformat()},
         status="verified",
-        valid_until=today(),
+        valid_until=today,
     )
     await session.commit()
     response = await client.get(entitlements_url(world.vendor), headers=world.as_(world.staff))
     assert response.status_code == 200, response.text
     items = by_code(response.json()["items"])
-    if today() <= dt.date(2027, 12, 31):
-        tax = items["tax_deduction_2023_15"]
-        end = registered.replace(year=registered.year + 3) - dt.timedelta(days=1)
-        assert tax["valid_until"] == min(end, dt.date(2027, 12, 31)).isoformat()
-        assert tax["verified_until"] == today().isoformat()
+    tax = items["tax_deduction_2023_15"]
+    end = registered.replace(year=registered.year + 3) - dt.timedelta(days=1)
+    assert tax["valid_until"] == min(end, dt.date(2027, 12, 31)).isoformat() == runs_until
+    assert tax["verified_until"] == today.isoformat()
     assert "guaranteed_loan" in items
 
 

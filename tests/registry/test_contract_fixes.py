@@ -14,36 +14,11 @@ from core.settings import Settings
 from registry.entitlements import add_months
 from registry.models import Account, KeyGroupClaim, KeyGroupDecision, PersonalDataAccess, Vendor
 from registry.policies import default_verification_months, registration_rules
-from tests.builders import (
-    NEIGHBOUR_SQUARE,
-    PASSWORD,
-    auth_headers,
-    id_number,
-    make_account,
-    make_claim,
-    make_jurisdiction,
-    make_vendor,
-    phone_number,
-)
+from tests.builders import NEIGHBOUR_SQUARE, auth_headers, id_number, phone_number
+from tests.problems import assert_problem
+from tests.registry.builders import PASSWORD, make_account, make_claim, make_jurisdiction, make_vendor, vendor_headers
 
 Client = httpx.AsyncClient
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
-
-
-def fields(body: dict[str, Any]) -> list[str]:
-    return [error["field"] for error in body.get("errors") or []]
-
-
-def as_vendor(settings: Settings, vendor: Vendor) -> dict[str, str]:
-    account = Account(id=vendor.account_id, role="vendor", username="x", password_hash="x")
-    return auth_headers(settings, account, vendor.id)
 
 
 @pytest.fixture
@@ -93,7 +68,7 @@ async def test_staff_of_another_jurisdiction_get_404_whatever_if_match_they_send
     if if_match is not None:
         headers["If-Match"] = if_match
     response = await client.post(decision_url(claim), json={"decision": "verified"}, headers=headers)
-    problem(response, 404, "claim_not_found")
+    assert_problem(response, 404, "claim_not_found")
     await session.refresh(claim)
     assert (claim.status, claim.version) == ("pending", 1)
 
@@ -118,7 +93,7 @@ async def test_in_scope_officer_still_needs_the_current_etag(
     headers = auth_headers(settings, staff)
     if if_match is not None:
         headers["If-Match"] = if_match
-    problem(await client.post(decision_url(claim), json={"decision": "verified"}, headers=headers), status, code)
+    assert_problem(await client.post(decision_url(claim), json={"decision": "verified"}, headers=headers), status, code)
     await session.refresh(claim)
     assert claim.status == "pending"
 
@@ -153,7 +128,7 @@ async def test_free_text_still_refuses_other_control_characters(
         json={"decision": "rejected", "reason": f"unreadable{character}scan"},
         headers={**auth_headers(settings, staff), "If-Match": '"1"'},
     )
-    assert fields(problem(response, 422, "validation_failed")) == ["reason"]
+    assert_problem(response, 422, "validation_failed", fields=["reason"])
     await session.refresh(claim)
     assert claim.status == "pending"
 
@@ -167,7 +142,7 @@ async def test_line_breaks_stay_refused_outside_free_text(client: Client, places
         "phone": phone_number(),
         "residence_jurisdiction": places[0],
     }
-    assert fields(problem(await client.post("/api/v1/vendors", json=body), 422, "validation_failed")) == ["name"]
+    assert_problem(await client.post("/api/v1/vendors", json=body), 422, "validation_failed", fields=["name"])
 
 
 # --- field errors: enums list their values, patterns speak in words, every field at once ---------------------------
@@ -183,7 +158,7 @@ async def test_enum_error_lists_the_allowed_values(
     response = await client.post(
         decision_url(claim), json={"decision": "approve"}, headers={**auth_headers(settings, staff), "If-Match": '"1"'}
     )
-    body = problem(response, 422, "validation_failed")
+    body = assert_problem(response, 422, "validation_failed")
     assert body["errors"] == [{"field": "decision", "message": "must be one of rejected, verified"}]
 
 
@@ -195,9 +170,9 @@ async def test_claim_detail_enum_error_lists_the_categories(
     response = await client.post(
         f"/api/v1/vendors/{vendor.id}/key-group-claims",
         json={"group": "employment_difficulty", "details": {"category": "4050", "since": "2024-01-01"}},
-        headers=as_vendor(settings, vendor),
+        headers=vendor_headers(settings, vendor),
     )
-    body = problem(response, 422, "validation_failed")
+    body = assert_problem(response, 422, "validation_failed")
     [error] = body["errors"]
     assert error["field"] == "details.category"
     assert error["message"].startswith("must be one of ")
@@ -214,7 +189,7 @@ async def test_all_field_errors_come_back_at_once_and_patterns_are_described_in_
         "residence_jurisdiction": "1101",
         "nickname": "x",
     }
-    problem_body = problem(await client.post("/api/v1/vendors", json=body), 422, "validation_failed")
+    problem_body = assert_problem(await client.post("/api/v1/vendors", json=body), 422, "validation_failed")
     by_field = {error["field"]: error["message"] for error in problem_body["errors"]}
     assert set(by_field) == {"username", "password", "id_number", "residence_jurisdiction", "nickname"}
     assert by_field["id_number"] == "is required"
@@ -244,10 +219,12 @@ async def test_sign_up_below_working_age_is_refused_naming_id_number(
     minimum = registration_rules().minimum_age
     today = settings.today()
     too_young = today.replace(year=today.year - minimum) + dt.timedelta(days=1)
-    body = problem(
-        await client.post("/api/v1/vendors", json=sign_up(places[0], id_number(too_young))), 422, "invalid_id_number"
+    body = assert_problem(
+        await client.post("/api/v1/vendors", json=sign_up(places[0], id_number(too_young))),
+        422,
+        "invalid_id_number",
+        fields=["id_number"],
     )
-    assert fields(body) == ["id_number"]
     assert body["reason"] == "under_working_age"
     assert await session.scalar(select(func.count()).select_from(Vendor)) == 0
     # On the birthday itself the person is of working age.
@@ -269,7 +246,7 @@ async def test_anonymous_sign_up_retried_with_the_same_key_returns_the_first_201
     assert retry.headers["idempotent-replayed"] == "true"
     assert await session.scalar(select(func.count()).select_from(Vendor)) == 1
     other = await client.post("/api/v1/vendors", json={**body, "username": "li_na_other"}, headers=headers)
-    problem(other, 422, "idempotency_key_reused")
+    assert_problem(other, 422, "idempotency_key_reused")
 
 
 async def test_anonymous_keys_of_different_callers_do_not_meet(
@@ -284,7 +261,7 @@ async def test_anonymous_keys_of_different_callers_do_not_meet(
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as caller:
             results.append(await caller.post("/api/v1/vendors", json=body, headers=headers))
     assert results[0].status_code == 201, results[0].text
-    problem(results[1], 409, "username_taken")
+    assert_problem(results[1], 409, "username_taken")
     assert "idempotent-replayed" not in results[1].headers
 
 
@@ -301,8 +278,7 @@ async def test_admin_cannot_open_a_vendor_account_without_a_profile(
         json={"username": "orphan_vendor", "password": PASSWORD, "role": "vendor"},
         headers=auth_headers(settings, admin),
     )
-    body = problem(response, 422, "validation_failed")
-    assert fields(body) == ["role"]
+    body = assert_problem(response, 422, "validation_failed", fields=["role"])
     assert "vendor" not in body["errors"][0]["message"].removeprefix("must be one of ").split(", ")
     assert await session.scalar(select(func.count()).where(Account.username == "orphan_vendor")) == 0
 
@@ -360,12 +336,12 @@ async def test_4050_category_is_checked_against_the_id_number(
             "group": "employment_difficulty",
             "details": {"category": "over_40_female_over_50_male", "since": "2024-01-01"},
         },
-        headers=as_vendor(settings, vendor),
+        headers=vendor_headers(settings, vendor),
     )
     if accepted:
         assert response.status_code == 201, response.text
     else:
-        assert fields(problem(response, 422, "validation_failed")) == ["details.category"]
+        assert_problem(response, 422, "validation_failed", fields=["details.category"])
         claims = await session.scalar(select(func.count()).where(KeyGroupClaim.vendor_id == vendor.id))
         assert claims == 0
 
@@ -384,5 +360,5 @@ async def test_query_parameter_errors_are_in_words(
     staff = await make_account(session, "street_office", jurisdiction_code=places[0])
     await session.commit()
     response = await client.get(f"/api/v1/key-group-claims?{query}", headers=auth_headers(settings, staff))
-    body = problem(response, 400, "invalid_parameter")
+    body = assert_problem(response, 400, "invalid_parameter")
     assert [error["message"] for error in body["errors"]] == [message]

@@ -13,8 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import Settings
-from registry.models import Account, Document, DocumentContent, PersonalDataAccess, Vendor
-from tests.builders import auth_headers, jurisdiction_code, make_account, make_jurisdiction, make_vendor
+from registry.models import Document, DocumentContent, PersonalDataAccess
+from tests.builders import auth_headers
+from tests.problems import assert_problem
+from tests.registry.builders import jurisdiction_code, make_account, make_jurisdiction, make_vendor, vendor_headers
 
 Client = httpx.AsyncClient
 URL = "/api/v1/documents"
@@ -28,20 +30,7 @@ def files(content: bytes, filename: str = "evidence.bin", content_type: str = "a
     return {"file": (filename, content, content_type)}
 
 
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
-
-
 World = SimpleNamespace  # the principals and records one test's scenario needs
-
-
-def vendor_headers(settings: Settings, vendor: Vendor) -> dict[str, str]:
-    account = Account(id=vendor.account_id, role="vendor", username="x", password_hash="x")
-    return auth_headers(settings, account, vendor.id)
 
 
 @pytest.fixture
@@ -117,8 +106,7 @@ async def test_upload_refuses_other_content(
 ) -> None:
     before = await session.scalar(select(func.count()).select_from(Document))
     response = await client.post(URL, files=files(content, filename, declared), headers=world.as_a)
-    problem = assert_problem(response, 422, "unsupported_document_type")
-    assert [e["field"] for e in problem["errors"]] == ["file"]
+    assert_problem(response, 422, "unsupported_document_type", fields=["file"])
     assert await session.scalar(select(func.count()).select_from(Document)) == before
 
 
@@ -137,16 +125,14 @@ async def test_upload_far_above_the_limit_is_413_before_parsing(
 ) -> None:
     huge = PNG + bytes(settings.http.max_document_bytes + 200 * 1024)
     response = await client.post(URL, files=files(huge), headers=world.as_a)
-    assert response.status_code == 413
-    assert response.headers["content-type"].startswith("application/problem+json")
+    assert_problem(response, 413, "body_too_large")
 
 
 async def test_upload_needs_a_token_and_a_file(client: Client, session: AsyncSession, world: World) -> None:
     assert_problem(await client.post(URL, files=files(PNG)), 401, "not_authenticated")
     before = await session.scalar(select(func.count()).select_from(Document))
     response = await client.post(URL, files={"other": ("x.png", PNG, "image/png")}, headers=world.as_a)
-    problem = assert_problem(response, 422, "validation_failed")
-    assert [e["field"] for e in problem["errors"]] == ["file"]
+    assert_problem(response, 422, "validation_failed", fields=["file"])
     assert await session.scalar(select(func.count()).select_from(Document)) == before
 
 
@@ -201,7 +187,7 @@ async def test_staff_documents_are_readable_by_their_owner_only_and_admin(client
     assert (await client.get(meta_url, headers=world.as_admin)).status_code == 200
     # Not yet evidence for anyone: colleagues and vendors do not see it.
     for headers in (world.as_colleague_j1, world.as_staff_j2, world.as_a):
-        assert (await client.get(meta_url, headers=headers)).status_code == 404
+        assert_problem(await client.get(meta_url, headers=headers), 404, "document_not_found")
 
 
 async def test_evidence_staff_uploaded_for_a_claim_is_seen_by_the_vendor_and_colleagues(

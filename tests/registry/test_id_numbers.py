@@ -84,8 +84,9 @@ def test_refusal_messages_never_repeat_the_number() -> None:
 def test_birth_date_today_is_accepted_tomorrow_is_not() -> None:
     # 2025-06-01 and 2025-06-02 with valid check digits.
     assert normalise_id_number("110101202506010015", today=TODAY) == "110101202506010015"
-    with pytest.raises(InvalidIdNumber):
+    with pytest.raises(InvalidIdNumber) as caught:
         normalise_id_number("110101202506020010", today=TODAY)
+    assert caught.value.reason == "invalid_birth_date"
 
 
 @pytest.mark.parametrize(

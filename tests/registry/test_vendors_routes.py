@@ -8,28 +8,29 @@ import random
 import uuid
 from types import SimpleNamespace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.clock import FixedClock
 from core.crypto import FieldCipher
 from core.db import transaction
 from core.settings import Settings
 from registry import vendors as service
 from registry.errors import VendorExists
 from registry.models import Account, Jurisdiction, KeyGroupClaim, PersonalDataAccess, Vendor
-from tests.builders import (
-    DONGCHENG_SQUARE,
+from tests.builders import DONGCHENG_SQUARE, auth_headers, id_number
+from tests.clock import city_time
+from tests.problems import assert_problem
+from tests.registry.builders import (
     PASSWORD,
-    auth_headers,
-    id_number,
     jurisdiction_code,
     make_account,
     make_jurisdiction,
     make_vendor,
+    vendor_headers,
 )
 
 Client = httpx.AsyncClient
@@ -61,14 +62,6 @@ async def account_count(session: AsyncSession, username: str) -> int:
 async def access_rows(session: AsyncSession, vendor_id: uuid.UUID) -> list[PersonalDataAccess]:
     query = select(PersonalDataAccess).where(PersonalDataAccess.vendor_id == vendor_id).order_by(PersonalDataAccess.id)
     return list((await session.scalars(query)).all())
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
 
 
 @pytest.fixture
@@ -127,9 +120,8 @@ async def test_sign_up_refuses_bad_id_numbers_without_echoing_them(
 ) -> None:
     body = sign_up(home.code, id_number=raw)
     response = await client.post(URL, json=body)
-    problem = assert_problem(response, 422, "invalid_id_number")
+    problem = assert_problem(response, 422, "invalid_id_number", fields=["id_number"])
     assert problem["reason"] == reason
-    assert [e["field"] for e in problem["errors"]] == ["id_number"]
     assert raw.strip() not in response.text
     assert await account_count(session, body["username"]) == 0
 
@@ -137,7 +129,7 @@ async def test_sign_up_refuses_bad_id_numbers_without_echoing_them(
 async def test_sign_up_refuses_a_birth_date_tomorrow_in_the_city(
     client: Client, home: Jurisdiction, settings: Settings
 ) -> None:
-    tomorrow = dt.datetime.now(ZoneInfo(settings.timezone)).date() + dt.timedelta(days=1)
+    tomorrow = settings.today() + dt.timedelta(days=1)
     response = await client.post(URL, json=sign_up(home.code, id_number=id_number(tomorrow)))
     assert assert_problem(response, 422, "invalid_id_number")["reason"] == "invalid_birth_date"
 
@@ -197,8 +189,7 @@ async def test_district_level_residence_is_422(client: Client, session: AsyncSes
     district = await make_jurisdiction(session, code=f"11{random.randint(10, 99)}{random.randint(10, 99)}000000")
     await session.commit()
     body = sign_up(district.code)
-    problem = assert_problem(await client.post(URL, json=body), 422, "validation_failed")
-    assert [e["field"] for e in problem["errors"]] == ["residence_jurisdiction"]
+    assert_problem(await client.post(URL, json=body), 422, "validation_failed", fields=["residence_jurisdiction"])
     assert await account_count(session, body["username"]) == 0
 
 
@@ -211,13 +202,12 @@ async def test_sign_up_authorization_matrix(client: Client, session: AsyncSessio
     reviewer = await make_account(session, "department", department_code="market_regulation")
     admin = await make_account(session, "admin")
     await session.commit()
-    vendor_account = Account(id=vendor.account_id, role="vendor", username="x", password_hash="x")
 
     anonymous = await client.post(URL, json=sign_up(j1.code))
     assert anonymous.status_code == 201, anonymous.text
 
     body = sign_up(j1.code)
-    response = await client.post(URL, json=body, headers=auth_headers(settings, vendor_account, vendor.id))
+    response = await client.post(URL, json=body, headers=vendor_headers(settings, vendor))
     assert_problem(response, 409, "already_registered")
     assert await account_count(session, body["username"]) == 0
 
@@ -227,8 +217,7 @@ async def test_sign_up_authorization_matrix(client: Client, session: AsyncSessio
 
     body = sign_up(j2.code)
     response = await client.post(URL, json=body, headers=auth_headers(settings, staff_j1))
-    problem = assert_problem(response, 422, "outside_jurisdiction")
-    assert [e["field"] for e in problem["errors"]] == ["residence_jurisdiction"]
+    assert_problem(response, 422, "outside_jurisdiction", fields=["residence_jurisdiction"])
     assert await account_count(session, body["username"]) == 0
 
     for account in (reviewer, admin):
@@ -245,8 +234,7 @@ async def test_unknown_residence_jurisdiction_is_422_and_leaves_no_account(
 ) -> None:
     body = sign_up("999999999999")
     response = await client.post(URL, json=body)
-    problem = assert_problem(response, 422, "validation_failed")
-    assert [e["field"] for e in problem["errors"]] == ["residence_jurisdiction"]
+    assert_problem(response, 422, "validation_failed", fields=["residence_jurisdiction"])
     assert await account_count(session, body["username"]) == 0
 
 
@@ -307,8 +295,7 @@ async def test_control_and_bidi_characters_are_422_naming_the_field(
     """Refused for every JSON body by the request guard (core), before the registry's own rules."""
     body = sign_up(home.code, **overrides)
     response = await client.post(URL, json=body)
-    assert response.status_code == 422, response.text
-    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert_problem(response, 422, "validation_failed", fields=[field])
     assert "11010519491231002X" not in response.text
     assert await account_count(session, body["username"]) == 0
 
@@ -390,6 +377,7 @@ async def test_concurrent_sign_ups_of_one_person_exactly_one_wins(engine: AsyncE
                     id_number=number,
                     phone="13812341234",
                     residence_jurisdiction=code,
+                    today=settings.today(),
                 )
         except VendorExists:
             return "exists"
@@ -432,17 +420,13 @@ async def world(session: AsyncSession, settings: Settings) -> World:
     bare_vendor = await make_account(session, "vendor")
     await session.commit()
 
-    def as_vendor(vendor: Vendor) -> dict[str, str]:
-        account = Account(id=vendor.account_id, role="vendor", username="x", password_hash="x")
-        return auth_headers(settings, account, vendor.id)
-
     return World(
         j1=j1,
         j2=j2,
         a=vendor_a,
         b=vendor_b,
         c=vendor_c,
-        as_a=as_vendor(vendor_a),
+        as_a=vendor_headers(settings, vendor_a),
         staff_j1=staff_j1,
         as_staff_j1=auth_headers(settings, staff_j1),
         as_staff_j2=auth_headers(settings, staff_j2),
@@ -490,7 +474,7 @@ async def test_each_staff_read_appends_an_access_log_row(client: Client, session
 
 async def test_purpose_is_bounded(client: Client, world: World) -> None:
     response = await client.get(f"{URL}/{world.a.id}", headers=world.as_staff_j1, params={"purpose": "x" * 201})
-    assert response.status_code == 400
+    assert_problem(response, 400, "invalid_parameter", fields=["purpose"])
 
 
 async def test_me_needs_a_vendor_profile(client: Client, world: World) -> None:
@@ -533,7 +517,7 @@ async def test_list_vendors_is_scoped_paginated_and_logged(client: Client, sessi
 async def test_key_groups_are_the_verified_unexpired_claims(
     client: Client, session: AsyncSession, world: World, settings: Settings
 ) -> None:
-    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    today = settings.today()
     claims = [
         ("college_graduate", "verified", today),  # valid through today
         ("migrant_worker", "verified", today - dt.timedelta(days=1)),  # expired
@@ -558,3 +542,26 @@ async def test_key_groups_are_the_verified_unexpired_claims(
     listed = await client.get(URL, headers=world.as_staff_j1)
     by_id = {item["id"]: item["key_groups"] for item in listed.json()["items"]}
     assert by_id == {str(world.a.id): ["college_graduate"], str(world.b.id): []}
+
+
+async def test_a_key_group_lapses_at_midnight_in_the_city_not_in_utc(
+    client: Client, session: AsyncSession, world: World, clock: FixedClock
+) -> None:
+    """valid_until is a date in the city: it counts through 23:59 there, and not at 00:30 the next day."""
+    session.add(
+        KeyGroupClaim(
+            vendor_id=world.a.id,
+            jurisdiction_code=world.j1.code,
+            key_group="college_graduate",
+            details={},
+            status="verified",
+            valid_until=dt.date(2026, 6, 30),
+            submitted_by=world.a.account_id,
+        )
+    )
+    await session.commit()
+    clock.set(city_time(2026, 6, 30, 23, 30))
+    assert (await client.get(f"{URL}/{world.a.id}", headers=world.as_a)).json()["key_groups"] == ["college_graduate"]
+    clock.advance(dt.timedelta(hours=1))
+    assert clock.now().date() == dt.date(2026, 6, 30)  # still 30 June in UTC
+    assert (await client.get(f"{URL}/{world.a.id}", headers=world.as_a)).json()["key_groups"] == []
