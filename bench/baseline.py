@@ -13,7 +13,6 @@ import asyncpg
 import msgspec
 from litestar import Litestar, Request, Response, get, post
 from litestar.params import JSONBody
-from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 from registry import claims
 from registry.catalogue import activity_list_json
@@ -54,29 +53,26 @@ async def raw_insert(request: Request[Any, Any, Any], data: JSONBody[ClaimLike])
     return Created(id=row_id, status="pending")
 
 
-# The claim's own statement as SQLAlchemy sends it (compiled for asyncpg), parameters in its order: the
-# baseline runs the very same SQL, in a transaction as the request's session does, with no framework around it.
-_SUBMIT = claims.SUBMIT_STATEMENT.compile(dialect=asyncpg_dialect.dialect())
-_SUBMIT_SQL = _SUBMIT.string
-_SUBMIT_ORDER = tuple(_SUBMIT.positiontup or ())
+# The baseline runs the claim's very statement (registry.claims.SUBMIT_SQL) in a transaction, as the request's
+# session does, with nothing of flexreg around it: no guard, no token, no session.
 
 
 @post("/same-statements/{vendor_id:uuid}")
 async def same_statements(request: Request[Any, Any, Any], vendor_id: uuid.UUID, data: JSONBody[ClaimLike]) -> Created:
     pool: asyncpg.Pool = request.app.state.pool
     claim_id = uuid.uuid4()
-    values = {
-        "vendor_id": vendor_id,
-        "jurisdiction_code": None,
-        "document_ids": data.evidence_document_ids,
-        "actor_id": uuid.UUID(request.headers["x-actor"]),
-        "claim_id": claim_id,
-        "key_group": data.group,
-        "details": msgspec.json.encode(data.details).decode(),
-        "document_count": len(data.evidence_document_ids),
-    }
     async with pool.acquire() as connection, connection.transaction():
-        row = await connection.fetchrow(_SUBMIT_SQL, *(values[name] for name in _SUBMIT_ORDER))
+        row = await connection.fetchrow(
+            claims.SUBMIT_SQL,
+            vendor_id,
+            None,
+            data.evidence_document_ids,
+            uuid.UUID(request.headers["x-actor"]),
+            claim_id,
+            data.group,
+            msgspec.json.encode(data.details).decode(),
+            len(data.evidence_document_ids),
+        )
     if row is None or row["submitted_at"] is None:
         raise RuntimeError("the baseline's claim was not inserted")
     return Created(id=claim_id, status=row["status"])

@@ -132,6 +132,38 @@ async def execute_or_raise(
         raise error from None
 
 
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session, inside the session's transaction (BEGIN sent if need be).
+
+    For a hot path that sends one hand-written statement without SQLAlchemy's statement layer: the statement
+    runs in the request's transaction, so it commits or rolls back with everything else the request did.
+    SQLAlchemy's asyncpg adapter begins its transaction lazily, at the first statement it sends itself; a
+    statement sent straight to the driver before that would run in autocommit. So the adapter is asked to
+    begin first (its `_start_transaction`, the step its own cursor takes; SQLAlchemy is pinned below 2.2).
+    """
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    adapter: Any = raw.dbapi_connection
+    if getattr(adapter, "_transaction", None) is None:
+        await adapter._start_transaction()
+    if adapter._transaction is None:
+        raise RuntimeError("the session's connection is in autocommit: a driver statement would escape it")
+    return raw.driver_connection
+
+
+async def fetchrow_or_raise(session: AsyncSession, sql: str, *args: Any, errors: ConstraintErrors) -> Any:
+    """One hand-written statement (asyncpg `$n` parameters) on the session's connection and transaction; a
+    named constraint violation becomes the matching domain error. Returns the first row, or None."""
+    driver = await driver_connection(session)
+    try:
+        return await driver.fetchrow(sql, *args)
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        make = errors.get(getattr(exc, "constraint_name", None) or "")
+        if make is None:
+            raise
+        raise make() from None
+
+
 async def recreate_database(server_url: str, name: str) -> str:
     """Drop and create a scratch database on this server (tests, bench); returns its libpq URL."""
     await drop_database(server_url, name)

@@ -19,6 +19,7 @@ from core.errors import FieldError, field_error_from_msgspec, shown
 
 _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 _FALLBACK_PATTERN_WORDS = "does not have the required form"
+_NAMED_RULE = re.compile(r"^(?P<field>[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*): (?P<reason>.+)$", re.DOTALL)
 
 
 def body_errors(body_type: Any, decoded: Any, first: msgspec.ValidationError) -> list[FieldError]:
@@ -44,7 +45,12 @@ def body_errors(body_type: Any, decoded: Any, first: msgspec.ValidationError) ->
                 msgspec.convert(decoded[name], type=field.type, strict=True)
             except msgspec.ValidationError as exc:
                 errors.append(in_words(body_type, field_error_from_msgspec(str(exc), prefix=name), str(exc)))
-    return errors or [in_words(body_type, field_error_from_msgspec(str(first)), str(first))]
+    if errors:
+        return errors
+    error = in_words(body_type, field_error_from_msgspec(str(first)), str(first))
+    # A cross-field rule (`__post_init__`) says "<field>: <reason>" so that its refusal can name the field.
+    named = _NAMED_RULE.match(error.message) if error.field == "body" else None
+    return [FieldError(named["field"], named["reason"]) if named else error]
 
 
 _TYPE_WORDS = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 
 from sqlalchemy import func, select
@@ -156,7 +157,8 @@ async def find_account(session: AsyncSession, username: str) -> Account | None:
 def _login_window(now: dt.datetime, window_seconds: int) -> tuple[dt.datetime, int]:
     """The fixed window `now` falls in: its start, and the seconds until it ends."""
     start = dt.datetime.fromtimestamp(now.timestamp() - now.timestamp() % window_seconds, dt.UTC)
-    return start, int((start + dt.timedelta(seconds=window_seconds) - now).total_seconds()) + 1
+    # Whole seconds, rounded up: Retry-After must not name a moment inside the window.
+    return start, math.ceil((start + dt.timedelta(seconds=window_seconds) - now).total_seconds())
 
 
 async def sign_in(

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.request_log import HEADER
 from core.settings import Settings
-from tests.builders import auth_headers, make_account
+from tests.builders import auth_headers
+from tests.registry.builders import make_account
 
 LOGGER = "core.request_log"
 LINE = re.compile(

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import jwt
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import FixedClock
@@ -141,7 +140,8 @@ async def test_account_refusals(client: Client, session: AsyncSession, settings:
     forbidden = await client.post("/api/v1/accounts", json=body, headers=auth_headers(settings, vendor))
     assert_problem(forbidden, 403, "forbidden")
     missing_scope = await client.post("/api/v1/accounts", json=body, headers=auth_headers(settings, admin))
-    assert_problem(missing_scope, 422, "validation_failed")
+    missing = assert_problem(missing_scope, 422, "validation_failed", fields=["jurisdiction_code"])
+    assert missing["errors"][0]["message"] == "is required for street_office accounts"
     unknown_jurisdiction = await client.post(
         "/api/v1/accounts", json={**body, "jurisdiction_code": "999999999999"}, headers=auth_headers(settings, admin)
     )
@@ -312,7 +312,7 @@ async def test_sign_in_is_throttled_per_username(
     account = await make_account(session, "admin")
     other = await make_account(session, "admin")
     await session.commit()
-    clock.advance(dt.timedelta(seconds=0.5))  # mid-second, as real time is (whole seconds: see the xfail below)
+    clock.advance(dt.timedelta(seconds=0.5))  # mid-second, as real time is
     for _ in range(settings.auth.login_failure_limit):
         wrong = await client.post("/api/v1/auth/token", json={"username": account.username, "password": "wrong!"})
         assert_problem(wrong, 401, "invalid_credentials")
@@ -340,11 +340,6 @@ async def test_sign_in_throttle_ends_with_its_window(
     assert response.status_code == 200, response.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="registry.accounts._login_window rounds up with int() + 1: a whole number of seconds left gets one more "
-    "(the window plus one second at its first instant)",
-)
 async def test_retry_after_is_the_seconds_left_in_the_window(
     client: Client, session: AsyncSession, settings: Settings, clock: FixedClock
 ) -> None:

@@ -64,13 +64,13 @@ class OpenAccount(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     def __post_init__(self) -> None:
         if self.role == "street_office" and self.jurisdiction_code is None:
-            raise ValueError("jurisdiction_code is required for street_office accounts")
+            raise ValueError("jurisdiction_code: is required for street_office accounts")
         if self.role == "department" and self.department_code is None:
-            raise ValueError("department_code is required for department accounts")
+            raise ValueError("department_code: is required for department accounts")
         if self.role != "street_office" and self.jurisdiction_code is not None:
-            raise ValueError("jurisdiction_code is only for street_office accounts")
+            raise ValueError("jurisdiction_code: is only for street_office accounts")
         if self.role != "department" and self.department_code is not None:
-            raise ValueError("department_code is only for department accounts")
+            raise ValueError("department_code: is only for department accounts")
 
 
 class AccountOut(msgspec.Struct, kw_only=True):
