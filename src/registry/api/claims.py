@@ -62,8 +62,8 @@ class ClaimOut(msgspec.Struct, kw_only=True):
     vendor_name: str
     vendor_id_number_masked: str
     jurisdiction_code: str
-    group: str
-    status: str
+    group: KeyGroup
+    status: ClaimStatus
     details: dict[str, Any]
     evidence_document_ids: list[uuid.UUID]
     submitted_at: dt.datetime

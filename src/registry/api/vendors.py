@@ -33,6 +33,7 @@ from registry.errors import (
     VendorNotFound,
 )
 from registry.models import Vendor
+from registry.policies import KeyGroup
 
 
 class RegisterVendor(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -53,7 +54,7 @@ class VendorOut(msgspec.Struct, kw_only=True):
     id_number_masked: str
     phone_masked: str
     residence_jurisdiction: str
-    key_groups: list[str]
+    key_groups: list[KeyGroup]
     created_at: dt.datetime
 
 
@@ -62,11 +63,11 @@ class VendorSummaryOut(msgspec.Struct, kw_only=True):
     name: str
     id_number_masked: str
     residence_jurisdiction: str
-    key_groups: list[str]
+    key_groups: list[KeyGroup]
     created_at: dt.datetime
 
 
-def _vendor_out(vendor: Vendor, key_groups: list[str]) -> VendorOut:
+def _vendor_out(vendor: Vendor, key_groups: list[KeyGroup]) -> VendorOut:
     return VendorOut(
         id=vendor.id,
         name=vendor.name,
