@@ -14,10 +14,6 @@ import re
 from typing import Any
 
 import msgspec
-from litestar import Litestar
-from litestar.enums import ParamType
-from litestar.openapi.spec import OpenAPI, OpenAPIType, Parameter, Schema
-from litestar.routes import HTTPRoute
 
 from core.errors import PreconditionFailed, PreconditionRequired
 
@@ -57,36 +53,6 @@ def precondition_of(headers: Any) -> Precondition:
     return Precondition(value)
 
 
-# What If-Match may hold for a decision to go through: a list of strong ETags ("3", "4"). `*` (428) and weak
-# tags (412) are refused, and the schema says so; which version is current no schema can say (412).
+# What If-Match may hold for a decision to go through, as the schema's pattern: a list of strong ETags ("3",
+# "4"). `*` (428) and weak tags (412) are refused; which version is current no schema can say (412).
 IF_MATCH_PATTERN = r'^"[0-9]{1,9}"(?:[ \t]*,[ \t]*"[0-9]{1,9}")*$'
-
-
-def document_if_match(schema: OpenAPI, app: Litestar) -> None:
-    """Declare the required If-Match header on every operation whose handler takes the option.
-
-    The header is read by a dependency, not as a handler parameter, so Litestar does not document it; a
-    client (or fuzzer) reading the schema would otherwise never send it and meet only 428s.
-    """
-    for route in app.routes:
-        if not isinstance(route, HTTPRoute):
-            continue
-        item = (schema.paths or {}).get(route.path_format)
-        for handler in route.route_handlers:
-            if item is None or not handler.opt.get(IF_MATCH_OPT):
-                continue
-            for method in handler.http_methods:
-                operation = getattr(item, method.lower(), None)
-                if operation is None:
-                    continue
-                parameters = [p for p in operation.parameters or [] if getattr(p, "name", None) != "If-Match"]
-                operation.parameters = [
-                    *parameters,
-                    Parameter(
-                        name="If-Match",
-                        param_in=ParamType.HEADER,
-                        required=True,
-                        description="The ETag of the version you read (from GET): absent or * is a 428, stale a 412",
-                        schema=Schema(type=OpenAPIType.STRING, pattern=IF_MATCH_PATTERN),
-                    ),
-                ]

@@ -127,7 +127,7 @@ class PreconditionRequired(DomainError):
     title = "This decision needs an If-Match header with the resource's ETag"
 
 
-_HTTP_CODES: dict[int, tuple[str, str]] = {
+HTTP_CODES: dict[int, tuple[str, str]] = {
     400: ("bad_request", "The request could not be read"),
     401: ("not_authenticated", "A valid bearer token is required"),
     403: ("forbidden", "Your role may not do this"),
@@ -258,7 +258,7 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
     problem document never echoes what the client sent. The status says what went wrong.
     """
     status = exc.status_code
-    code, title = _HTTP_CODES.get(status, ("http_error", "The request failed"))
+    code, title = HTTP_CODES.get(status, ("http_error", "The request failed"))
     return problem(request, status=status, code=code, title=title, detail=title, headers=exc.headers)
 
 

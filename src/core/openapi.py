@@ -1,15 +1,90 @@
-"""Document the problem responses every operation can give (Litestar only documents 200/201 and 400)."""
+"""What the generated OpenAPI schema cannot know by itself, added once for every domain.
+
+- Problems: each operation lists, per status, every problem `code` it can return, with one named example per
+  code. Generic ones follow from what the operation meets (a body, a token, path parameters, If-Match);
+  a handler names its own refusals with `opt={PROBLEMS_OPT: (VendorExists, ...)}` (the DomainError classes
+  its service may raise).
+- If-Match: a handler with `opt={IF_MATCH_OPT: True}` gets a required If-Match header and its 412/428.
+- Every 201 documents its Location header; `ETAG_HEADER` documents an ETag (`response_headers=[ETAG_HEADER]`).
+- Enums: inline Literal enums become `$ref`s to one named component each (`name_enums`), so generated clients
+  name them (KeyGroup, not `..._group_type_2_type_1`); the values stay in the code's Literal.
+- Examples: whole-object examples from typed Struct instances (`add_examples`), so an example that no longer
+  fits its type fails mypy or the contract test; pages compose theirs from their items'.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+import inspect
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple, get_args
 
+import msgspec
+from litestar import Litestar
+from litestar.datastructures import ResponseHeader
 from litestar.enums import ParamType
-from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Parameter, Reference, Schema
-from litestar.openapi.spec.enums import OpenAPIType
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.spec import (
+    Example,
+    OpenAPI,
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    Operation,
+    Parameter,
+    Reference,
+    Schema,
+)
+from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
+from litestar.routes import HTTPRoute
+from litestar.types import Method
 
-from core.errors import PROBLEM_MEDIA_TYPE
+from core.auth import Role, StaffRole
+from core.conditional import IF_MATCH_OPT, IF_MATCH_PATTERN
+from core.errors import (
+    HTTP_CODES,
+    PROBLEM_MEDIA_TYPE,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    InvalidParameter,
+    MalformedJson,
+    NotAuthenticated,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    UnsupportedMediaType,
+)
+from core.geojson import CoordinateSystem
 from core.idempotency import KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN
+from core.pagination import InvalidCursor, Page
+
+PROBLEMS_OPT = "problems"
+
+ETAG_HEADER = ResponseHeader(
+    name="ETag",
+    description="The resource's version (a strong validator): send it back in If-Match to decide on it",
+    documentation_only=True,
+)
+
+# Enums of core types; each domain adds its own (registry.api.NAMED_ENUMS).
+CORE_ENUMS: dict[str, Any] = {"Role": Role, "StaffRole": StaffRole, "CoordinateSystem": CoordinateSystem}
+
+
+class ProblemDoc(NamedTuple):
+    """A problem an operation can answer with, as the schema lists it."""
+
+    status: int
+    code: str
+    title: str
+
+    @classmethod
+    def of(cls, problem: type[DomainError] | ProblemDoc) -> ProblemDoc:
+        if isinstance(problem, ProblemDoc):
+            return problem
+        return cls(problem.status, problem.code, problem.title)
+
 
 _PROBLEM_SCHEMA = Schema(
     type=OpenAPIType.OBJECT,
@@ -21,6 +96,9 @@ _PROBLEM_SCHEMA = Schema(
         "code": Schema(type=OpenAPIType.STRING, description="Stable snake_case word clients branch on"),
         "detail": Schema(type=OpenAPIType.STRING),
         "instance": Schema(type=OpenAPIType.STRING),
+        "request_id": Schema(
+            type=OpenAPIType.STRING, description="The response's X-Request-ID: quote it when reporting a problem"
+        ),
         "errors": Schema(
             type=OpenAPIType.ARRAY,
             items=Schema(
@@ -51,18 +129,74 @@ _IDEMPOTENCY_KEY = Parameter(
 )
 
 _DESCRIPTIONS = {
-    "400": "Malformed request or invalid parameter",
-    "401": "Missing, expired or invalid bearer token",
-    "403": "Your role may not do this",
-    "404": "No such resource, or not yours to see",
-    "409": "Conflicts with the current state",
-    "412": "If-Match does not name the current version",
-    "428": "If-Match is required",
-    "429": "Too many attempts; see Retry-After",
-    "413": "Request body too large",
-    "415": "Unsupported content type",
-    "422": "Invalid field values (or a cursor this service did not issue)",
-    "500": "Unexpected error (generic, with a reference)",
+    400: "Malformed request or invalid parameter",
+    401: "Missing, expired or invalid bearer token",
+    403: "Your role may not do this",
+    404: "No such resource, or not yours to see",
+    409: "Conflicts with the current state",
+    412: "If-Match does not name the current version",
+    413: "Request body too large",
+    415: "Unsupported content type",
+    422: "Invalid field values",
+    428: "If-Match is required",
+    429: "Too many attempts; see Retry-After",
+    500: "Unexpected error (generic, with a reference)",
+    503: "The service is busy; retry after Retry-After",
+}
+
+# Problems that follow from what an operation meets, not from its business rules.
+_ANY_OPERATION = (
+    InvalidParameter,
+    ProblemDoc(500, *HTTP_CODES[500]),
+    ProblemDoc(503, *HTTP_CODES[503]),
+)
+_WITH_JSON_BODY = (MalformedJson,)
+_WITH_BODY = (
+    ProblemDoc(400, *HTTP_CODES[400]),
+    ProblemDoc(413, *HTTP_CODES[413]),
+    UnsupportedMediaType,
+    InvalidInput,
+)
+_IDEMPOTENT = (  # core.idempotency, on every POST
+    ProblemDoc(400, "invalid_idempotency_key", "The Idempotency-Key header is not valid"),
+    ProblemDoc(409, "idempotency_key_in_progress", "A request with this Idempotency-Key is still running"),
+    ProblemDoc(422, "idempotency_key_reused", "This Idempotency-Key was used for a different request"),
+)
+_WITH_TOKEN = (NotAuthenticated, Forbidden)
+_WITH_PATH_PARAMETERS = (NotFound,)  # a path that names no resource Litestar can route to
+_WITH_IF_MATCH = (PreconditionFailed, PreconditionRequired)
+
+_IF_MATCH = Parameter(
+    name="If-Match",
+    param_in=ParamType.HEADER,
+    required=True,
+    description="The ETag from the last read of the resource: absent or `*` is a 428, a stale one a 412",
+    schema=Schema(type=OpenAPIType.STRING, pattern=IF_MATCH_PATTERN),
+)
+
+_LOCATION = OpenAPIHeader(
+    description="Path of the created resource",
+    schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.URI_REFERENCE),
+    required=True,
+)
+_REQUEST_ID = OpenAPIHeader(
+    description="This request's id, also in problem bodies and the access log (core.request_log)",
+    schema=Schema(type=OpenAPIType.STRING),
+)
+_REQUEST_ID_EXAMPLE = "5f0c2b8e9a4d4e1f8b7a6c3d2e1f0a9b"
+_ETAG = OpenAPIHeader(description=ETAG_HEADER.description, schema=Schema(type=OpenAPIType.STRING))
+# Headers problems of some statuses carry (core.errors, core.auth, core.idempotency).
+_PROBLEM_HEADERS = {
+    401: {"WWW-Authenticate": OpenAPIHeader(description="`Bearer`", schema=Schema(type=OpenAPIType.STRING))},
+    409: {
+        "Retry-After": OpenAPIHeader(
+            description="Seconds to wait, when the same Idempotency-Key is still running",
+            schema=Schema(type=OpenAPIType.INTEGER),
+        )
+    },
+    412: {"ETag": _ETAG},
+    429: {"Retry-After": OpenAPIHeader(description="Seconds to wait", schema=Schema(type=OpenAPIType.INTEGER))},
+    503: {"Retry-After": OpenAPIHeader(description="Seconds to wait", schema=Schema(type=OpenAPIType.INTEGER))},
 }
 
 
@@ -104,38 +238,328 @@ def close_request_schemas(schema: OpenAPI) -> None:
             pending.append(child)
 
 
-def add_problem_responses(schema: OpenAPI, extra: Mapping[tuple[str, str], Sequence[str]] | None = None) -> None:
-    """Add application/problem+json responses to every operation, by what the operation can meet.
+def operation_id_from_name(handler: HTTPRouteHandler, method: Method, path: Sequence[Any]) -> str:
+    """The default operationId: the handler's name in camelCase (`list_claims` → `listClaims`).
 
-    `extra` names further statuses of particular operations, keyed by (method, path): e.g. the 412/428 of a
-    decision that requires If-Match.
+    Handlers whose function name is not the verb a client should see set `operation_id=` themselves.
     """
-    components = schema.components
-    if components.schemas is None:
-        components.schemas = {}
-    components.schemas["Problem"] = _PROBLEM_SCHEMA
-    for path, item in (schema.paths or {}).items():
+    first, *rest = handler.handler_name.split("_")
+    return first + "".join(part.capitalize() for part in rest)
+
+
+def handler_operations(app: Litestar) -> Iterator[tuple[str, str, HTTPRouteHandler, Operation]]:
+    """Every documented operation with the route handler behind it: (method, path, handler, operation)."""
+    paths = app.openapi_schema.paths or {}
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or route.path_format not in paths:
+            continue
+        item = paths[route.path_format]
+        for method, (handler, _) in route.route_handler_map.items():
+            operation = getattr(item, method.lower(), None)
+            if isinstance(operation, Operation):
+                yield method.lower(), route.path_format, handler, operation
+
+
+def operation_problems(method: str, path: str, handler: HTTPRouteHandler, operation: Operation) -> list[ProblemDoc]:
+    """Every problem an operation can answer with: the generic ones it meets, then the handler's own."""
+    problems: list[type[DomainError] | ProblemDoc] = [*_ANY_OPERATION]
+    if operation.request_body is not None:
+        problems += _WITH_BODY
+        if "application/json" in (getattr(operation.request_body, "content", None) or {}):
+            problems += _WITH_JSON_BODY
+    if method == "post":
+        problems += _IDEMPOTENT
+    if operation.security:
+        problems += _WITH_TOKEN
+    if "{" in path:
+        problems += _WITH_PATH_PARAMETERS
+    if handler.opt.get(IF_MATCH_OPT):
+        problems += _WITH_IF_MATCH
+    if any(isinstance(p, Parameter) and p.name == "cursor" for p in operation.parameters or ()):
+        problems.append(InvalidCursor)  # shaped like a cursor, not signed by us (core.pagination)
+    problems += handler.opt.get(PROBLEMS_OPT, ())
+    docs: dict[str, ProblemDoc] = {}
+    for problem in problems:
+        doc = ProblemDoc.of(problem)
+        docs.setdefault(doc.code, doc)
+    return sorted(docs.values(), key=lambda doc: doc.status)
+
+
+def document_operations(app: Litestar) -> None:
+    """Problems, If-Match, Location and Idempotency-Key for every operation under /api/, from its handler."""
+    schema = app.openapi_schema
+    if schema.components.schemas is None:
+        schema.components.schemas = {}
+    schema.components.schemas["Problem"] = _PROBLEM_SCHEMA
+    for method, path, handler, operation in handler_operations(app):
+        if not path.startswith("/api/"):
+            continue
+        responses = operation.responses if operation.responses is not None else {}
+        by_status: dict[int, list[ProblemDoc]] = {}
+        for doc in operation_problems(method, path, handler, operation):
+            by_status.setdefault(doc.status, []).append(doc)
+        for status, docs in by_status.items():
+            # Replaces Litestar's own 400 (documented as application/json): every error is a problem.
+            responses[str(status)] = _problem_response(status, docs)
+        for answer in responses.values():
+            if isinstance(answer, OpenAPIResponse):
+                answer.headers = {**(answer.headers or {}), "X-Request-ID": _REQUEST_ID}
+        created = responses.get("201")
+        if isinstance(created, OpenAPIResponse):
+            created.headers = {**(created.headers or {}), "Location": _LOCATION}
+        parameters = list(operation.parameters or [])
+        if handler.opt.get(IF_MATCH_OPT):
+            # The header is read by a dependency (core.conditional), so Litestar does not document it.
+            parameters = [p for p in parameters if not (isinstance(p, Parameter) and p.name == "If-Match")]
+            parameters.append(_IF_MATCH)
+            for answered, answer in responses.items():
+                if answered.startswith("2") and isinstance(answer, OpenAPIResponse):
+                    answer.headers = {**(answer.headers or {}), "ETag": _ETAG}
+        if method == "post":
+            parameters.append(_IDEMPOTENCY_KEY)
+        operation.parameters = parameters or None
+        operation.responses = responses
+
+
+def _problem_response(status: int, docs: Sequence[ProblemDoc]) -> OpenAPIResponse:
+    listed = "; ".join(f"`{doc.code}`: {doc.title}" for doc in docs)
+    return OpenAPIResponse(
+        description=f"{_DESCRIPTIONS.get(status, 'Refused')}. Codes: {listed}",
+        headers=dict(_PROBLEM_HEADERS.get(status, {})) or None,
+        content={
+            PROBLEM_MEDIA_TYPE: OpenAPIMediaType(
+                schema=_PROBLEM_REF,
+                examples={
+                    doc.code: Example(
+                        summary=doc.title,
+                        value={
+                            "type": f"/problems/{doc.code}",
+                            "title": doc.title,
+                            "status": doc.status,
+                            "code": doc.code,
+                            "detail": doc.title,
+                            "request_id": _REQUEST_ID_EXAMPLE,
+                        },
+                    )
+                    for doc in docs
+                },
+            )
+        },
+    )
+
+
+def documented_problems(schema: OpenAPI) -> dict[str, dict[int, set[str]]]:
+    """operationId → status → the problem codes the schema lists (what a client can branch on)."""
+    found: dict[str, dict[int, set[str]]] = {}
+    for item in (schema.paths or {}).values():
         for method in ("get", "post", "put", "patch", "delete"):
             operation = getattr(item, method, None)
-            if operation is None or not path.startswith("/api/"):
+            if not isinstance(operation, Operation) or operation.operation_id is None:
                 continue
-            codes = ["400", "500"]
-            if operation.security:
-                codes += ["401", "403"]
-            if "{" in path or operation.security:
-                codes.append("404")
-            if method in ("post", "put", "patch"):
-                codes += ["409", "413", "415", "422"]
-            elif any(isinstance(p, Parameter) and p.name == "cursor" for p in operation.parameters or []):
-                codes.append("422")  # a cursor shaped right but not signed by us (core.pagination)
-            codes += (extra or {}).get((method, path), ())
-            responses = operation.responses if operation.responses is not None else {}
-            for code in codes:
-                # Replace Litestar's own 400 (documented as application/json): every error is a problem.
-                responses[code] = OpenAPIResponse(
-                    description=_DESCRIPTIONS[code],
-                    content={PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=_PROBLEM_REF)},
-                )
-            operation.responses = responses
-            if method == "post":
-                operation.parameters = [*(operation.parameters or []), _IDEMPOTENCY_KEY]
+            statuses = found.setdefault(operation.operation_id, {})
+            for status, response in (operation.responses or {}).items():
+                media = (getattr(response, "content", None) or {}).get(PROBLEM_MEDIA_TYPE)
+                if media is not None:
+                    statuses[int(status)] = set(media.examples or {})
+    return found
+
+
+# --- named enums ----------------------------------------------------------------------------------------------
+
+
+def name_enums(schema: OpenAPI, enums: Mapping[str, Any]) -> None:
+    """Replace every inline enum by a `$ref` to its named component (`enums`: name → Literal type).
+
+    An enum is recognised by its set of values; a nullable one becomes `oneOf: [$ref, null]`. An enum no
+    entry names stays inline (the contract test refuses that).
+    """
+    by_values: dict[frozenset[Any], str] = {}
+    for name, literal in enums.items():
+        values = frozenset(get_args(literal))
+        if values in by_values:
+            # Recognised by values, two enums with the same ones cannot be told apart: name one of them.
+            raise ValueError(f"enums {by_values[values]} and {name} have the same values")
+        by_values[values] = name
+    components = schema.components.schemas if schema.components.schemas is not None else {}
+    # Named already (a second pass): set aside so it is not replaced by a $ref to itself, and kept.
+    used: set[str] = {name for name in enums if components.pop(name, None) is not None}
+
+    def replace(node: Schema) -> Schema | Reference:
+        if node.enum is None:
+            return node
+        values = [value for value in node.enum if value is not None]
+        name = by_values.get(frozenset(values))
+        if name is None:
+            return node
+        used.add(name)
+        ref = Reference(ref=f"#/components/schemas/{name}")
+        types = node.type if isinstance(node.type, list) else [node.type]
+        if None in node.enum or OpenAPIType.NULL in types:
+            return Schema(one_of=[ref, Schema(type=OpenAPIType.NULL)], description=node.description)
+        return ref
+
+    _rewrite_schemas(schema, replace)
+    for name, literal in enums.items():
+        if name in used:
+            components[name] = Schema(type=OpenAPIType.STRING, enum=list(get_args(literal)), title=name)
+    schema.components.schemas = dict(sorted(components.items()))
+
+
+def _rewrite_schemas(root: Any, replace: Callable[[Schema], Schema | Reference]) -> None:
+    """Apply `replace` to every Schema below `root` (spec objects, lists and dicts), depth first."""
+    seen: set[int] = set()
+
+    def visit(value: Any) -> Any:
+        if isinstance(value, Schema):
+            value = replace(value)
+        if id(value) in seen:
+            return value
+        seen.add(id(value))
+        if isinstance(value, list):
+            return [visit(child) for child in value]
+        if isinstance(value, dict):
+            for key, child in value.items():
+                value[key] = visit(child)
+            return value
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for field in dataclasses.fields(value):
+                child = getattr(value, field.name)
+                if isinstance(child, (list, dict)) or dataclasses.is_dataclass(child):
+                    setattr(value, field.name, visit(child))
+        return value
+
+    visit(root)
+
+
+# Litestar names a generic Struct's component after its parameter's import path: Page_registry.api.claims.ClaimOut_.
+_GENERIC_NAME = re.compile(r"^(?P<generic>[A-Za-z]+)_(?:[\w]+\.)*(?P<argument>[A-Za-z]+)_$")
+
+
+def name_generic_components(schema: OpenAPI) -> None:
+    """Give generic components a name a client can live with: `Page[ClaimOut]` becomes `ClaimPage`."""
+    components = schema.components.schemas or {}
+    renamed: dict[str, str] = {}
+    for name in list(components):
+        match = _GENERIC_NAME.match(name)
+        if match is None:
+            continue
+        new = match.group("argument").removesuffix("Out") + match.group("generic")
+        if new in components or new in renamed.values():
+            raise ValueError(f"{name} and another component would both be named {new}")
+        renamed[name] = new
+        components[name].title = new
+    if not renamed:
+        return
+    schema.components.schemas = {renamed.get(name, name): component for name, component in components.items()}
+    for node in _spec_nodes(schema):
+        if isinstance(node, Reference) and node.value in renamed:
+            node.ref = f"#/components/schemas/{renamed[node.value]}"
+
+
+def _spec_nodes(root: Any) -> Iterator[Any]:
+    """Every spec object below `root`, each once."""
+    seen: set[int] = set()
+    pending = [root]
+    while pending:
+        value = pending.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            yield value
+            pending.extend(getattr(value, field.name) for field in dataclasses.fields(value))
+
+
+# --- components from msgspec types, and examples --------------------------------------------------------------
+
+
+def add_struct_components(schema: OpenAPI, types: Sequence[type[msgspec.Struct]]) -> list[Reference]:
+    """Add components for Structs no handler names in its signature (msgspec's JSON schema, converted)."""
+    refs, definitions = msgspec.json.schema_components(types, ref_template="#/components/schemas/{name}")
+    components = schema.components.schemas if schema.components.schemas is not None else {}
+    for name, definition in definitions.items():
+        converted = schema_from_json(definition)
+        if isinstance(converted, Schema):
+            components.setdefault(name, converted)
+    schema.components.schemas = components
+    return [Reference(ref=ref["$ref"]) for ref in refs]
+
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+_KEYWORDS = {"not": "schema_not", "if": "schema_if", "else": "schema_else"}
+
+
+def schema_from_json(node: Mapping[str, Any]) -> Schema | Reference:
+    """A JSON Schema dict (as msgspec writes it) as Litestar's spec objects, so later passes can edit it."""
+    if "$ref" in node:
+        return Reference(ref=node["$ref"])
+    kwargs: dict[str, Any] = {}
+    for key, value in node.items():
+        attribute = _KEYWORDS.get(key) or _CAMEL.sub("_", key).lower()
+        if key in ("properties", "patternProperties", "dependentSchemas"):
+            value = {name: schema_from_json(child) for name, child in value.items()}
+        elif key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+            value = [schema_from_json(child) for child in value]
+        elif isinstance(value, Mapping) and key in ("items", "additionalProperties", "not", "contains"):
+            value = schema_from_json(value)
+        elif key == "type":
+            value = [OpenAPIType(t) for t in value] if isinstance(value, list) else OpenAPIType(value)
+        elif key == "format":
+            value = OpenAPIFormat(value) if value in OpenAPIFormat._value2member_map_ else value
+        elif key == "description":
+            value = inspect.cleandoc(value)
+        kwargs[attribute] = value
+    return Schema(**kwargs)
+
+
+def add_examples(schema: OpenAPI, examples: Iterable[msgspec.Struct]) -> None:
+    """Give each Struct's component a whole-object example, then pages theirs, and show them on operations.
+
+    The examples are instances of the Structs themselves, so they are type-checked and decoded in tests.
+    """
+    components = schema.components.schemas or {}
+    for example in examples:
+        name = type(example).__name__
+        target = components.get(name)
+        if not isinstance(target, Schema):
+            raise LookupError(f"no component schema {name} for its example")
+        # The Struct itself, not a dict: Litestar drops None from dicts it renders, and the nulls are part of
+        # the example (`decision_reason: null`); msgspec encodes the Struct when the schema is served.
+        target.examples = [example]
+    for target in components.values():
+        if isinstance(target, Schema) and target.examples is None:
+            composed = _composed_example(target, components)
+            if composed is not None:
+                target.examples = [composed]
+    for item in (schema.paths or {}).values():
+        for method in ("get", "post", "put", "patch", "delete"):
+            operation = getattr(item, method, None)
+            if not isinstance(operation, Operation):
+                continue
+            bodies = [getattr(operation.request_body, "content", None) or {}]
+            bodies += [getattr(response, "content", None) or {} for response in (operation.responses or {}).values()]
+            for content in bodies:
+                for media in content.values():
+                    value = _example_of(media.schema, components)
+                    if value is not None and media.examples is None:
+                        media.examples = {"example": Example(value=value)}
+
+
+def _example_of(node: Schema | Reference | None, components: Mapping[str, Schema | Reference]) -> Any:
+    if isinstance(node, Reference):
+        target = components.get(node.value)
+        return target.examples[0] if isinstance(target, Schema) and target.examples else None
+    return None
+
+
+def _composed_example(target: Schema, components: Mapping[str, Schema | Reference]) -> Page[Any] | None:
+    """A page's example from its items' (`{items: [example], next_cursor: null}`)."""
+    if target.properties is None or set(target.properties) != {"items", "next_cursor"}:
+        return None
+    items = target.properties["items"]
+    item = _example_of(items.items, components) if isinstance(items, Schema) else None
+    return None if item is None else Page(items=[item], next_cursor=None)

@@ -16,21 +16,30 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import pagination
 from core.auth import Principal, optional_principal_of, principal_of
-from core.conditional import Precondition, document_if_match, precondition_of
+from core.conditional import Precondition, precondition_of
 from core.crypto import FieldCipher
 from core.db import create_engine, create_sessionmaker, transaction
 from core.deps import DbSession
 from core.errors import EXCEPTION_HANDLERS
 from core.http_guard import make_strict_body_hook, no_store_by_default
 from core.idempotency import IdempotencyMiddleware
-from core.openapi import add_problem_responses, close_request_schemas
+from core.openapi import (
+    CORE_ENUMS,
+    add_examples,
+    close_request_schemas,
+    document_operations,
+    name_enums,
+    name_generic_components,
+    operation_id_from_name,
+)
 from core.openapi_text import describe_request_text
 from core.request_log import HEADER as REQUEST_ID_HEADER
 from core.request_log import RequestLogMiddleware
 from core.settings import Settings
 from flexreg import docs
 from registry.api import CONTROLLERS as REGISTRY_CONTROLLERS
-from registry.api import EXTRA_PROBLEMS as REGISTRY_EXTRA_PROBLEMS
+from registry.api import NAMED_ENUMS as REGISTRY_ENUMS
+from registry.api import examples as registry_examples
 from registry.api import refine_openapi as refine_registry_openapi
 
 
@@ -120,17 +129,21 @@ def create_app(
             description="Flexible-employment registry: who, where and when, may they.",
             path=docs.DOCS_PATH,
             render_plugins=[docs.render_plugin()],
+            operation_id_creator=operation_id_from_name,
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
             ),
         ),
         debug=False,
     )
-    add_problem_responses(app.openapi_schema, REGISTRY_EXTRA_PROBLEMS)
-    close_request_schemas(app.openapi_schema)
-    describe_request_text(app.openapi_schema, app)
-    document_if_match(app.openapi_schema, app)
-    refine_registry_openapi(app.openapi_schema)
+    schema = app.openapi_schema
+    document_operations(app)
+    name_generic_components(schema)
+    refine_registry_openapi(schema)
+    name_enums(schema, {**CORE_ENUMS, **REGISTRY_ENUMS})
+    add_examples(schema, registry_examples())
+    close_request_schemas(schema)
+    describe_request_text(schema, app)
     # Outside routing, error rendering and CORS: unrouted requests and every problem get an id and a log line.
     app.asgi_handler = RequestLogMiddleware(app.asgi_handler)
     return app

@@ -28,7 +28,7 @@ from registry import entitlements as rules
 from registry.access import get_vendor_in_scope, readable_claims, record_personal_data_access
 from registry.errors import ClaimAlreadyDecided, ClaimNotFound, ClaimPending, VendorNotFound
 from registry.models import ClaimDecision, ClaimStatus, KeyGroupClaim, KeyGroupClaimEvidence, KeyGroupDecision, Vendor
-from registry.policies import Policy, default_verification_months, policies_in_force, registration_rules
+from registry.policies import KeyGroup, Policy, default_verification_months, policies_in_force, registration_rules
 
 __all__ = ["ClaimDecision", "ClaimStatus"]
 
@@ -45,9 +45,9 @@ class ClaimRecord(msgspec.Struct, frozen=True, kw_only=True):
     vendor_name: str
     vendor_id_number_masked: str
     jurisdiction_code: str
-    key_group: str
+    key_group: KeyGroup
     details: dict[str, Any]
-    status: str
+    status: ClaimStatus
     valid_until: dt.date | None
     version: int
     submitted_at: dt.datetime
@@ -177,7 +177,7 @@ async def submit_claim(
     principal: Principal,
     *,
     vendor_id: uuid.UUID,
-    group: str,
+    group: KeyGroup,
     details: dict[str, Any],
     evidence_document_ids: Sequence[uuid.UUID],
     today: dt.date,

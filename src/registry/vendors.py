@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +31,7 @@ from registry.errors import (
 )
 from registry.jurisdictions import STREET_LEVEL_MESSAGE, is_street_level
 from registry.models import Jurisdiction, KeyGroupClaim, Vendor
-from registry.policies import registration_rules
+from registry.policies import KeyGroup, registration_rules
 
 __all__ = [
     "ID_NUMBER_CONTEXT",
@@ -243,9 +243,9 @@ async def read_vendor(
 
 async def key_groups_by_vendor(
     session: AsyncSession, vendor_ids: Sequence[uuid.UUID], *, today: dt.date
-) -> dict[uuid.UUID, list[str]]:
+) -> dict[uuid.UUID, list[KeyGroup]]:
     """Each vendor's key groups backed by a verified claim still valid today (self-declarations never count)."""
-    groups: dict[uuid.UUID, list[str]] = {vendor_id: [] for vendor_id in vendor_ids}
+    groups: dict[uuid.UUID, list[KeyGroup]] = {vendor_id: [] for vendor_id in vendor_ids}
     if not vendor_ids:
         return groups
     rows = await session.execute(
@@ -259,5 +259,5 @@ async def key_groups_by_vendor(
         .order_by(KeyGroupClaim.vendor_id, KeyGroupClaim.key_group)
     )
     for vendor_id, key_group in rows:
-        groups[vendor_id].append(key_group)
+        groups[vendor_id].append(cast(KeyGroup, key_group))  # the column's CHECK holds it to KEY_GROUPS
     return groups

@@ -22,7 +22,8 @@ from registry.api.params import JurisdictionCode
 from registry.catalogue import load_catalogue
 
 __all__ = ["JurisdictionCode"]
-from registry.errors import InvalidCredentials
+from core.openapi import PROBLEMS_OPT
+from registry.errors import AccountNotFound, InvalidCredentials, TooManyLoginAttempts, UnknownDepartment, UsernameTaken
 
 Username = Annotated[
     str,
@@ -89,9 +90,18 @@ class AuthController(Controller):
     # no-store: RFC 6749 §5.1, and it keeps tokens out of caches and the idempotency table.
     @post(
         "/token",
+        operation_id="requestToken",
         status_code=200,
         summary="Exchange username and password for a bearer token",
         cache_control=CacheControlHeader(no_store=True),
+        description=(
+            "Anyone. Exchanges a username and password for a bearer token (`Authorization: Bearer <token>`), "
+            "valid for `expires_in` seconds, and names the account's role. A wrong username and a wrong password "
+            "are refused alike (401 `invalid_credentials`), so accounts cannot be probed; after repeated failures"
+            " for one username every attempt for it is refused for a while (429 `too_many_login_attempts`, with "
+            "Retry-After)."
+        ),
+        opt={PROBLEMS_OPT: (InvalidCredentials, TooManyLoginAttempts)},
     )
     async def request_token(
         self, request: Request[Any, Any, Any], data: JSONBody[RequestToken], session: DbSession
@@ -125,7 +135,18 @@ class AccountController(Controller):
 
     guards = [requires("admin")]
 
-    @post("/", summary="Open an account (admin)")
+    @post(
+        "/",
+        operation_id="openAccount",
+        summary="Open an account (admin)",
+        description=(
+            "Admins only. Opens an account: a street office is bound to one street-level jurisdiction "
+            "(`jurisdiction_code`), a department account to one department (`department_code`). Refuses a "
+            "username already in use (409 `username_taken`), an unknown department (422 `unknown_department`), "
+            "and a jurisdiction that does not exist or is not street-level (422 `validation_failed`)."
+        ),
+        opt={PROBLEMS_OPT: (UsernameTaken, UnknownDepartment)},
+    )
     async def open_account(self, data: JSONBody[OpenAccount], session: DbSession) -> Response[AccountOut]:
         account = await service.open_account(
             session,
@@ -139,7 +160,15 @@ class AccountController(Controller):
         out = msgspec.convert(account, AccountOut, from_attributes=True)
         return Response(out, status_code=201, headers={"Location": f"/api/v1/accounts/{account.id}"})
 
-    @get("/", summary="List accounts, oldest first (admin)")
+    @get(
+        "/",
+        operation_id="listAccounts",
+        summary="List accounts, oldest first (admin)",
+        description=(
+            "Admins only. Accounts, oldest first, a page at a time (`limit`, `cursor` from `next_cursor`), "
+            "optionally only those of one `role`."
+        ),
+    )
     async def list_accounts(
         self,
         principal: CurrentPrincipal,
@@ -151,7 +180,13 @@ class AccountController(Controller):
         page = await service.list_accounts(session, principal, limit=limit, cursor=cursor, role=role)
         return page_of([msgspec.convert(row, AccountOut, from_attributes=True) for row in page.items], page)
 
-    @get("/{account_id:uuid}", summary="One account (admin)")
+    @get(
+        "/{account_id:uuid}",
+        operation_id="getAccount",
+        summary="One account (admin)",
+        description=("Admins only. One account by id; 404 `account_not_found` when there is none."),
+        opt={PROBLEMS_OPT: (AccountNotFound,)},
+    )
     async def get_account(
         self, account_id: FromPath[uuid.UUID], principal: CurrentPrincipal, session: DbSession
     ) -> AccountOut:

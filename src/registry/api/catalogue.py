@@ -23,8 +23,10 @@ from litestar.response.base import ASGIResponse
 
 from core.errors import FieldError, InvalidParameter
 from core.http_guard import QUERY_OPT
+from core.openapi import PROBLEMS_OPT
 from registry import catalogue
 from registry.catalogue import CATEGORIES, ActivityListOut, ActivityOut, DepartmentListOut, PermitTypeListOut
+from registry.errors import ActivityNotFound
 
 _CACHE_CONTROL = "public, max-age=300"
 
@@ -126,29 +128,51 @@ class CatalogueController(Controller):
 
     @get(
         "/activities",
-        opt={QUERY_OPT: ("category",)},
+        operation_id="listActivities",
         summary="The activity catalogue: categories, permits each needs and from whom, stall rules",
         responses={200: ResponseSpec(ActivityListOut, description="Every activity, in catalogue order")},
+        description=(
+            "Anyone. The activity catalogue in catalogue order, optionally one `category`: the permits each "
+            "activity needs and from whom, and whether it may be run from a stall. Answers carry a strong ETag "
+            "and honour If-None-Match (304)."
+        ),
+        opt={QUERY_OPT: ("category",)},
     )
     async def list_activities(self, request: Request[Any, Any, Any]) -> ASGIResponse:
         return _reference(request, _activities(_category(request)))
 
-    @get("/activities/{code:str}", summary="One activity")
+    @get(
+        "/activities/{code:str}",
+        operation_id="getActivity",
+        summary="One activity",
+        description=("Anyone. One activity by its code (GET /activities lists them); 404 `activity_not_found`."),
+        opt={PROBLEMS_OPT: (ActivityNotFound,)},
+    )
     async def get_activity(self, code: FromPath[str]) -> ActivityOut:
         return catalogue.to_activity_out(catalogue.load_catalogue().activity(code))
 
     @get(
         "/departments",
+        operation_id="listDepartments",
         summary="Departments that review permits",
         responses={200: ResponseSpec(DepartmentListOut, description="Every department")},
+        description=(
+            "Anyone. The departments that review permits, with their responsibilities. Answers carry a strong "
+            "ETag and honour If-None-Match (304)."
+        ),
     )
     async def list_departments(self, request: Request[Any, Any, Any]) -> ASGIResponse:
         return _reference(request, _departments())
 
     @get(
         "/permit-types",
+        operation_id="listPermitTypes",
         summary="Permit types, their departments and time limits",
         responses={200: ResponseSpec(PermitTypeListOut, description="Every permit type")},
+        description=(
+            "Anyone. Permit types, the departments that handle them and their statutory time limits. Answers "
+            "carry a strong ETag and honour If-None-Match (304)."
+        ),
     )
     async def list_permit_types(self, request: Request[Any, Any, Any]) -> ASGIResponse:
         return _reference(request, _permit_types())

@@ -17,11 +17,13 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from core.auth import requires
 from core.conditional import IF_MATCH_OPT, etag
 from core.deps import CurrentPrincipal, DbSession, IfMatch
+from core.openapi import ETAG_HEADER, PROBLEMS_OPT
 from core.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, page_of
 from core.text import free_text
 from registry import claims as service
 from registry import entitlements as rules
 from registry.api.params import Purpose, city_today
+from registry.errors import ClaimAlreadyDecided, ClaimNotFound, ClaimPending, VendorNotFound
 from registry.models import ClaimDecision, ClaimStatus
 
 KeyGroup = rules.KeyGroup
@@ -60,8 +62,8 @@ class ClaimOut(msgspec.Struct, kw_only=True):
     vendor_name: str
     vendor_id_number_masked: str
     jurisdiction_code: str
-    group: str
-    status: str
+    group: KeyGroup
+    status: ClaimStatus
     details: dict[str, Any]
     evidence_document_ids: list[uuid.UUID]
     submitted_at: dt.datetime
@@ -109,8 +111,18 @@ class ClaimController(Controller):
 
     @post(
         "/vendors/{vendor_id:uuid}/key-group-claims",
+        operation_id="submitClaim",
         summary="Claim a key group (the vendor, or street office of their residence on their behalf)",
         guards=[requires("vendor", "street_office")],
+        description=(
+            "The vendor, or the street office of the vendor's residence on their behalf; others 403. `details` "
+            "takes the shape of the `group` (see SubmitClaim). Refuses a vendor outside the caller's reach (404 "
+            "`vendor_not_found`), a second pending claim to the same group (409 `claim_pending`), and details "
+            "that do not fit the group or evidence the caller may not cite (422 `validation_failed`, naming the "
+            "field). Answers 201 with the claim's Location and ETag."
+        ),
+        opt={PROBLEMS_OPT: (VendorNotFound, ClaimPending)},
+        response_headers=[ETAG_HEADER],
     )
     async def submit_claim(
         self,
@@ -134,8 +146,14 @@ class ClaimController(Controller):
 
     @get(
         "/key-group-claims",
+        operation_id="listClaims",
         summary="List key-group claims (street office: its jurisdiction; admin: all; vendor: their own)",
         guards=[requires("vendor", "street_office", "admin")],
+        description=(
+            "Street offices (claims of their jurisdiction), admins (all) and vendors (their own); departments "
+            "403. Oldest first, a page at a time, optionally by `status` and `group`. Staff reads are written to "
+            "the personal-data access log with their `purpose`."
+        ),
     )
     async def list_claims(
         self,
@@ -162,8 +180,15 @@ class ClaimController(Controller):
 
     @get(
         "/key-group-claims/{claim_id:uuid}",
+        operation_id="getClaim",
         summary="One key-group claim, with its ETag",
         guards=[requires("vendor", "street_office", "admin")],
+        description=(
+            "The claimant, the street office of the claim's jurisdiction and admins; anyone else gets 404 "
+            "`claim_not_found`. The ETag is what a decision sends back in If-Match."
+        ),
+        opt={PROBLEMS_OPT: (ClaimNotFound,)},
+        response_headers=[ETAG_HEADER],
     )
     async def get_claim(
         self,
@@ -178,10 +203,19 @@ class ClaimController(Controller):
 
     @post(
         "/key-group-claims/{claim_id:uuid}/decision",
+        operation_id="decideClaim",
         summary="Verify or reject a pending claim (street office of the claim's jurisdiction only)",
         status_code=200,
         guards=[requires("street_office")],
-        opt={IF_MATCH_OPT: True},
+        description=(
+            "Street offices of the claim's jurisdiction only: admins are refused too (403, separation of duties),"
+            " and another jurisdiction's office gets 404 `claim_not_found`, whether or not it sent If-Match. Send"
+            " the claim's ETag in If-Match (absent 428 `precondition_required`, stale 412 `precondition_failed`)."
+            " A verification may name `valid_until` (today to 5 years ahead; without it the group's default term"
+            " from the policy data applies); a rejection needs a `reason` (422 `validation_failed` otherwise). A"
+            " claim is decided once (409 `claim_already_decided`)."
+        ),
+        opt={IF_MATCH_OPT: True, PROBLEMS_OPT: (ClaimNotFound, ClaimAlreadyDecided)},
     )
     async def decide_claim(
         self,
@@ -213,8 +247,15 @@ class ClaimController(Controller):
 
     @get(
         "/vendors/{vendor_id:uuid}/entitlements",
+        operation_id="getEntitlements",
         summary="Supports the vendor qualifies for today (and those they do not yet, with reasons)",
         guards=[requires("vendor", "street_office", "admin")],
+        description=(
+            "The vendor, the street office of their residence and admins (anyone else 404 `vendor_not_found`): "
+            "the supports the vendor qualifies for today, and those they do not yet, each with its reasons and, "
+            "where time alone cures it, the day they would qualify."
+        ),
+        opt={PROBLEMS_OPT: (VendorNotFound,)},
     )
     async def entitlements(
         self,

@@ -16,9 +16,11 @@ from litestar.params import FromPath, MultipartBody
 from core.auth import authenticated, requires
 from core.deps import CurrentPrincipal, DbSession
 from core.errors import InvalidInput
+from core.openapi import PROBLEMS_OPT
 from core.settings import HttpSettings, Settings
 from registry import documents as service
 from registry.api.params import Purpose
+from registry.errors import DocumentNotFound, DocumentTooLarge, UnsupportedDocumentType
 
 # The route's body limit is fixed when the handler is declared: the document limit plus room for the multipart
 # envelope (boundaries, part headers). The handler then enforces settings.http.max_document_bytes exactly.
@@ -52,22 +54,6 @@ def document_content_types(schema: OpenAPI) -> None:
     )
 
 
-def document_upload_required(schema: OpenAPI) -> None:
-    """The upload's `file` part is required and is bytes: the dataclass makes it optional only so that a
-    missing part is our 422 naming `file`. A file part (a binary string, not a nullable alternative) is also
-    what clients and fuzzers send with a filename, which is how the form parser tells a file from a field."""
-    upload = (schema.components.schemas or {}).get("UploadDocument")
-    if upload is None or upload.properties is None or "file" not in upload.properties:
-        return
-    upload.properties["file"] = Schema(
-        type=OpenAPIType.STRING,
-        format=OpenAPIFormat.BINARY,
-        content_media_type="application/octet-stream",
-        description="The document: PDF, JPEG or PNG, at most 5 MB",
-    )
-    upload.required = ["file"]
-
-
 class DocumentOut(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     sha256: str
@@ -89,9 +75,18 @@ class DocumentController(Controller):
 
     @post(
         "/",
+        operation_id="uploadDocument",
         summary="Upload an evidence document (vendor, or street office for a resident; PDF/JPEG/PNG, at most 5 MB)",
         guards=[requires("vendor", "street_office")],
         request_max_body_size=_UPLOAD_BODY_LIMIT,
+        description=(
+            "Vendors (their own evidence) and street offices (evidence for a resident); others 403. Send the "
+            "document as the multipart field `file`: PDF, JPEG or PNG, judged by its bytes, at most 5 MB. Refuses"
+            " a missing `file` (422 `validation_failed`), any other kind of file (422 "
+            "`unsupported_document_type`) and a larger one (413 `document_too_large`). Cite the answer's `id` as "
+            "evidence in a key-group claim."
+        ),
+        opt={PROBLEMS_OPT: (UnsupportedDocumentType, DocumentTooLarge)},
     )
     async def upload(
         self,
@@ -118,14 +113,36 @@ class DocumentController(Controller):
         out = msgspec.convert(document, DocumentOut, from_attributes=True)
         return Response(out, status_code=201, headers={"Location": f"/api/v1/documents/{document.id}"})
 
-    @get("/{document_id:uuid}", summary="A document's metadata", guards=[authenticated])
+    @get(
+        "/{document_id:uuid}",
+        operation_id="getDocument",
+        summary="A document's metadata",
+        guards=[authenticated],
+        description=(
+            "Its uploader, admins, staff of the uploader's residence jurisdiction, and for evidence the claim's "
+            "vendor and staff of the claim's jurisdiction. Anyone else gets 404 `document_not_found`, as for an "
+            "unknown id."
+        ),
+        opt={PROBLEMS_OPT: (DocumentNotFound,)},
+    )
     async def get_document(
         self, document_id: FromPath[uuid.UUID], principal: CurrentPrincipal, session: DbSession
     ) -> DocumentOut:
         document = await service.get_document_in_scope(session, principal, document_id)
         return msgspec.convert(document, DocumentOut, from_attributes=True)
 
-    @get("/{document_id:uuid}/content", summary="Download a document", guards=[authenticated])
+    @get(
+        "/{document_id:uuid}/content",
+        operation_id="downloadDocument",
+        summary="Download a document",
+        guards=[authenticated],
+        description=(
+            "Who may see the document (see getDocument) downloads its bytes, as the type it was stored with; "
+            "others get 404 `document_not_found`. Staff downloads are written to the personal-data access log "
+            "with their `purpose`."
+        ),
+        opt={PROBLEMS_OPT: (DocumentNotFound,)},
+    )
     async def get_content(
         self,
         request: Request[Any, Any, Any],

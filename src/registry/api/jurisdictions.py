@@ -12,9 +12,11 @@ from core.auth import requires
 from core.coords import area_from_gcj02
 from core.deps import DbSession
 from core.geojson import Area, CoordinateSystem, check_area, to_builtins
+from core.openapi import PROBLEMS_OPT
 from core.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, page_of
 from registry import jurisdictions as service
 from registry.api.params import JurisdictionCode
+from registry.errors import JurisdictionExists, JurisdictionNotFound
 
 
 class EstablishJurisdiction(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -36,7 +38,20 @@ class JurisdictionController(Controller):
     path = "/jurisdictions"
     tags = ["jurisdictions"]
 
-    @post("/", summary="Establish a jurisdiction (admin)", security=[{"bearer": []}], guards=[requires("admin")])
+    @post(
+        "/",
+        operation_id="establishJurisdiction",
+        summary="Establish a jurisdiction (admin)",
+        security=[{"bearer": []}],
+        guards=[requires("admin")],
+        description=(
+            "Admins only. Establishes a jurisdiction from its 12-digit division code, its name and its boundary "
+            "(a GeoJSON Polygon or MultiPolygon in WGS84, or GCJ-02 with `coordinate_system: gcj02`). Refuses a "
+            "code already established (409 `jurisdiction_exists`), and an unknown `parent_code`, a blank name or "
+            "an invalid boundary (422 `validation_failed`, naming the field)."
+        ),
+        opt={PROBLEMS_OPT: (JurisdictionExists,)},
+    )
     async def establish(self, data: JSONBody[EstablishJurisdiction], session: DbSession) -> Response[JurisdictionOut]:
         boundary = data.boundary
         if data.coordinate_system == "gcj02":
@@ -53,7 +68,14 @@ class JurisdictionController(Controller):
         out = msgspec.convert(jurisdiction, JurisdictionOut, from_attributes=True)
         return Response(out, status_code=201, headers={"Location": f"/api/v1/jurisdictions/{jurisdiction.code}"})
 
-    @get("/", summary="List jurisdictions")
+    @get(
+        "/",
+        operation_id="listJurisdictions",
+        summary="List jurisdictions",
+        description=(
+            "Anyone. Jurisdictions in code order, a page at a time, optionally only the children of `parent_code`."
+        ),
+    )
     async def list_jurisdictions(
         self,
         session: DbSession,
@@ -64,6 +86,12 @@ class JurisdictionController(Controller):
         page = await service.list_jurisdictions(session, limit=limit, cursor=cursor, parent_code=parent_code)
         return page_of([msgspec.convert(row, JurisdictionOut, from_attributes=True) for row in page.items], page)
 
-    @get("/{code:str}", summary="One jurisdiction")
+    @get(
+        "/{code:str}",
+        operation_id="getJurisdiction",
+        summary="One jurisdiction",
+        description=("Anyone. One jurisdiction by its division code, with its boundary; 404 `jurisdiction_not_found`."),
+        opt={PROBLEMS_OPT: (JurisdictionNotFound,)},
+    )
     async def get_jurisdiction(self, code: FromPath[str], session: DbSession) -> JurisdictionOut:
         return msgspec.convert(await service.get_jurisdiction(session, code), JurisdictionOut, from_attributes=True)

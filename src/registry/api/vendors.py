@@ -17,11 +17,23 @@ from litestar.params import FromPath, JSONBody
 from core.auth import requires
 from core.crypto import FieldCipher
 from core.deps import CurrentPrincipal, DbSession, OptionalPrincipal
+from core.openapi import PROBLEMS_OPT
 from core.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, page_of
 from registry import vendors as service
 from registry.api.accounts import JurisdictionCode, Password, Username
 from registry.api.params import Purpose, city_today
+from registry.errors import (
+    AlreadyRegistered,
+    IdNumberRejected,
+    NameRejected,
+    OutsideJurisdiction,
+    PhoneRejected,
+    UsernameTaken,
+    VendorExists,
+    VendorNotFound,
+)
 from registry.models import Vendor
+from registry.policies import KeyGroup
 
 
 class RegisterVendor(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -42,7 +54,7 @@ class VendorOut(msgspec.Struct, kw_only=True):
     id_number_masked: str
     phone_masked: str
     residence_jurisdiction: str
-    key_groups: list[str]
+    key_groups: list[KeyGroup]
     created_at: dt.datetime
 
 
@@ -51,11 +63,11 @@ class VendorSummaryOut(msgspec.Struct, kw_only=True):
     name: str
     id_number_masked: str
     residence_jurisdiction: str
-    key_groups: list[str]
+    key_groups: list[KeyGroup]
     created_at: dt.datetime
 
 
-def _vendor_out(vendor: Vendor, key_groups: list[str]) -> VendorOut:
+def _vendor_out(vendor: Vendor, key_groups: list[KeyGroup]) -> VendorOut:
     return VendorOut(
         id=vendor.id,
         name=vendor.name,
@@ -73,8 +85,30 @@ class VendorController(Controller):
 
     @post(
         "/",
+        operation_id="registerVendor",
         summary="Sign up as a vendor (no token), or register a resident of your jurisdiction (street office)",
         security=[{}, {"bearer": []}],
+        description=(
+            "Anyone without a token: self sign-up, which also opens the vendor's account. With a street office's "
+            "token: registers a resident of the office's own jurisdiction on their behalf (another jurisdiction: "
+            "422 `outside_jurisdiction`). With a vendor's token: 409 `already_registered`; a department's or an "
+            "admin's: 403 `forbidden`. Refuses an ID number with a wrong check character or birth date (422 "
+            "`invalid_id_number`), a name or phone number that breaks its rule (422 `invalid_name`, "
+            "`invalid_phone`), a person already registered (409 `vendor_exists`) and a username in use (409 "
+            "`username_taken`). The answer carries only the masked ID number and phone; errors name the field, "
+            "never the value."
+        ),
+        opt={
+            PROBLEMS_OPT: (
+                VendorExists,
+                AlreadyRegistered,
+                UsernameTaken,
+                OutsideJurisdiction,
+                IdNumberRejected,
+                NameRejected,
+                PhoneRejected,
+            )
+        },
     )
     async def register(
         self,
@@ -105,9 +139,15 @@ class VendorController(Controller):
 
     @get(
         "/",
+        operation_id="listVendors",
         summary="List vendors (street office: its residents; admin: all)",
         security=[{"bearer": []}],
         guards=[requires("street_office", "admin")],
+        description=(
+            "Street offices (the residents of their jurisdiction) and admins (everyone); others 403. Oldest "
+            "first, a page at a time. Each staff read is written to the personal-data access log with its "
+            "`purpose`."
+        ),
     )
     async def list_vendors(
         self,
@@ -135,7 +175,18 @@ class VendorController(Controller):
         ]
         return page_of(items, page)
 
-    @get("/me", summary="Your own vendor profile", security=[{"bearer": []}], guards=[requires("vendor")])
+    @get(
+        "/me",
+        operation_id="getOwnVendor",
+        summary="Your own vendor profile",
+        security=[{"bearer": []}],
+        guards=[requires("vendor")],
+        description=(
+            "Vendors only: their own profile, with the key groups verified and valid today; 404 "
+            "`vendor_not_found` for a vendor-role account that has no vendor profile."
+        ),
+        opt={PROBLEMS_OPT: (VendorNotFound,)},
+    )
     async def me(self, request: Request[Any, Any, Any], principal: CurrentPrincipal, session: DbSession) -> VendorOut:
         vendor = await service.get_own_vendor(session, principal)
         groups = await service.key_groups_by_vendor(session, [vendor.id], today=city_today(request))
@@ -143,9 +194,16 @@ class VendorController(Controller):
 
     @get(
         "/{vendor_id:uuid}",
+        operation_id="getVendor",
         summary="One vendor (the vendor, street office of their residence, admin)",
         security=[{"bearer": []}],
         guards=[requires("vendor", "street_office", "admin")],
+        description=(
+            "The vendor themself, the street office of the vendor's residence jurisdiction and admins. Anyone "
+            "else gets 404 `vendor_not_found`, as for an unknown id, so others' records stay invisible. Staff "
+            "reads are written to the personal-data access log with their `purpose`."
+        ),
+        opt={PROBLEMS_OPT: (VendorNotFound,)},
     )
     async def get_vendor(
         self,
