@@ -5,7 +5,8 @@ Semantics follow Stripe and draft-ietf-httpapi-idempotency-key-header (RELIABILI
 - Keys are scoped per principal (the bearer token's account), so one caller's key never returns another
   caller's response. Callers without a token (public sign-up, what phones retry most) are scoped by a keyed
   hash of their address, and a replay needs the identical request (see `_principal`). A request with a bad
-  token passes straight through: its route's guard answers it (401). A key is 1-255 printable ASCII
+  token, or with none on a route that requires one, passes straight through: its route's guard answers it
+  (401), before any key is looked at. A key is 1-255 printable ASCII
   characters (a structured-field string's quotes are dropped); anything else is a 400 naming the header.
 - The first request claims the key with one `INSERT … ON CONFLICT DO NOTHING` and runs. A 2xx or 409 result
   is stored (status, body, and the content-type/location/etag headers) and replayed byte for byte, with
@@ -254,6 +255,14 @@ def _principal(scope: Scope, headers: list[tuple[bytes, bytes]]) -> str | None:
     return ANONYMOUS_PREFIX + hmac.new(secret, address.encode(), hashlib.sha256).hexdigest()[:40]
 
 
+def _requires_token(scope: Scope) -> bool:
+    """Whether the route's OpenAPI security makes a token mandatory (no empty, anonymous alternative)."""
+    handler = scope.get("route_handler")
+    resolve = getattr(handler, "resolve_security", None)
+    security = resolve() if resolve is not None else None
+    return bool(security) and not any(requirement == {} for requirement in security)
+
+
 def _problem_messages(
     scope: Scope,
     status: int,
@@ -316,7 +325,8 @@ class IdempotencyMiddleware:
         headers: list[tuple[bytes, bytes]] = scope["headers"]  # type: ignore[assignment]
         values = [value for name, value in headers if name == HEADER]
         principal = _principal(scope, headers) if values else None
-        if principal is None:
+        if principal is None or (principal.startswith(ANONYMOUS_PREFIX) and _requires_token(scope)):
+            # Without a token on a route that needs one, the guard's 401 comes first, not a key's 422.
             await self.app(scope, receive, send)
             return
         try:

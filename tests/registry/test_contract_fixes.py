@@ -259,6 +259,23 @@ async def test_anonymous_sign_up_retried_with_the_same_key_returns_the_first_201
     assert_problem(other, 422, "idempotency_key_reused")
 
 
+async def test_anonymous_key_on_a_route_that_needs_a_token_is_401_not_a_key_conflict(
+    client: Client, places: tuple[str, str]
+) -> None:
+    """Found by the fuzzer: after a stored anonymous sign-up, the same key sent without a token to a secured
+    route answered 422 `idempotency_key_reused` (the key's scope is the address) instead of the guard's 401."""
+    headers = {"Idempotency-Key": "f3c1-phone-retry-9"}
+    first = await client.post(
+        "/api/v1/vendors", json=sign_up(places[0], id_number(dt.date(1991, 3, 4))), headers=headers
+    )
+    assert first.status_code == 201, first.text
+    for _ in range(2):
+        response = await client.post(
+            "/api/v1/accounts", json={"username": "x_office", "password": PASSWORD, "role": "admin"}, headers=headers
+        )
+        assert_problem(response, 401, "not_authenticated")
+
+
 async def test_anonymous_keys_of_different_callers_do_not_meet(
     app: Any, session: AsyncSession, places: tuple[str, str]
 ) -> None:
