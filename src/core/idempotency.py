@@ -259,7 +259,7 @@ def _requires_token(scope: Scope) -> bool:
     """Whether the route's OpenAPI security makes a token mandatory (no empty, anonymous alternative)."""
     handler = scope.get("route_handler")
     resolve = getattr(handler, "resolve_security", None)
-    security = resolve() if resolve is not None else None
+    security = (resolve() if resolve is not None else None) or []
     return bool(security) and not any(requirement == {} for requirement in security)
 
 
