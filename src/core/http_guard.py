@@ -308,7 +308,12 @@ def _check_json(body: bytes, body_type: Any, max_depth: int, free_text: frozense
     try:
         msgspec.json.decode(body, type=body_type, strict=True)
     except msgspec.ValidationError as exc:
-        errors = body_errors(body_type, msgspec.json.decode(body), exc)
+        # The typed decoder may stop at a wrong type before it meets malformed JSON further on (`8\x14`).
+        try:
+            untyped = msgspec.json.decode(body)
+        except msgspec.DecodeError as malformed:
+            raise MalformedJson(f"The body is not valid JSON: {malformed}") from None
+        errors = body_errors(body_type, untyped, exc)
         raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors) from None
     except msgspec.DecodeError as exc:
         raise MalformedJson(f"The body is not valid JSON: {exc}") from None

@@ -113,6 +113,13 @@ async def test_forged_cursor_is_refused(client: httpx.AsyncClient) -> None:
         assert problem["errors"][0]["field"] == "cursor"  # type: ignore[index]
 
 
+@pytest.mark.parametrize("body", [b"8\x14", b"[1] x", b'"a" 1'])
+async def test_wrong_type_then_malformed_json_is_400_not_500(client: httpx.AsyncClient, body: bytes) -> None:
+    """Found by the fuzzer: msgspec reports the wrong type first; the malformed rest is still a 400."""
+    response = await client.post("/api/v1/auth/token", content=body, headers={"content-type": "application/json"})
+    assert_problem(response, 400, "malformed_json")
+
+
 async def test_cursor_shaped_right_but_not_ours_is_422(client: httpx.AsyncClient) -> None:
     """A schema-valid cursor (the pattern says base64url, 24+ characters) that this service did not sign is
     refused as unprocessable, not as malformed: no schema can express a signature (issue 5 §3)."""
