@@ -281,3 +281,27 @@ def test_served_examples_carry_every_required_field(served: dict[str, Any]) -> N
         for example in component.get("examples", []):
             if isinstance(example, dict):
                 assert set(component.get("required", [])) <= set(example), name
+
+
+def test_no_generated_filler_examples(served: dict[str, Any]) -> None:
+    """Examples are ours (whole objects, telling one story), never Litestar's random ones (`"FVeKbbatlyDIWfXQ"`):
+    those land on properties and array items, so no `examples` may appear below a component's top level."""
+
+    def nested_examples(node: Any, path: str) -> list[str]:
+        found: list[str] = []
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("example", "examples"):
+                    found.append(path)
+                found += nested_examples(value, f"{path}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                found += nested_examples(value, f"{path}/{index}")
+        return found
+
+    filler = []
+    for name, component in served["components"]["schemas"].items():
+        for key, value in component.items():
+            if key not in ("examples", "example"):
+                filler += nested_examples(value, f"{name}/{key}")
+    assert filler == []

@@ -130,7 +130,11 @@ class CatalogueController(Controller):
         "/activities",
         operation_id="listActivities",
         summary="The activity catalogue: categories, permits each needs and from whom, stall rules",
-        responses={200: ResponseSpec(ActivityListOut, description="Every activity, in catalogue order")},
+        responses={
+            200: ResponseSpec(
+                ActivityListOut, description="Every activity, in catalogue order", generate_examples=False
+            )
+        },
         description=(
             "Anyone. The activity catalogue in catalogue order, optionally one `category`: the permits each "
             "activity needs and from whom, and whether it may be run from a stall. Answers carry a strong ETag "
@@ -155,7 +159,7 @@ class CatalogueController(Controller):
         "/departments",
         operation_id="listDepartments",
         summary="Departments that review permits",
-        responses={200: ResponseSpec(DepartmentListOut, description="Every department")},
+        responses={200: ResponseSpec(DepartmentListOut, description="Every department", generate_examples=False)},
         description=(
             "Anyone. The departments that review permits, with their responsibilities. Answers carry a strong "
             "ETag and honour If-None-Match (304)."
@@ -168,7 +172,7 @@ class CatalogueController(Controller):
         "/permit-types",
         operation_id="listPermitTypes",
         summary="Permit types, their departments and time limits",
-        responses={200: ResponseSpec(PermitTypeListOut, description="Every permit type")},
+        responses={200: ResponseSpec(PermitTypeListOut, description="Every permit type", generate_examples=False)},
         description=(
             "Anyone. Permit types, the departments that handle them and their statutory time limits. Answers "
             "carry a strong ETag and honour If-None-Match (304)."
