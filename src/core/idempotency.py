@@ -325,7 +325,8 @@ class IdempotencyMiddleware:
         headers: list[tuple[bytes, bytes]] = scope["headers"]  # type: ignore[assignment]
         values = [value for name, value in headers if name == HEADER]
         principal = _principal(scope, headers) if values else None
-        if principal is None or (principal.startswith(ANONYMOUS_PREFIX) and _requires_token(scope)):
+        anonymous = not any(name == b"authorization" for name, _ in headers)
+        if principal is None or (anonymous and _requires_token(scope)):
             # Without a token on a route that needs one, the guard's 401 comes first, not a key's 422.
             await self.app(scope, receive, send)
             return
