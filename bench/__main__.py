@@ -260,6 +260,10 @@ def main() -> None:
         print(
             f"{name:{width}} {figures['rps']:9.0f} {figures['p50']:8.2f} {figures['p99']:8.2f} {figures['errors']:8.0f}"
         )
+    failed = [name for name, figures in results.items() if figures["errors"]]
+    if failed:
+        # A failing endpoint answers fast and would inflate its rate: no ratio is worth printing then.
+        sys.exit(f"non-2xx answers in: {', '.join(failed)} (raise BENCH_VENDORS?); no ratios reported")
     print(f"\n{'measured':38} {'against':48} {'ratio':>6} {'aim':>5}")
     for name, base, target in aims:
         ratio = results[name]["rps"] / results[base]["rps"]

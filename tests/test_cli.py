@@ -94,6 +94,16 @@ def test_create_account_keeps_the_apis_rules(cli_database: str, capsys: pytest.C
         main(["create-account", "--role", "vendor", "--username", "orphan", "--password", "long enough"])
     assert refused.value.code == 2
     assert "invalid choice: 'vendor'" in capsys.readouterr().err
+    spaced = ["create-account", "--role", "admin", "--username", "a b", "--password", "long enough"]
+    assert main(spaced) == 2
+    assert "username: may hold only ASCII letters" in capsys.readouterr().err
+    long_name = ["create-account", "--role", "admin", "--username", "a" * 100, "--password", "long enough"]
+    assert main(long_name) == 2
+    assert "username: must be 3 to 64 characters long" in capsys.readouterr().err
+    scoped_admin = [*weak[:-1], "long enough", "--jurisdiction", "110101001000"]
+    assert main(scoped_admin) == 2
+    assert "jurisdiction_code: is only for street_office accounts" in capsys.readouterr().err
+    assert "Traceback" not in capsys.readouterr().err
     assert asyncio.run(_count(cli_database, "SELECT count(*) FROM registry_account")) == 0
 
 

@@ -30,7 +30,7 @@ import pytest
 
 from core.db import drop_database, recreate_database
 
-NAME = "flexreg_generated_client_check"
+NAME = f"flexreg_generated_client_check_{os.getpid()}"  # per run: other checkouts may test on this server
 PACKAGE = "flexreg_client"
 BIN = Path(sys.executable).parent
 ADMIN = ("city_admin", "Chengshi-Guanli-2026")

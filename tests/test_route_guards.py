@@ -52,3 +52,12 @@ async def test_every_guarded_route_refuses_anonymous_callers(app: Litestar, clie
         concrete = re.sub(r"\{\w+:str\}", "110101001000", concrete)
         response = await client.request(method, concrete, json={} if method in ("POST", "PUT", "PATCH") else None)
         assert_problem(response, 401, "not_authenticated")
+
+
+def test_staff_roles_are_the_roles_but_vendor() -> None:
+    """StaffRole restates three of the roles (a Literal cannot be derived): it must stay in step with Role."""
+    from typing import get_args
+
+    from core.auth import ROLES, StaffRole
+
+    assert set(get_args(StaffRole)) == set(ROLES) - {"vendor"}

@@ -3,10 +3,10 @@
 Semantics follow Stripe and draft-ietf-httpapi-idempotency-key-header (RELIABILITY.md A12, A13, §3.2):
 
 - Keys are scoped per principal (the bearer token's account), so one caller's key never returns another
-  caller's response. Callers without a token (public sign-up, what phones retry most) are scoped by a keyed
-  hash of their address, and a replay needs the identical request (see `_principal`). A request with a bad
-  token, or with none on a route that requires one, passes straight through: its route's guard answers it
-  (401), before any key is looked at. A key is 1-255 printable ASCII
+  caller's response. Callers without a token (public sign-up, what phones retry most) share a key space of
+  their own, where a replay needs the identical request (see `_principal`). A request with a bad token, or
+  with none on a route that requires one, passes straight through: its route's guard answers it (401),
+  before any key is looked at. A key is 1-255 printable ASCII
   characters (a structured-field string's quotes are dropped); anything else is a 400 naming the header.
 - The first request claims the key with one `INSERT … ON CONFLICT DO NOTHING` and runs. A 2xx or 409 result
   is stored (status, body, and the content-type/location/etag headers) and replayed byte for byte, with
@@ -57,8 +57,8 @@ LEASE = dt.timedelta(seconds=60)
 RETRY_AFTER_SECONDS = 1
 # Larger responses are passed through and not stored (creating POSTs answer with a small document).
 MAX_STORED_BODY = 256 * 1024
-# Scope of callers without a token: this prefix and a keyed hash of their address (never the address itself).
-ANONYMOUS_PREFIX = "anonymous:"
+# The key space of callers without a token (replays there need the identical request: see `_principal`).
+ANONYMOUS = "anonymous"
 
 # What parse_key takes, as the schema's pattern (ECMA-262): 1-255 printable ASCII characters with no space at
 # either end (HTTP trims those anyway), optionally wrapped in double quotes (a structured-field string), but
@@ -235,10 +235,10 @@ async def release(sessionmaker: async_sessionmaker[AsyncSession], principal: str
 def _principal(scope: Scope, headers: list[tuple[bytes, bytes]]) -> str | None:
     """Whose keys these are, or None when the key cannot be honoured (a bad token: the guard answers 401).
 
-    A valid token's account; without any token, the anonymous caller's address, kept only as a keyed hash.
-    Keys of anonymous callers behind one address (a NAT) share a space, but a stored response is replayed
-    only to the very same request (method, path and body, which holds the sign-up's password), so no caller
-    can read another's result; a different body under a taken key is a 422 like any reuse.
+    A valid token's account. Callers without a token (public sign-up, what phones retry most, often from a
+    new network address) share one key space of their own: a stored response is replayed only to the very
+    same request (method, path and body, which holds the sign-up's ID number and password), so no caller
+    can read another's result; any other request under a taken key is a 422, as for an account's key.
     """
     for name, value in headers:
         if name == b"authorization":
@@ -249,10 +249,7 @@ def _principal(scope: Scope, headers: list[tuple[bytes, bytes]]) -> str | None:
                 return str(decode_token(scope["app"].state.settings.auth, token.strip()).account_id)
             except NotAuthenticated:
                 return None
-    client = scope.get("client")
-    address = client[0] if client else "unknown"
-    secret: bytes = scope["app"].state.settings.auth.secret_key
-    return ANONYMOUS_PREFIX + hmac.new(secret, address.encode(), hashlib.sha256).hexdigest()[:40]
+    return ANONYMOUS
 
 
 def _requires_token(scope: Scope) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import uuid
 
 from sqlalchemy import func, select
@@ -26,6 +27,11 @@ from registry.models import Account, Jurisdiction, LoginFailure, Vendor
 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
+USERNAME_MIN_LENGTH = 3
+USERNAME_MAX_LENGTH = 64
+USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+USERNAME_WORDS = "may hold only ASCII letters, digits, '_', '.' and '-'"
+_USERNAME = re.compile(USERNAME_PATTERN)
 
 
 def check_password(password: str) -> None:
@@ -33,6 +39,24 @@ def check_password(password: str) -> None:
     if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
         message = f"must be {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters long"
         raise InvalidInput.for_field("password", message)
+
+
+def check_username(username: str) -> None:
+    """The one username rule (the API's schema states the same; the command line has only this)."""
+    if not USERNAME_MIN_LENGTH <= len(username) <= USERNAME_MAX_LENGTH:
+        message = f"must be {USERNAME_MIN_LENGTH} to {USERNAME_MAX_LENGTH} characters long"
+        raise InvalidInput.for_field("username", message)
+    if not _USERNAME.match(username) or not username.isascii():
+        raise InvalidInput.for_field("username", USERNAME_WORDS)
+
+
+def _check_scope(role: Role, jurisdiction_code: str | None, department_code: str | None) -> None:
+    """Only staff have a jurisdiction and only reviewers a department: a scope given to any other role is an
+    error, not something to drop silently."""
+    if role != "street_office" and jurisdiction_code is not None:
+        raise InvalidInput.for_field("jurisdiction_code", "is only for street_office accounts")
+    if role != "department" and department_code is not None:
+        raise InvalidInput.for_field("department_code", "is only for department accounts")
 
 
 async def open_account(
@@ -55,17 +79,15 @@ async def open_account(
     if role == "vendor" and not with_vendor_profile:
         message = "vendor accounts are opened by signing up (POST /vendors), which creates the vendor profile too"
         raise InvalidInput.for_field("role", message)
+    check_username(username)
     check_password(password)
+    _check_scope(role, jurisdiction_code, department_code)
     if role == "street_office":
         await _check_staff_jurisdiction(session, jurisdiction_code)
-    else:
-        jurisdiction_code = None
-    if role == "department":
-        if department_code is None or (known_departments is not None and department_code not in known_departments):
-            message = "is not a department in the catalogue (GET /departments lists them)"
-            raise UnknownDepartment(f"department_code: {message}", errors=[FieldError("department_code", message)])
-    else:
-        department_code = None
+    unknown = department_code is None or (known_departments is not None and department_code not in known_departments)
+    if role == "department" and unknown:
+        message = "is not a department in the catalogue (GET /departments lists them)"
+        raise UnknownDepartment(f"department_code: {message}", errors=[FieldError("department_code", message)])
     if await find_account(session, username) is not None:
         raise UsernameTaken()
     account = Account(
@@ -86,6 +108,8 @@ async def _check_staff_jurisdiction(session: AsyncSession, code: str | None) -> 
     """A street office acts in one street or township that exists (DOMAIN.md §6.3), never a whole district."""
     if code is None:
         raise InvalidInput.for_field("jurisdiction_code", "is required for street_office accounts")
+    if not (len(code) == 12 and code.isascii() and code.isdigit()):
+        raise InvalidInput.for_field("jurisdiction_code", "must be a 12-digit division code")
     if not is_street_level(code):
         raise InvalidInput.for_field("jurisdiction_code", STREET_LEVEL_MESSAGE)
     if await session.get(Jurisdiction, code) is None:

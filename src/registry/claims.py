@@ -415,8 +415,9 @@ async def decide_claim(
 
     In this order (RFC 9110 §13.2.1): only staff of the claim's jurisdiction find it (404 for anyone else,
     whatever headers they sent; admins are refused with 403, separation of duties); then If-Match must name
-    its current version (428 absent, 412 stale); then a decided claim is a 409 `claim_already_decided`, also
-    for the loser of two officers deciding at once; then the decision's own fields are checked (422).
+    its current version (428 absent, 412 stale); then a decided claim is a 409 `claim_already_decided`; then
+    the decision's own fields are checked (422). Of two officers deciding at once with the same ETag, the
+    loser is told the claim changed (412, with its new ETag).
     """
     require_role(principal, "street_office")
     current = (

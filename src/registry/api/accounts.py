@@ -28,10 +28,10 @@ from registry.errors import AccountNotFound, InvalidCredentials, TooManyLoginAtt
 Username = Annotated[
     str,
     matching(
-        r"^[A-Za-z0-9_.\-]+$",
-        "may hold only ASCII letters, digits, '_', '.' and '-'",
-        min_length=3,
-        max_length=64,
+        service.USERNAME_PATTERN,
+        service.USERNAME_WORDS,
+        min_length=service.USERNAME_MIN_LENGTH,
+        max_length=service.USERNAME_MAX_LENGTH,
     ),
 ]
 Password = Annotated[str, msgspec.Meta(min_length=service.PASSWORD_MIN_LENGTH, max_length=service.PASSWORD_MAX_LENGTH)]

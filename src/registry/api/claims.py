@@ -48,8 +48,9 @@ class SubmitClaim(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class DecideClaim(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """`verified` may name `valid_until` (today to 5 years ahead; without it the group's default term from the
-    policy data applies); `rejected` needs a `reason`, which may run over several lines."""
+    """`verified` may name `valid_until` (from today to the longest term the policy data allows, 5 years now;
+    without it the group's default term from the policy data applies); `rejected` needs a `reason`, which may
+    run over several lines."""
 
     decision: ClaimDecision
     valid_until: dt.date | None = None
