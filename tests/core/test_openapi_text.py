@@ -6,7 +6,9 @@ string holding U+0000 for valid input and counted the guard's refusal as a failu
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import time
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -24,6 +26,9 @@ from core.http_guard import _FORBIDDEN, _FORBIDDEN_IN_FREE_TEXT
 from core.idempotency import KEY_PATTERN, parse_key
 from core.openapi_text import FREE_TEXT_PATTERN, TEXT_PATTERN, describe_request_text
 from core.text import free_text
+
+# Hypothesis keeps its storage (example database, Unicode tables) outside the tree; it reads this when first used.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "flexreg-hypothesis"))
 
 BODY_METHODS = ("post", "put", "patch")
 
