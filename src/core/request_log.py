@@ -11,9 +11,10 @@ header values, nothing a person could be found by.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import secrets
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class RequestLogMiddleware:
         if scope["type"] != "http":  # type: ignore[comparison-overlap]
             await self.app(scope, receive, send)
             return
-        request_id = uuid.uuid4().hex
+        request_id = next_request_id()
         scope.setdefault("state", {})[_STATE_KEY] = request_id
         header = (_HEADER_NAME, request_id.encode())
         status: int | None = None
@@ -59,20 +60,30 @@ class RequestLogMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [
-                    *(item for item in message.get("headers", ()) if item[0].lower() != _HEADER_NAME),
-                    header,
-                ]
+                # A new list: prebuilt responses (the catalogue's) share theirs between requests.
+                message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            logger.info(
-                "%s %s %s %.1fms request_id=%s",
-                scope.get("method", "-"),
-                scope.get("path_template") or UNMATCHED,
-                status if status is not None else "-",
-                (time.perf_counter() - started) * 1000,
-                request_id,
-            )
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    "%s %s %s %.1fms request_id=%s",
+                    scope.get("method", "-"),
+                    scope.get("path_template") or UNMATCHED,
+                    status if status is not None else "-",
+                    (time.perf_counter() - started) * 1000,
+                    request_id,
+                )
+
+
+# Unique without a system call per request: a random prefix per process, then a counter (ids need not be
+# secret, only distinct across workers and restarts; the prefix makes a collision a 2^-64 chance).
+_PREFIX = secrets.token_hex(8)
+_COUNTER = itertools.count(1)
+
+
+def next_request_id() -> str:
+    """A fresh request id: 32 hex digits, like a UUID's."""
+    return f"{_PREFIX}{next(_COUNTER):016x}"
