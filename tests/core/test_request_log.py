@@ -15,8 +15,11 @@ from tests.builders import auth_headers
 from tests.registry.builders import make_account
 
 LOGGER = "core.request_log"
+UUID_SHAPED = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 LINE = re.compile(
-    r"^(?P<method>[A-Z]+) (?P<route>\S+) (?P<status>\d{3}) (?P<ms>\d+\.\d)ms request_id=(?P<request_id>[0-9a-f]{32})$"
+    r"^(?P<method>[A-Z]+) (?P<route>\S+) (?P<status>\d{3}) (?P<ms>\d+\.\d)ms request_id=(?P<request_id>"
+    + UUID_SHAPED
+    + r")$"
 )
 
 
@@ -31,7 +34,7 @@ async def test_every_response_carries_a_fresh_request_id(client: httpx.AsyncClie
     first = await client.get("/api/v1/activities")
     second = await client.get("/api/v1/activities")
     assert first.status_code == second.status_code == 200
-    assert re.fullmatch(r"[0-9a-f]{32}", first.headers[HEADER])
+    assert re.fullmatch(UUID_SHAPED, first.headers[HEADER])
     assert first.headers[HEADER] != second.headers[HEADER]
 
 
