@@ -215,8 +215,11 @@ def overlap_area(a: Shape, b: Shape) -> float:
 
 
 def interiors_meet(a: Shape, b: Shape) -> bool:
-    """True if the shapes share more than boundary: a point strictly inside a pitch, or overlapping areas."""
-    return bool(a.intersects(b) and not a.touches(b))
+    """True if `b` reaches more than a millimetre into area `a` (a shared edge is not an overlap).
+
+    The millimetre absorbs the projection's round-trip noise, which would turn a shared edge into a sliver.
+    """
+    return bool(a.buffer(-MM).intersects(b))
 
 
 class Index:

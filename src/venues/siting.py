@@ -57,10 +57,40 @@ class SitingRulesError(ValueError):
     """The siting rules file is malformed or inconsistent; the message names every problem found."""
 
 
+class CategoryBuffers(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Buffers per registry activity category; one field per `registry.catalogue.Category` (a test checks)."""
+
+    agricultural_products: Metres | None = None
+    daily_necessities: Metres | None = None
+    convenience_services: Metres | None = None
+    prepared_food: Metres | None = None
+    prepackaged_food: Metres | None = None
+    restricted: Metres | None = None
+
+
 class KindRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     default_m: Metres
-    by_category: dict[Category, Metres] = {}
+    by_category: CategoryBuffers = msgspec.field(default_factory=CategoryBuffers)
     overlap_forbidden: bool = False
+
+    def for_category(self, category: str) -> float:
+        value: float | None = getattr(self.by_category, category)
+        return self.default_m if value is None else value
+
+
+class _Kinds(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """One required rule per `FeatureKind` (a test checks they match), so a missing kind is named."""
+
+    fire_hydrant: KindRule
+    intersection: KindRule
+    school_gate: KindRule
+    hospital_entrance: KindRule
+    bus_stop: KindRule
+    metro_exit: KindRule
+    fire_lane: KindRule
+    pollution_source: KindRule
+    blind_lane: KindRule
+    highway_land: KindRule
 
 
 class StallRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -75,7 +105,7 @@ class _RulesFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     version: Annotated[str, msgspec.Meta(pattern=r"^\d{4}\.\d+$")]
     stall: StallRules
     walkway: WalkwayRules
-    kinds: dict[FeatureKind, KindRule]
+    kinds: _Kinds
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +118,7 @@ class SitingRules:
     def buffer_m(self, kind: str, categories: Iterable[str]) -> float:
         """The buffer around a `kind` feature for a venue allowing `categories` (the largest applies)."""
         rule = self.kinds[kind]
-        values = [rule.by_category.get(c, rule.default_m) for c in categories]  # type: ignore[call-overload]
+        values = [rule.for_category(c) for c in categories]
         return max(values, default=rule.default_m)
 
 
@@ -99,20 +129,19 @@ def parse_siting_rules(text: str | bytes) -> SitingRules:
         data = msgspec.toml.decode(raw, type=_RulesFile)
     except msgspec.DecodeError as exc:  # ValidationError is a subclass; its message names the field path
         raise SitingRulesError(f"{_DATA_FILE}: {exc}") from exc
-    problems: list[str] = []
-    missing = [k for k in FEATURE_KINDS if k not in data.kinds]
-    if missing:
-        problems.append(f"kinds: no rule for {', '.join(missing)}")
-    for kind in sorted(MUST_FORBID_OVERLAP & set(data.kinds)):
-        if not data.kinds[kind].overlap_forbidden:  # type: ignore[index]
-            problems.append(f"kinds.{kind}: overlap_forbidden must be true")
+    kinds: dict[str, KindRule] = {kind: getattr(data.kinds, kind) for kind in FEATURE_KINDS}
+    problems = [
+        f"kinds.{kind}: overlap_forbidden must be true"
+        for kind in sorted(MUST_FORBID_OVERLAP)
+        if not kinds[kind].overlap_forbidden
+    ]
     if problems:
         raise SitingRulesError(f"{_DATA_FILE}: " + "; ".join(problems))
     return SitingRules(
         version=data.version,
         max_stall_area_m2=data.stall.max_area_m2,
         min_walkway_m=data.walkway.min_clear_m,
-        kinds=MappingProxyType({str(k): v for k, v in data.kinds.items()}),
+        kinds=MappingProxyType(kinds),
     )
 
 
