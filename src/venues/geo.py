@@ -27,7 +27,7 @@ from shapely.geometry import mapping
 
 from core import coords
 from core.errors import InvalidInput
-from core.geojson import CHINA_BOUNDS, Area, CoordinateSystem, Geometry, MultiPolygon, Point, Polygon, check_area
+from core.geojson import CHINA_BOUNDS, Area, CoordinateSystem, Geometry, Point, check_area
 
 Shape: TypeAlias = shapely.Geometry
 """A shapely geometry; WGS84 unless a function says it is projected (metres)."""
@@ -65,7 +65,7 @@ def to_shape(
     """
     raw = msgspec.to_builtins(geometry) if isinstance(geometry, msgspec.Struct) else dict(geometry)
     try:
-        checked: Geometry = msgspec.convert(raw, Geometry)  # type: ignore[arg-type]
+        checked: Geometry = msgspec.convert(raw, Geometry)
     except msgspec.ValidationError as exc:
         raise GeometryError(field, str(exc)) from exc
     if isinstance(checked, Point):
@@ -93,7 +93,7 @@ def _check_position(lon: float, lat: float, field: str) -> None:
 
 def to_geojson(shape: Shape) -> Geometry:
     """The GeoJSON Struct of a WGS84 Point, Polygon or MultiPolygon."""
-    result: Geometry = msgspec.convert(mapping(shape), Point | Polygon | MultiPolygon)  # type: ignore[arg-type]
+    result: Geometry = msgspec.convert(mapping(shape), Geometry)
     return result
 
 
@@ -244,7 +244,7 @@ def _passage_ok(sidewalk: Shape, left: Shape, width: float) -> bool:
     eroded = left.buffer(-radius)
     if eroded.is_empty:
         return False
-    return shapely.get_num_geometries(eroded) <= shapely.get_num_geometries(bare)
+    return int(shapely.get_num_geometries(eroded)) <= int(shapely.get_num_geometries(bare))
 
 
 def walkway_clear(sidewalk: Shape, footprints: Sequence[Shape], width: float) -> bool:

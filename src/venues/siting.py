@@ -267,9 +267,7 @@ def _no_overlap(pitch: geo.Shape, others: Sequence[Footprint], shapes: Sequence[
     if not hits:
         return Check(check="no_overlap", passed=True, detail="the pitch overlaps no other pitch")
     listed = ", ".join(f"{ref} ({m2} m²)" for ref, m2 in hits)
-    return Check(
-        check="no_overlap", passed=False, detail=f"the pitch overlaps {listed}", refs=[ref for ref, _ in hits]
-    )
+    return Check(check="no_overlap", passed=False, detail=f"the pitch overlaps {listed}", refs=[ref for ref, _ in hits])
 
 
 def _clear_of_restricted(
@@ -279,9 +277,7 @@ def _clear_of_restricted(
     categories: Sequence[str],
     rules: SitingRules,
 ) -> list[Check]:
-    required = [
-        f.buffer_m if f.buffer_m is not None else rules.buffer_m(f.kind, categories) for f in features
-    ]
+    required = [f.buffer_m if f.buffer_m is not None else rules.buffer_m(f.kind, categories) for f in features]
     reach = max(required, default=0.0) + geo.MM
     checks: list[Check] = []
     # Features out of every buffer's reach pass without an exact measure; near ones are measured.

@@ -35,7 +35,14 @@ def test_web_mercator_would_stretch_the_same_thirty_metres_by_about_thirty_perce
 
 @pytest.mark.parametrize(
     ("lon", "epsg", "cm"),
-    [(116.4, 4548, 117), (121.47, 4549, 120), (104.07, 4544, 105), (87.6, 4538, 87), (73.5, 4534, 75), (135.0, 4554, 135)],
+    [
+        (116.4, 4548, 117),
+        (121.47, 4549, 120),
+        (104.07, 4544, 105),
+        (87.6, 4538, 87),
+        (73.5, 4534, 75),
+        (135.0, 4554, 135),
+    ],
 )
 def test_gauss_kruger_zone_is_derived_from_the_longitude(lon: float, epsg: int, cm: int) -> None:
     projection = geo.projection_for(lon)
@@ -82,7 +89,7 @@ def test_bowtie_is_refused_with_shapelys_reason() -> None:
 
 
 def test_unclosed_ring_is_refused() -> None:
-    unclosed = SQUARE[:-1] + [[116.40, 39.905]]
+    unclosed = [*SQUARE[:-1], [116.4, 39.905]]
     with pytest.raises(geo.GeometryError, match="not closed") as info:
         geo.to_shape(_polygon(unclosed), field="area")
     assert info.value.field == "area.coordinates"
@@ -116,7 +123,7 @@ def test_swapped_latitude_and_longitude_fall_outside_china() -> None:
 
 def test_vertex_cap_and_unknown_members_are_refused() -> None:
     many = [[116.4 + 0.01 * math.cos(t / 1000), 39.9 + 0.01 * math.sin(t / 1000)] for t in range(6000)]
-    with pytest.raises(geo.GeometryError, match="length <= 5000|more than 5000"):
+    with pytest.raises(geo.GeometryError, match=r"length <= 5000|more than 5000"):
         geo.to_shape(_polygon([*many, many[0]]))
     with pytest.raises(geo.GeometryError, match="unknown field"):
         geo.to_shape({"type": "Point", "coordinates": [116.4, 39.9], "crs": "x"})
