@@ -15,7 +15,7 @@ from litestar.params import FromPath, MultipartBody
 
 from core.auth import authenticated, requires
 from core.deps import CurrentPrincipal, DbSession
-from core.errors import InvalidInput
+from core.errors import InvalidInput, shown
 from core.openapi import PROBLEMS_OPT
 from core.settings import HttpSettings, Settings
 from registry import documents as service
@@ -101,7 +101,8 @@ class DocumentController(Controller):
         # Other parts are refused, as unknown fields of a JSON body are (the schema says so).
         unknown = sorted(set((await request.form()).keys()) - {"file"})
         if unknown:
-            raise InvalidInput.for_field(unknown[0], "is not a part of this upload; send only `file`")
+            # The part's name is the client's: shown escaped and capped, like any client-chosen key.
+            raise InvalidInput.for_field(shown(unknown[0]), "is not a part of this upload; send only `file`")
         content = await data.file.read()
         document = await service.store_document(
             session,
