@@ -155,7 +155,7 @@ def load_siting_rules() -> SitingRules:
 
 
 @dataclass(frozen=True, slots=True)
-class Venue:
+class Site:
     """Where a pitch goes: its kind and WGS84 shape (for a road zone, the sidewalk polygon)."""
 
     kind: VenueKind
@@ -202,7 +202,7 @@ class Check(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 def check_pitch(
     area: geo.Shape,
     *,
-    venue: Venue,
+    venue: Site,
     others: Sequence[Footprint] = (),
     features: Sequence[Feature] = (),
     categories: Iterable[Category] = (),

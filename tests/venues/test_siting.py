@@ -8,10 +8,10 @@ import shapely
 from registry.catalogue import CATEGORIES
 from tests.venues.helpers import box, point, wgs
 from venues import siting
-from venues.siting import Feature, Footprint, Venue
+from venues.siting import Feature, Footprint, Site
 
 RULES = siting.load_siting_rules()
-SQUARE_VENUE = Venue(kind="designated_zone", shape=box(-200, -200, 200, 200))
+SQUARE_VENUE = Site(kind="designated_zone", shape=box(-200, -200, 200, 200))
 PITCH = box(0, 0, 1, 1)  # 1 m², well inside the venue
 
 
@@ -150,7 +150,7 @@ def test_stall_area_cap_includes_the_cap() -> None:
 
 
 # A sidewalk 3.0 m deep (y 0..3, kerb at y=0) and 40 m long.
-SIDEWALK = Venue(kind="road_zone", shape=box(0, 0, 40, 3))
+SIDEWALK = Site(kind="road_zone", shape=box(0, 0, 40, 3))
 
 
 def test_walkway_left_of_exactly_the_minimum_passes() -> None:
@@ -178,7 +178,7 @@ def test_walkway_counts_every_footprint_not_one_stall_depth() -> None:
 
 
 def test_walkway_is_only_checked_on_road_zones() -> None:
-    checks = siting.check_pitch(box(10, 0, 11.5, 1.3), venue=Venue(kind="community_space", shape=SIDEWALK.shape))
+    checks = siting.check_pitch(box(10, 0, 11.5, 1.3), venue=Site(kind="community_space", shape=SIDEWALK.shape))
     assert not _by_name(checks, "walkway_clear")
 
 
