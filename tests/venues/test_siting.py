@@ -3,10 +3,9 @@ from __future__ import annotations
 from importlib import resources
 
 import pytest
-import shapely
 
 from registry.catalogue import CATEGORIES
-from tests.venues.helpers import box, point, wgs
+from tests.venues.helpers import box, point
 from venues import siting
 from venues.siting import Feature, Footprint, Site
 
@@ -185,11 +184,6 @@ def test_walkway_is_only_checked_on_road_zones() -> None:
 def test_unknown_category_is_a_caller_bug() -> None:
     with pytest.raises(ValueError, match="unknown activity categories: food"):
         siting.check_pitch(PITCH, venue=SQUARE_VENUE, categories=["food"])  # type: ignore[list-item]
-
-
-def test_checks_compare_one_projection_so_a_shape_in_another_frame_would_show() -> None:
-    # A point drawn in the metric frame and its WGS84 round trip agree to well under a millimetre.
-    assert siting.check_pitch(wgs(shapely.box(0, 0, 1, 1)), venue=SQUARE_VENUE)[0].passed
 
 
 # --- The rules file ---------------------------------------------------------------------------------------
