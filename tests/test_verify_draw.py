@@ -7,6 +7,9 @@ import copy
 import hashlib
 import json
 import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +188,38 @@ def test_verify_draw_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixtur
     array.write_text("[]", encoding="utf-8")
     assert main(["verify-draw", str(array)]) == 2
     assert "verify-draw" in capsys.readouterr().err
+
+
+@pytest.fixture
+def results_server() -> Iterator[str]:
+    body = json.dumps(vector_results()).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/api/v1/allocation-rounds/r1/results":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_verify_draw_cli_reads_a_url(results_server: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify-draw", f"{results_server}/api/v1/allocation-rounds/r1/results"]) == 0
+    assert "the draw matches" in capsys.readouterr().out
+    assert main(["verify-draw", f"{results_server}/api/v1/allocation-rounds/r2/results"]) == 2
+    assert "cannot read" in capsys.readouterr().err
