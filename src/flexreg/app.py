@@ -23,15 +23,8 @@ from core.deps import DbSession
 from core.errors import EXCEPTION_HANDLERS
 from core.http_guard import make_strict_body_hook, no_store_by_default
 from core.idempotency import IdempotencyMiddleware
-from core.openapi import (
-    CORE_ENUMS,
-    add_examples,
-    close_request_schemas,
-    document_operations,
-    name_enums,
-    name_generic_components,
-    operation_id_from_name,
-)
+from core.openapi import close_request_schemas, document_operations, operation_id_from_name
+from core.openapi_components import CORE_ENUMS, add_examples, name_enums, name_generic_components
 from core.openapi_text import describe_request_text
 from core.request_log import HEADER as REQUEST_ID_HEADER
 from core.request_log import RequestLogMiddleware

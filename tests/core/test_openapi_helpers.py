@@ -12,15 +12,8 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from core.conditional import IF_MATCH_OPT
 from core.errors import DomainError
-from core.openapi import (
-    PROBLEMS_OPT,
-    add_examples,
-    document_operations,
-    documented_problems,
-    name_enums,
-    name_generic_components,
-    operation_id_from_name,
-)
+from core.openapi import PROBLEMS_OPT, document_operations, documented_problems, operation_id_from_name
+from core.openapi_components import add_examples, name_enums, name_generic_components
 from core.pagination import Page
 
 Colour = Literal["red", "green"]

@@ -16,7 +16,7 @@ import msgspec
 from litestar.openapi.spec import OpenAPI, OpenAPIFormat, OpenAPIType, Schema
 
 from core.geojson import Polygon
-from core.openapi import add_struct_components
+from core.openapi_components import add_struct_components
 from registry import catalogue, models
 from registry import entitlements as rules
 from registry.api.accounts import AccountOut, OpenAccount, RequestToken, TokenOut
@@ -25,7 +25,7 @@ from registry.api.documents import DocumentOut
 from registry.api.jurisdictions import EstablishJurisdiction, JurisdictionOut
 from registry.api.vendors import RegisterVendor, VendorOut, VendorSummaryOut
 
-# Each Literal enum the registry speaks, by the name clients see (core.openapi.name_enums).
+# Each Literal enum the registry speaks, by the name clients see (core.openapi_components.name_enums).
 NAMED_ENUMS: dict[str, Any] = {
     "KeyGroup": rules.KeyGroup,
     "DifficultyCategory": rules.DifficultyCategory,
