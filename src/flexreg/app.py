@@ -34,6 +34,10 @@ from registry.api import CONTROLLERS as REGISTRY_CONTROLLERS
 from registry.api import NAMED_ENUMS as REGISTRY_ENUMS
 from registry.api import examples as registry_examples
 from registry.api import refine_openapi as refine_registry_openapi
+from venues.api import CONTROLLERS as VENUES_CONTROLLERS
+from venues.api import NAMED_ENUMS as VENUES_ENUMS
+from venues.api import examples as venues_examples
+from venues.api import refine_openapi as refine_venues_openapi
 
 
 async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
@@ -95,7 +99,7 @@ def create_app(
         state["sessionmaker"] = sessionmaker
     app = Litestar(
         route_handlers=[
-            Router(path="/api/v1", route_handlers=[*REGISTRY_CONTROLLERS]),
+            Router(path="/api/v1", route_handlers=[*REGISTRY_CONTROLLERS, *VENUES_CONTROLLERS]),
             docs.assets_router(),
             docs.to_docs,
         ],
@@ -133,8 +137,9 @@ def create_app(
     document_operations(app)
     name_generic_components(schema)
     refine_registry_openapi(schema)
-    name_enums(schema, {**CORE_ENUMS, **REGISTRY_ENUMS})
-    add_examples(schema, registry_examples())
+    refine_venues_openapi(schema)
+    name_enums(schema, {**CORE_ENUMS, **REGISTRY_ENUMS, **VENUES_ENUMS})
+    add_examples(schema, [*registry_examples(), *venues_examples()])
     close_request_schemas(schema)
     describe_request_text(schema, app)
     # Outside routing, error rendering and CORS: unrouted requests and every problem get an id and a log line.
