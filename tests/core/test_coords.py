@@ -27,3 +27,23 @@ def test_point_from_gcj02_moves_the_point_back_by_hundreds_of_metres() -> None:
     converted = point_from_gcj02(Point(coordinates=list(gcj)))
     assert converted.coordinates == pytest.approx([116.397, 39.909], abs=1e-8)
     assert abs(gcj[0] - 116.397) > 0.004  # the offset near Tiananmen is about 550 m
+
+
+# WGS84 -> GCJ-02 pairs in and around Dongcheng, computed with an independent implementation, prcoords 1.0.2
+# (https://github.com/Arthur2e5/prcoords, `wgs_gcj` and its precise inverse `gcj_wgs_bored`), not with ours.
+PRCOORDS_VECTORS = [
+    ((116.4039, 39.9151), (116.41014452767836, 39.91650429185153)),
+    ((116.397, 39.909), (116.40324350604497, 39.91040339728811)),
+    ((116.4175, 39.9412), (116.42374054015313, 39.94260042834154)),
+    ((116.3801, 39.8602), (116.38632619569064, 39.86159112901056)),
+    ((116.4485, 39.9725), (116.45468956996078, 39.973860097281246)),
+]
+
+
+@pytest.mark.parametrize(("wgs", "gcj"), PRCOORDS_VECTORS)
+def test_conversion_agrees_with_an_outside_implementation_to_a_centimetre(
+    wgs: tuple[float, float], gcj: tuple[float, float]
+) -> None:
+    # 1e-7 degrees is about 1 cm of latitude, and 0.85 cm of longitude at Beijing.
+    assert wgs84_to_gcj02(*wgs) == pytest.approx(gcj, abs=1e-7)
+    assert gcj02_to_wgs84(*gcj) == pytest.approx(wgs, abs=1e-7)
