@@ -119,7 +119,8 @@ async def test_a_sidewalk_zone_with_its_joint_approval_approves_at_once_free_of_
     assert response.headers["location"] == f"{URL}/{out['id']}"
     assert out["status"] == "approved"
     assert out["fee_cny"] == 0
-    assert "27号" in out["fee_exemption_basis"] and "Art. 37" in out["fee_exemption_basis"]
+    assert "27号" in out["fee_exemption_basis"]
+    assert "Art. 37" in out["fee_exemption_basis"]
     assert out["application_id"] is None
     assert out["venue_revision"] == 1
     assert out["vendor_id"] == str(city.vendor.id)
@@ -281,7 +282,8 @@ async def test_buffers_of_restricted_features_apply_for_the_activitys_category(
     assert failed["required_m"] == 30.0
     food = await _refused(client, city, session, body(city.zone, activity_code="prepackaged_snacks"))
     gate = next(c for c in food["checks"] if c.get("kind") == "school_gate")
-    assert not gate["passed"] and gate["required_m"] == 100.0
+    assert not gate["passed"]
+    assert gate["required_m"] == 100.0
     response = await client.post(URL, json=body(city.zone, activity_code="shoe_repair"), headers=city.as_vendor())
     assert response.status_code == 201, "a shoe-repair stall needs only 50 m from a school gate"
 
@@ -489,7 +491,8 @@ async def test_a_carriageway_zone_hands_the_request_to_the_permit_flow_and_the_p
     assert opened["zone_id"] == carriageway.id
     assert opened["periods"] == [TOMORROW_MORNING]
     stored = await session.get(RoadOccupancy, uuid.UUID(out["id"]), populate_existing=True)
-    assert stored is not None and stored.application_id == opened["application_id"]
+    assert stored is not None
+    assert stored.application_id == opened["application_id"]
 
     later = await client.post(URL, json=body(carriageway), headers=city.as_vendor(city.other_vendor))
     problem = assert_problem(later, 422, "road_occupancy_refused")
