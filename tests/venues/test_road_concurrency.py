@@ -29,16 +29,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import msgspec
 import pytest
 import shapely
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from core.db import create_sessionmaker, drop_database, sqlalchemy_url, transaction
+from core.db import create_engine, create_sessionmaker, drop_database, sqlalchemy_url, transaction
 from core.settings import Settings
+from flexreg.app import create_app
 from registry.models import Vendor
 from tests.conftest import migrated_database
+from tests.problems import assert_problem
 from tests.registry.builders import make_account, make_jurisdiction, make_vendor, vendor_headers
 from tests.venues.builders import box
 from tests.venues.road_builders import make_occupancy, make_road_zone, period
@@ -260,3 +263,34 @@ async def test_simultaneous_withdrawals_of_one_occupancy_have_one_winner(
         stored = await session.get(RoadOccupancy, occupancy.id)
     assert stored is not None
     assert stored.status == "withdrawn"
+
+
+async def test_a_request_that_waits_too_long_for_the_zones_lock_is_told_to_retry(
+    served: Served, committing: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """lock_timeout while another transaction holds the zone: 409 zone_busy with Retry-After, not a 500."""
+    street = await _street(committing, settings, served, 1)
+    impatient = msgspec.structs.replace(
+        settings, db=msgspec.structs.replace(settings.db, url=served.database_url, lock_timeout_ms=200)
+    )
+    engine = create_engine(impatient)
+    app = create_app(impatient, sessionmaker=create_sessionmaker(engine))
+    body = {
+        "zone_id": str(street.zone.id),
+        "footprint": _link(0),
+        "periods": [period(*street.period)],
+        "activity_code": "shoe_repair",
+    }
+    try:
+        async with committing() as holder, holder.begin():
+            await holder.execute(select(Venue.id).where(Venue.id == street.zone.id).with_for_update())
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+                response = await client.post(URL, json=body, headers=vendor_headers(settings, street.vendors[0]))
+        assert_problem(response, 409, "zone_busy")
+        assert response.headers["retry-after"] == "1"
+    finally:
+        await engine.dispose()
+    async with committing() as session:
+        count = await session.scalar(select(func.count()).where(RoadOccupancy.zone_id == street.zone.id))
+    assert count == 0
