@@ -49,6 +49,12 @@ EXPECTED_MODULES = {
     "key_group_claims": {"submit_claim", "list_claims", "get_claim", "decide_claim", "get_entitlements"},
     "jurisdictions": {"establish_jurisdiction", "list_jurisdictions", "get_jurisdiction"},
     "catalogue": {"list_activities", "get_activity", "list_departments", "list_permit_types"},
+    "road_occupancy": {
+        "request_road_occupancy",
+        "list_road_occupancy_requests",
+        "get_road_occupancy_request",
+        "withdraw_road_occupancy_request",
+    },
 }
 
 _CONFIG = f"""

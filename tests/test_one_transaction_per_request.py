@@ -47,6 +47,10 @@ from tests.registry.builders import (
     make_jurisdiction,
     make_vendor,
 )
+from tests.venues import road_builders
+from tests.venues.builders import box
+from venues import road
+from venues.models import RoadOccupancy, Venue
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -78,6 +82,8 @@ class World:
     admin: Account
     document: Document
     claim: KeyGroupClaim
+    road_zone: Venue
+    occupancy: RoadOccupancy
 
     def as_vendor(self) -> dict[str, str]:
         return auth_headers(self.settings, self.vendor_account, self.vendor.id)
@@ -95,6 +101,8 @@ async def world(committing: async_sessionmaker[AsyncSession], settings: Settings
         assert vendor_account is not None
         document = await make_document(session, owner_account_id=vendor.account_id)
         session.add(documents.DocumentContent(document_id=document.id, content=PNG))
+        office = await make_account(session, "street_office", jurisdiction_code=place.code)
+        zone = await road_builders.make_road_zone(session, jurisdiction_code=place.code, created_by=office)
         world = World(
             settings=settings,
             jurisdiction=place,
@@ -104,6 +112,14 @@ async def world(committing: async_sessionmaker[AsyncSession], settings: Settings
             admin=await make_account(session, "admin"),
             document=document,
             claim=await make_claim(session, vendor, group="migrant_worker"),
+            road_zone=zone,
+            occupancy=await road_builders.make_occupancy(
+                session,
+                zone=zone,
+                vendor=vendor,
+                footprint=box(10, 0, 11, 1),
+                periods=[road_builders.TOMORROW_MORNING],
+            ),
         )
     return world
 
@@ -177,6 +193,18 @@ async def _decide(client: httpx.AsyncClient, world: World) -> httpx.Response:
 async def _wrong_password(client: httpx.AsyncClient, world: World) -> httpx.Response:
     return await client.post(
         "/api/v1/auth/token", json={"username": world.staff.username, "password": "not the password"}
+    )
+
+
+async def _request_road(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    return await client.post(
+        "/api/v1/road-occupancy-requests", json=road_builders.body(world.road_zone), headers=world.as_vendor()
+    )
+
+
+async def _withdraw_road(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    return await client.post(
+        f"/api/v1/road-occupancy-requests/{world.occupancy.id}/withdraw", headers=world.as_vendor()
     )
 
 
@@ -291,6 +319,25 @@ WRITE_PATHS = [
         _reads(lambda w: f"/api/v1/documents/{w.document.id}/content"),
         _access_rows,
     ),
+    WritePath(
+        "request road occupancy",
+        road,
+        "request_road_occupancy",
+        _request_road,
+        lambda w: select(func.count()).select_from(RoadOccupancy).where(RoadOccupancy.zone_id == w.road_zone.id),
+        201,
+    ),
+    WritePath(
+        "withdraw road occupancy",
+        road,
+        "withdraw_road_occupancy",
+        _withdraw_road,
+        lambda w: (
+            select(func.count())
+            .select_from(RoadOccupancy)
+            .where(RoadOccupancy.id == w.occupancy.id, RoadOccupancy.status == "withdrawn")
+        ),
+    ),
 ]
 
 
@@ -366,6 +413,8 @@ def test_every_write_path_of_the_registry_is_covered(settings: Settings) -> None
         "/api/v1/documents",
         "/api/v1/jurisdictions",
         "/api/v1/key-group-claims/{claim_id:uuid}/decision",
+        "/api/v1/road-occupancy-requests",
+        "/api/v1/road-occupancy-requests/{occupancy_id:uuid}/withdraw",
         "/api/v1/vendors",
         "/api/v1/vendors/{vendor_id:uuid}/key-group-claims",
     ], "a new POST route: add it to WRITE_PATHS above"

@@ -23,6 +23,7 @@ from registry.api.openapi import examples
 
 METHODS = ("get", "post", "put", "patch", "delete")
 VERBS = {"get", "list", "register", "request", "open", "establish", "upload", "download", "submit", "decide"}
+VERBS |= {"withdraw"}
 
 # Refusals the registry's services raise, by the operation whose handler reaches them (status, code).
 KNOWN_REFUSALS: list[tuple[str, int, str]] = [
@@ -69,6 +70,18 @@ KNOWN_REFUSALS: list[tuple[str, int, str]] = [
     ("registerVendor", 400, "malformed_json"),
     ("registerVendor", 422, "idempotency_key_reused"),
     ("registerVendor", 409, "idempotency_key_in_progress"),
+    ("requestRoadOccupancy", 403, "forbidden"),
+    ("requestRoadOccupancy", 404, "venue_not_found"),
+    ("requestRoadOccupancy", 409, "permit_flow_unavailable"),
+    ("requestRoadOccupancy", 409, "zone_busy"),
+    ("requestRoadOccupancy", 422, "not_a_road_zone"),
+    ("requestRoadOccupancy", 422, "road_occupancy_refused"),
+    ("requestRoadOccupancy", 422, "validation_failed"),
+    ("listRoadOccupancyRequests", 400, "invalid_parameter"),
+    ("getRoadOccupancyRequest", 404, "road_occupancy_not_found"),
+    ("withdrawRoadOccupancyRequest", 403, "forbidden"),
+    ("withdrawRoadOccupancyRequest", 404, "road_occupancy_not_found"),
+    ("withdrawRoadOccupancyRequest", 409, "road_occupancy_not_active"),
 ]
 
 

@@ -38,6 +38,7 @@ from venues.api import CONTROLLERS as VENUES_CONTROLLERS
 from venues.api import NAMED_ENUMS as VENUES_ENUMS
 from venues.api import examples as venues_examples
 from venues.api import refine_openapi as refine_venues_openapi
+from venues.road import NoPermitFlow, PermitFlow
 
 
 async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
@@ -79,7 +80,10 @@ def cors_config(settings: Settings) -> CORSConfig | None:
 
 
 def create_app(
-    settings: Settings | None = None, *, sessionmaker: async_sessionmaker[AsyncSession] | None = None
+    settings: Settings | None = None,
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    permit_flow: PermitFlow | None = None,
 ) -> Litestar:
     settings = settings or Settings.from_env()
     pagination.configure(settings.auth.secret_key)
@@ -93,7 +97,13 @@ def create_app(
         finally:
             await engine.dispose()
 
-    state: dict[str, Any] = {"settings": settings, "cipher": FieldCipher(settings.data.data_key)}
+    state: dict[str, Any] = {
+        "settings": settings,
+        "cipher": FieldCipher(settings.data.data_key),
+        # Where road-occupancy requests that need a permit go (venues.road.PermitFlow). Until permits implements
+        # it, NoPermitFlow refuses them honestly (409 permit_flow_unavailable) rather than approve anything.
+        "permit_flow": permit_flow or NoPermitFlow(),
+    }
     if sessionmaker is not None:
         # Tests hand in sessions bound to their rolled-back connection; the app then owns no engine.
         state["sessionmaker"] = sessionmaker

@@ -143,3 +143,27 @@ class RoadOccupancyConflict(DomainError):
     status = 409
     code = "road_occupancy_conflict"
     title = "Another occupancy took that place and time first"
+
+
+class RoadOccupancyNotActive(DomainError):
+    """Withdrawing an occupancy already withdrawn or revoked (also the loser of two withdrawals at once)."""
+
+    status = 409
+    code = "road_occupancy_not_active"
+    title = "The road occupancy is no longer approved or pending"
+
+
+class ZoneBusy(DomainError):
+    """The zone's lock was not free in time: requests for one zone are decided one at a time."""
+
+    status = 409
+    code = "zone_busy"
+    title = "Other requests for this zone are being decided; try again shortly"
+
+
+class PermitFlowUnavailable(DomainError):
+    """The zone's requests need a road-occupancy permit and no permit flow is wired in: nothing is approved."""
+
+    status = 409
+    code = "permit_flow_unavailable"
+    title = "This request needs a road-occupancy permit, which cannot be applied for yet"

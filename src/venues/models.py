@@ -414,6 +414,7 @@ class RoadOccupancy(Base):
         _bbox_check(),
         CheckConstraint("fee_cny = 0", name="fee_waived"),
         CheckConstraint("status <> 'pending_permit' OR application_id IS NOT NULL", name="pending_has_application"),
+        CheckConstraint("(status = 'withdrawn') = (withdrawn_at IS NOT NULL)", name="withdrawn_has_time"),
         Index("ix_venues_road_occupancy_zone_status", "zone_id", "status"),
     )
 
@@ -439,6 +440,8 @@ class RoadOccupancy(Base):
     application_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[dt.datetime] = _now()
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # When its holder withdrew it (a fact kept: the row is never deleted).
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RoadOccupancyPeriod(Base):

@@ -101,10 +101,18 @@ class WalkwayRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     min_clear_m: Annotated[float, msgspec.Meta(gt=0, le=20)]
 
 
+class RoadRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Limits of a road-occupancy request (venues.road): the whole request, and each of its periods."""
+
+    max_duration_days: Annotated[int, msgspec.Meta(gt=0, le=366)]
+    max_period_hours: Annotated[float, msgspec.Meta(gt=0, le=24)]
+
+
 class _RulesFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     version: Annotated[str, msgspec.Meta(pattern=r"^\d{4}\.\d+$")]
     stall: StallRules
     walkway: WalkwayRules
+    road: RoadRules
     kinds: _Kinds
 
 
@@ -114,6 +122,7 @@ class SitingRules:
     max_stall_area_m2: float
     min_walkway_m: float
     kinds: Mapping[str, KindRule]
+    road: RoadRules
 
     def buffer_m(self, kind: str, categories: Iterable[str]) -> float:
         """The buffer around a `kind` feature for a venue allowing `categories` (the largest applies)."""
@@ -142,6 +151,7 @@ def parse_siting_rules(text: str | bytes) -> SitingRules:
         max_stall_area_m2=data.stall.max_area_m2,
         min_walkway_m=data.walkway.min_clear_m,
         kinds=MappingProxyType(kinds),
+        road=data.road,
     )
 
 

@@ -7,17 +7,24 @@ from typing import Any
 import msgspec
 from litestar.openapi.spec import OpenAPI
 
+from venues import models, road_rules
+from venues.api import road_examples
+from venues.api.road import RoadOccupancyController
+
 __all__ = ["CONTROLLERS", "NAMED_ENUMS", "examples", "refine_openapi"]
 
-CONTROLLERS: list[Any] = []
+CONTROLLERS: list[Any] = [RoadOccupancyController]
 
 # Enum component names for the schema (core.openapi_components.name_enums): name -> the Literal.
-NAMED_ENUMS: dict[str, Any] = {}
+NAMED_ENUMS: dict[str, Any] = {
+    "OccupancyStatus": models.OccupancyStatus,
+    "RoadCheckName": road_rules.RoadCheckName,
+}
 
 
 def examples() -> list[msgspec.Struct]:
     """One realistic instance of each request and response Struct of venues (core.openapi_components)."""
-    return []
+    return [*road_examples.examples()]
 
 
 def refine_openapi(schema: OpenAPI) -> None:
