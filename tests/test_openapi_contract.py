@@ -23,6 +23,7 @@ from registry.api.openapi import examples
 
 METHODS = ("get", "post", "put", "patch", "delete")
 VERBS = {"get", "list", "register", "request", "open", "establish", "upload", "download", "submit", "decide"}
+VERBS |= {"find"}  # venues: findDesignatedPlaces (a lookup by point and instant, not a paginated list)
 
 # Refusals the registry's services raise, by the operation whose handler reaches them (status, code).
 KNOWN_REFUSALS: list[tuple[str, int, str]] = [
@@ -69,6 +70,8 @@ KNOWN_REFUSALS: list[tuple[str, int, str]] = [
     ("registerVendor", 400, "malformed_json"),
     ("registerVendor", 422, "idempotency_key_reused"),
     ("registerVendor", 409, "idempotency_key_in_progress"),
+    ("findDesignatedPlaces", 400, "invalid_parameter"),
+    ("findDesignatedPlaces", 422, "validation_failed"),
 ]
 
 

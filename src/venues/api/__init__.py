@@ -7,9 +7,13 @@ from typing import Any
 import msgspec
 from litestar.openapi.spec import OpenAPI
 
+from venues.api import designated
+
 __all__ = ["CONTROLLERS", "NAMED_ENUMS", "examples", "refine_openapi"]
 
-CONTROLLERS: list[Any] = []
+CONTROLLERS: list[Any] = [
+    designated.DesignatedPlaceController,
+]
 
 # Enum component names for the schema (core.openapi_components.name_enums): name -> the Literal.
 NAMED_ENUMS: dict[str, Any] = {}
@@ -17,8 +21,11 @@ NAMED_ENUMS: dict[str, Any] = {}
 
 def examples() -> list[msgspec.Struct]:
     """One realistic instance of each request and response Struct of venues (core.openapi_components)."""
-    return []
+    return [
+        *designated.examples(),
+    ]
 
 
 def refine_openapi(schema: OpenAPI) -> None:
     """What the generated schema cannot know about venues' operations."""
+    designated.document_parameters(schema)
