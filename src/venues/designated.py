@@ -27,6 +27,7 @@ uncommitted rows must not be shared, as they may yet roll back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar.datastructures import State
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.db import driver_connection
 from registry.catalogue import Category
@@ -215,29 +216,62 @@ class DesignatedIndex:
         # caller that waited on the lock may use any snapshot whose read came after its own (newer data).
         self._tickets = 0
         self._shared: tuple[async_sessionmaker[AsyncSession], _SharedRun[_Snapshot]] | None = None
+        self._held: list[AsyncConnection] = []  # at most one: the public route's reading connection
 
     async def find(self, session: AsyncSession, *, point: geo.Shape, at: dt.datetime) -> list[DesignatedPlace]:
         """The designated places covering `point` (WGS84) and open at `at`, checked against the counter now."""
-        snapshot = await self._current(session)
+        snapshot = await self._current(await _driver_of(session))
         return snapshot.places(point, at.astimezone(self.zone))
 
     async def find_now(
         self, sessionmaker: async_sessionmaker[AsyncSession], *, point: geo.Shape, at: dt.datetime
     ) -> list[DesignatedPlace]:
         """`find` for a caller with no transaction of its own (the public route): its counter read is shared
-        with concurrent callers, each served by a read that started after it called (_SharedRun)."""
+        with concurrent callers, each served by a read that started after it called (_SharedRun).
+
+        Served by an engine, the reads go over one connection the index keeps checked out, in autocommit (a
+        session per read would cost a pool checkout, BEGIN and ROLLBACK: several times the read itself). Bound
+        to a connection (the tests' rolled-back one), they go through a session of `sessionmaker`.
+        """
         if self._shared is None or self._shared[0] is not sessionmaker:
-
-            async def run() -> _Snapshot:
-                async with sessionmaker() as session:
-                    return await self._current(session)
-
+            bind = sessionmaker.kw.get("bind")
+            run = self._reader(bind) if isinstance(bind, AsyncEngine) else self._session_reader(sessionmaker)
             self._shared = (sessionmaker, _SharedRun(run))
         snapshot = await self._shared[1]()
         return snapshot.places(point, at.astimezone(self.zone))
 
-    async def _current(self, session: AsyncSession) -> _Snapshot:
-        driver = await driver_connection(session)
+    def _session_reader(self, sessionmaker: async_sessionmaker[AsyncSession]) -> Callable[[], Awaitable[_Snapshot]]:
+        async def run() -> _Snapshot:
+            async with sessionmaker() as session:
+                return await self._current(await driver_connection(session))
+
+        return run
+
+    async def close(self) -> None:
+        """Return the connection the public route's reads keep (the app's shutdown calls this)."""
+        held, self._held = self._held, []
+        for connection in held:
+            await connection.close()
+
+    def _reader(self, engine: AsyncEngine) -> Callable[[], Awaitable[_Snapshot]]:
+        held = self._held
+
+        async def run() -> _Snapshot:
+            if not held:
+                held.append(await engine.connect())
+            try:
+                raw = await held[0].get_raw_connection()
+                return await self._current(raw.driver_connection)
+            except BaseException:
+                # A connection that failed mid-read may be broken: the next read takes a fresh one.
+                connection = held.pop()
+                with contextlib.suppress(Exception):
+                    await connection.invalidate()
+                raise
+
+        return run
+
+    async def _current(self, driver: Any) -> _Snapshot:
         row = await driver.fetchrow(_COUNTER_SQL)
         counter, dirty = int(row[0]), bool(row[1])
         snapshot = self._snapshot
@@ -280,6 +314,32 @@ class DesignatedIndex:
             status_from=row[14],
             status_until=row[15],
         )
+
+
+async def _driver_of(session: AsyncSession) -> Any:
+    """The asyncpg connection under `session`'s transaction, remembered for that transaction.
+
+    core.db.driver_connection costs about a third of a lookup (a greenlet round trip into SQLAlchemy); a session
+    keeps its connection for as long as its root transaction lasts, so the driver found for one transaction
+    serves every lookup in it, and a new transaction (after a commit or rollback) looks it up again.
+    """
+    transaction = session.sync_session.get_transaction()
+    cached = session.info.get(_DRIVER_KEY)
+    if transaction is not None and cached is not None and cached[0] is transaction:
+        return cached[1]
+    driver = await driver_connection(session)
+    session.info[_DRIVER_KEY] = (session.sync_session.get_transaction(), driver)
+    return driver
+
+
+_DRIVER_KEY = "venues.designated.driver"
+
+
+async def close_index(state: State) -> None:
+    """Close the app's index if it was made (the app factory's lifespan, before the engine is disposed)."""
+    index: DesignatedIndex | None = state.get(STATE_KEY)
+    if index is not None:
+        await index.close()
 
 
 def index_of(state: State, zone: ZoneInfo | None = None) -> DesignatedIndex:

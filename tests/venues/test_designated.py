@@ -308,12 +308,16 @@ async def test_the_public_path_reads_through_its_own_sessions(
     committed: tuple[async_sessionmaker[AsyncSession], Account], index: DesignatedIndex
 ) -> None:
     maker, office = committed
-    assert await index.find_now(maker, point=CENTRE, at=START) == []
-    async with maker() as session:
-        await make_zone(session, office)
-        await session.commit()
-    answers = await asyncio.gather(*(index.find_now(maker, point=CENTRE, at=START) for _ in range(20)))
-    assert [len(a) for a in answers] == [1] * 20
+    try:
+        assert await index.find_now(maker, point=CENTRE, at=START) == []
+        async with maker() as session:
+            await make_zone(session, office)
+            await session.commit()
+        answers = await asyncio.gather(*(index.find_now(maker, point=CENTRE, at=START) for _ in range(20)))
+        assert [len(a) for a in answers] == [1] * 20
+        assert index.rebuilds == 2
+    finally:
+        await index.close()
 
 
 # --- Shared runs: each caller gets a run that started after it called ----------------------------------------
