@@ -49,6 +49,7 @@ EXPECTED_MODULES = {
     "key_group_claims": {"submit_claim", "list_claims", "get_claim", "decide_claim", "get_entitlements"},
     "jurisdictions": {"establish_jurisdiction", "list_jurisdictions", "get_jurisdiction"},
     "catalogue": {"list_activities", "get_activity", "list_departments", "list_permit_types"},
+    "designated_places": {"find_designated_places"},
 }
 
 _CONFIG = f"""

@@ -168,7 +168,7 @@ def examples() -> list[msgspec.Struct]:
 
 class DesignatedPlaceController(Controller):
     path = PATH
-    tags = ["venues"]
+    tags = ["designated-places"]
 
     @get(
         "/",
