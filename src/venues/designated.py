@@ -31,7 +31,7 @@ import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -64,6 +64,7 @@ SELECT id, version, name, jurisdiction_code, geometry::text, schedule::text, clo
 """
 
 _WINDOWS = msgspec.json.Decoder(list[Window])
+_MAX_CACHED = 100_000
 
 
 class Designation(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,9 +110,11 @@ class _Zone:
         ended = self.status_until is not None and self.status_until <= at
         return not started or ended
 
-    def session_at(self, at: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
-        """The session running at `at` whose day is on or after the designation's date."""
-        for start, end in self.calendar.sessions_around(at):
+    def session_at(
+        self, at: dt.datetime, sessions: Sequence[tuple[dt.datetime, dt.datetime]]
+    ) -> tuple[dt.datetime, dt.datetime] | None:
+        """Of the sessions around `at`, the one running then whose day is on or after the designation's date."""
+        for start, end in sessions:
             if start <= at < end and start.date() >= self.designation.designated_on:
                 return start, end
         return None
@@ -125,8 +128,21 @@ class _Snapshot:
     ticket: int
     zones: Sequence[_Zone]
     tree: geo.Index | None
+    # A zone's sessions around an instant depend only on the instant's local day: computed once per zone and
+    # day (a third of a lookup otherwise), dropped wholesale when the cache grows past _MAX_CACHED.
+    _sessions: dict[tuple[int, dt.date], list[tuple[dt.datetime, dt.datetime]]] = field(default_factory=dict)
+
+    def _sessions_of(self, position: int, at: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+        key = (position, at.date())
+        sessions = self._sessions.get(key)
+        if sessions is None:
+            if len(self._sessions) >= _MAX_CACHED:
+                self._sessions.clear()
+            sessions = self._sessions[key] = list(self.zones[position].calendar.sessions_around(at))
+        return sessions
 
     def places(self, point: geo.Shape, at: dt.datetime) -> list[DesignatedPlace]:
+        """`at` is in the city's zone (its date is the local date)."""
         if self.tree is None:
             return []
         found: list[DesignatedPlace] = []
@@ -134,7 +150,7 @@ class _Snapshot:
             zone = self.zones[position]
             if not zone.standing_allows(at):
                 continue
-            session = zone.session_at(at)
+            session = zone.session_at(at, self._sessions_of(position, at))
             if session is None:
                 continue
             found.append(

@@ -13,6 +13,7 @@ import math
 import re
 import uuid
 from typing import Any
+from urllib.parse import unquote_plus
 
 import msgspec
 from litestar import Controller, Request, get
@@ -51,8 +52,21 @@ class DesignatedPlacesOut(msgspec.Struct, kw_only=True):
 _ENCODER = msgspec.json.Encoder()
 
 
-def _coordinate(request: Request[Any, Any, Any], name: str, low: float, high: float, other: str) -> float:
-    raw = request.query_params.get(name)
+def _query(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The query's parameters, split by hand: core.http_guard has already refused repeated, unknown and
+    undecodable ones, and Litestar's own parsing was a fifth of this read's time (measured)."""
+    found: dict[str, str] = {}
+    for pair in request.scope["query_string"].decode("utf-8").split("&"):
+        if pair:
+            key, _, value = pair.partition("=")
+            found[unquote_plus(key) if "%" in key or "+" in key else key] = (
+                unquote_plus(value) if "%" in value or "+" in value else value
+            )
+    return found
+
+
+def _coordinate(query: dict[str, str], name: str, low: float, high: float, other: str) -> float:
+    raw = query.get(name)
     if raw is None:
         raise InvalidParameter.for_field(name, "is required")
     if not _NUMBER.match(raw):
@@ -67,8 +81,8 @@ def _coordinate(request: Request[Any, Any, Any], name: str, low: float, high: fl
     return value
 
 
-def _instant(request: Request[Any, Any, Any]) -> dt.datetime:
-    raw = request.query_params.get("at")
+def _instant(request: Request[Any, Any, Any], query: dict[str, str]) -> dt.datetime:
+    raw = query.get("at")
     if raw is None:
         settings: Settings = request.app.state.settings
         return settings.now()
@@ -96,8 +110,8 @@ def _instant(request: Request[Any, Any, Any]) -> dt.datetime:
     return instant + dt.timedelta(seconds=1) if leap else instant
 
 
-def _coordinate_system(request: Request[Any, Any, Any]) -> str:
-    value = request.query_params.get("coordinate_system", "wgs84")
+def _coordinate_system(query: dict[str, str]) -> str:
+    value = query.get("coordinate_system", "wgs84")
     if value not in ("wgs84", "gcj02"):
         raise InvalidParameter.for_field("coordinate_system", "must be one of gcj02, wgs84")
     return value
@@ -196,10 +210,11 @@ class DesignatedPlaceController(Controller):
         opt={QUERY_OPT: PARAMETERS, PROBLEMS_OPT: (InvalidInput,)},
     )
     async def find_designated_places(self, request: Request[Any, Any, Any]) -> ASGIResponse:
-        lon = _coordinate(request, "lon", MIN_LON, MAX_LON, "lat")
-        lat = _coordinate(request, "lat", MIN_LAT, MAX_LAT, "lon")
-        at = _instant(request)
-        if _coordinate_system(request) == "gcj02":
+        query = _query(request)
+        lon = _coordinate(query, "lon", MIN_LON, MAX_LON, "lat")
+        lat = _coordinate(query, "lat", MIN_LAT, MAX_LAT, "lon")
+        at = _instant(request, query)
+        if _coordinate_system(query) == "gcj02":
             lon, lat = coords.gcj02_to_wgs84(lon, lat)
         state = request.app.state
         places = await index_of(state).find_now(state.sessionmaker, point=geo.point(lon, lat), at=at)
