@@ -18,6 +18,7 @@ from pathlib import Path
 
 import asyncpg
 
+from bench import venues as venues_bench
 from core.db import recreate_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +62,14 @@ async def prepare_database(server: str) -> str:
         await connection.execute(
             "CREATE TABLE bench_raw_insert (id uuid PRIMARY KEY, key_group text NOT NULL, details jsonb NOT NULL,"
             " submitted_at timestamptz NOT NULL)"
+        )
+        await connection.execute(
+            "CREATE TABLE bench_raw_pitch (id uuid PRIMARY KEY, venue_id uuid NOT NULL, label text NOT NULL,"
+            " geometry jsonb NOT NULL)"
+        )
+        await connection.execute(
+            "CREATE TABLE bench_raw_road (id uuid PRIMARY KEY, zone_id uuid NOT NULL, activity_code text NOT NULL,"
+            " footprint jsonb NOT NULL, periods jsonb NOT NULL)"
         )
     finally:
         await connection.close()
@@ -223,10 +232,37 @@ def main() -> None:
             "details": {"graduation_on": "2026-07-01"},
         }
     )
+    seeded = asyncio.run(venues_bench.seed(url, env))
+    print(
+        f"venues seeded in {seeded.figures['seed s']:.1f} s; measuring the draw and the lookup in process ...",
+        flush=True,
+    )
+    draw_figures = venues_bench.measure_draw(url, seeded)
+    lookup_figures = venues_bench.measure_lookup(url, seeded)
+    lookup_path = "/api/v1/designated-places"
+    first_slot = venues_bench.first_road_slot()
+    road_tokens = [v["token"] for v in vendors[:30000]]
+    venues_http: dict[str, dict[str, float]] = {}
+    skipped: dict[str, str] = {}
     print(f"wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION}; granian 1 worker, uvloop; each server alone on the box")
     results: dict[str, dict[str, float]] = {}
     baseline = serve("bench.baseline:create_app", 18801, env)
     try:
+        lookup_bare = venues_bench.lookup_script(seeded.lookup_points, "/bare-designated")
+        load(wrk, "http://127.0.0.1:18801/", lua=lookup_bare)  # warm-up
+        venues_http["bare Litestar GET, designated-sized body (baseline)"] = load(
+            wrk, "http://127.0.0.1:18801/", lua=lookup_bare
+        )
+        venues_http["raw asyncpg pitch insert POST (baseline)"] = load(
+            wrk,
+            "http://127.0.0.1:18801/",
+            lua=venues_bench.pitch_script(seeded.pitch_venues, seeded.office_token, baseline=True),
+        )
+        venues_http["raw asyncpg road insert POST (baseline)"] = load(
+            wrk,
+            "http://127.0.0.1:18801/",
+            lua=venues_bench.road_script(seeded.road_zones, road_tokens, first_slot, baseline=True),
+        )
         load(wrk, "http://127.0.0.1:18801/bare")  # warm-up
         results["bare Litestar GET (baseline)"] = load(wrk, "http://127.0.0.1:18801/bare")
         # Diagnostic: the same endpoint serving the catalogue's bytes shows what the payload size alone costs.
@@ -246,6 +282,39 @@ def main() -> None:
         # Every request files a new claim for another vendor; wrap-around would hit 409 claim_pending and
         # show up as non-2xx, so BENCH_VENDORS must exceed the requests one run makes.
         results["POST /vendors/{id}/key-group-claims"] = load(wrk, "http://127.0.0.1:18802/", lua=claim_script(vendors))
+        base = "http://127.0.0.1:18802"
+        lookup_app = venues_bench.lookup_script(seeded.lookup_points, lookup_path)
+        load(wrk, f"{base}/", lua=lookup_app)  # warm-up
+        venues_http["GET /designated-places"] = load(wrk, f"{base}/", lua=lookup_app)
+        # Pitch creation and road approval, where this flexreg serves them (other slices of issue 6).
+        if not venues_bench.served_operation(base, "post", r"/api/v1/venues/\{[^}]+\}/pitches"):
+            skipped["POST /venues/{id}/pitches"] = "this flexreg serves no POST /venues/{id}/pitches (404 route)"
+        else:
+            path = f"/api/v1/venues/{seeded.pitch_probe}/pitches"
+            status, answer = venues_bench.probe(base, path, venues_bench.pitch_probe_body(seeded), seeded.office_token)
+            if status != 201:
+                skipped["POST /venues/{id}/pitches"] = f"the probe request was answered {status}: {answer[:300]}"
+            else:
+                venues_http["POST /venues/{id}/pitches"] = load(
+                    wrk,
+                    f"{base}/",
+                    lua=venues_bench.pitch_script(seeded.pitch_venues, seeded.office_token, baseline=False),
+                )
+        if not venues_bench.served_operation(base, "post", r"/api/v1/road-occupancy-requests/?"):
+            skipped["POST /road-occupancy-requests"] = (
+                "this flexreg serves no POST /road-occupancy-requests (404 route)"
+            )
+        else:
+            body = venues_bench.road_probe_body(seeded, first_slot)
+            status, answer = venues_bench.probe(base, "/api/v1/road-occupancy-requests", body, vendors[-1]["token"])
+            if status != 201 or '"approved"' not in answer:
+                skipped["POST /road-occupancy-requests"] = f"the probe request was answered {status}: {answer[:300]}"
+            else:
+                venues_http["POST /road-occupancy-requests"] = load(
+                    wrk,
+                    f"{base}/",
+                    lua=venues_bench.road_script(seeded.road_zones, road_tokens, first_slot, baseline=False),
+                )
     finally:
         stop(app)
     # (measured, baseline, aim): each aim is a ratio to a baseline measured in this same run.
@@ -269,6 +338,13 @@ def main() -> None:
         ratio = results[name]["rps"] / results[base]["rps"]
         verdict = "met" if ratio >= target else "NOT MET"
         print(f"{name:38} {base:48} {ratio:5.2f}x {target:4.1f}x {verdict}")
+    width = max(len(name) for name in venues_http) + 2
+    print(f"\n{'venues endpoint':{width}} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    for name, figures in venues_http.items():
+        print(
+            f"{name:{width}} {figures['rps']:9.0f} {figures['p50']:8.2f} {figures['p99']:8.2f} {figures['errors']:8.0f}"
+        )
+    venues_bench.report(draw_figures, lookup_figures, venues_http, skipped)
     print(f"\nbench run {uuid.uuid4().hex[:8]} done")
 
 

@@ -16,6 +16,7 @@ from litestar.params import JSONBody
 
 from registry import claims
 from registry.catalogue import activity_list_json
+from venues.api.designated import examples as designated_examples
 
 
 class ClaimLike(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -53,6 +54,59 @@ async def raw_insert(request: Request[Any, Any, Any], data: JSONBody[ClaimLike])
     return Created(id=row_id, status="pending")
 
 
+# A body the size of GET /designated-places' answer for one place (the bench's points each find one).
+_DESIGNATED_BODY = msgspec.json.encode(designated_examples()[0])
+
+
+@get("/bare-designated", sync_to_thread=False)
+def bare_designated() -> Response[bytes]:
+    return Response(_DESIGNATED_BODY, media_type="application/json")
+
+
+class PitchLike(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    label: str
+    geometry: dict[str, Any]
+
+
+class RoadLike(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    zone_id: uuid.UUID
+    footprint: dict[str, Any]
+    periods: list[dict[str, str]]
+    activity_code: str
+
+
+# The write ceilings for a pitch and a road request: the same body decoded and validated, one INSERT of it.
+
+
+@post("/raw-pitch/{venue_id:uuid}")
+async def raw_pitch(request: Request[Any, Any, Any], venue_id: uuid.UUID, data: JSONBody[PitchLike]) -> Created:
+    pool: asyncpg.Pool = request.app.state.pool
+    row_id = uuid.uuid4()
+    await pool.execute(
+        "INSERT INTO bench_raw_pitch (id, venue_id, label, geometry) VALUES ($1, $2, $3, $4)",
+        row_id,
+        venue_id,
+        data.label,
+        msgspec.json.encode(data.geometry).decode(),
+    )
+    return Created(id=row_id, status="open")
+
+
+@post("/raw-road")
+async def raw_road(request: Request[Any, Any, Any], data: JSONBody[RoadLike]) -> Created:
+    pool: asyncpg.Pool = request.app.state.pool
+    row_id = uuid.uuid4()
+    await pool.execute(
+        "INSERT INTO bench_raw_road (id, zone_id, activity_code, footprint, periods) VALUES ($1, $2, $3, $4, $5)",
+        row_id,
+        data.zone_id,
+        data.activity_code,
+        msgspec.json.encode(data.footprint).decode(),
+        msgspec.json.encode(data.periods).decode(),
+    )
+    return Created(id=row_id, status="approved")
+
+
 # The baseline runs the claim's very statement (registry.claims.SUBMIT_SQL) in a transaction, as the request's
 # session does, with nothing of flexreg around it: no guard, no token, no session.
 
@@ -88,4 +142,6 @@ async def pool(app: Litestar) -> AsyncIterator[None]:
 
 
 def create_app() -> Litestar:
-    return Litestar([bare, bare_catalogue, raw_insert, same_statements], lifespan=[pool])
+    return Litestar(
+        [bare, bare_catalogue, raw_insert, same_statements, bare_designated, raw_pitch, raw_road], lifespan=[pool]
+    )

@@ -55,6 +55,7 @@ EXPECTED_MODULES = {
         "get_road_occupancy_request",
         "withdraw_road_occupancy_request",
     },
+    "designated_places": {"find_designated_places"},
 }
 
 _CONFIG = f"""

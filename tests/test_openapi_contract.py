@@ -24,6 +24,7 @@ from registry.api.openapi import examples
 METHODS = ("get", "post", "put", "patch", "delete")
 VERBS = {"get", "list", "register", "request", "open", "establish", "upload", "download", "submit", "decide"}
 VERBS |= {"withdraw"}
+VERBS |= {"find"}  # venues: findDesignatedPlaces (a lookup by point and instant, not a paginated list)
 
 # Refusals the registry's services raise, by the operation whose handler reaches them (status, code).
 KNOWN_REFUSALS: list[tuple[str, int, str]] = [
@@ -82,6 +83,8 @@ KNOWN_REFUSALS: list[tuple[str, int, str]] = [
     ("withdrawRoadOccupancyRequest", 403, "forbidden"),
     ("withdrawRoadOccupancyRequest", 404, "road_occupancy_not_found"),
     ("withdrawRoadOccupancyRequest", 409, "road_occupancy_not_active"),
+    ("findDesignatedPlaces", 400, "invalid_parameter"),
+    ("findDesignatedPlaces", 422, "validation_failed"),
 ]
 
 

@@ -20,6 +20,7 @@ PUBLIC = {
     ("GET", "/api/v1/activities/{code:str}"),
     ("GET", "/api/v1/departments"),
     ("GET", "/api/v1/permit-types"),
+    ("GET", "/api/v1/designated-places"),
 }
 
 

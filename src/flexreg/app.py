@@ -34,6 +34,7 @@ from registry.api import CONTROLLERS as REGISTRY_CONTROLLERS
 from registry.api import NAMED_ENUMS as REGISTRY_ENUMS
 from registry.api import examples as registry_examples
 from registry.api import refine_openapi as refine_registry_openapi
+from venues import designated
 from venues.api import CONTROLLERS as VENUES_CONTROLLERS
 from venues.api import NAMED_ENUMS as VENUES_ENUMS
 from venues.api import examples as venues_examples
@@ -95,6 +96,7 @@ def create_app(
         try:
             yield
         finally:
+            await designated.close_index(app.state)  # its reading connection goes back before the engine goes
             await engine.dispose()
 
     state: dict[str, Any] = {

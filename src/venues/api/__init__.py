@@ -8,12 +8,15 @@ import msgspec
 from litestar.openapi.spec import OpenAPI
 
 from venues import models, road_rules
-from venues.api import road_examples
+from venues.api import designated, road_examples
 from venues.api.road import RoadOccupancyController
 
 __all__ = ["CONTROLLERS", "NAMED_ENUMS", "examples", "refine_openapi"]
 
-CONTROLLERS: list[Any] = [RoadOccupancyController]
+CONTROLLERS: list[Any] = [
+    RoadOccupancyController,
+    designated.DesignatedPlaceController,
+]
 
 # Enum component names for the schema (core.openapi_components.name_enums): name -> the Literal.
 NAMED_ENUMS: dict[str, Any] = {
@@ -24,8 +27,12 @@ NAMED_ENUMS: dict[str, Any] = {
 
 def examples() -> list[msgspec.Struct]:
     """One realistic instance of each request and response Struct of venues (core.openapi_components)."""
-    return [*road_examples.examples()]
+    return [
+        *road_examples.examples(),
+        *designated.examples(),
+    ]
 
 
 def refine_openapi(schema: OpenAPI) -> None:
     """What the generated schema cannot know about venues' operations."""
+    designated.document_parameters(schema)
