@@ -143,3 +143,9 @@ class RoadOccupancyConflict(DomainError):
     status = 409
     code = "road_occupancy_conflict"
     title = "Another occupancy took that place and time first"
+
+
+class PitchLabelTaken(DomainError):
+    status = 409
+    code = "pitch_label_taken"
+    title = "The venue already has a pitch with that label"
