@@ -49,6 +49,14 @@ EXPECTED_MODULES = {
     "key_group_claims": {"submit_claim", "list_claims", "get_claim", "decide_claim", "get_entitlements"},
     "jurisdictions": {"establish_jurisdiction", "list_jurisdictions", "get_jurisdiction"},
     "catalogue": {"list_activities", "get_activity", "list_departments", "list_permit_types"},
+    "venues": {"establish_venue", "list_venues", "get_venue", "amend_venue", "change_venue_status", "get_venue_map"},
+    "pitches": {"mark_pitch", "list_pitches", "get_pitch", "amend_pitch", "change_pitch_status"},
+    "restricted_features": {
+        "record_restricted_feature",
+        "list_restricted_features",
+        "get_restricted_feature",
+        "amend_restricted_feature",
+    },
 }
 
 _CONFIG = f"""
