@@ -233,6 +233,8 @@ def test_enums_are_named_components(served: dict[str, Any]) -> None:
     components = served["components"]["schemas"]
     for name in ("KeyGroup", "Role", "ClaimStatus", "ClaimDecision", "DifficultyCategory", "ActivityCategory"):
         assert components[name]["enum"], name
+    for name in ("VenueKind", "PlaceStatus", "FeatureKind", "CheckName", "DesignationStatus", "RoadRequests"):
+        assert components[name]["enum"], name
 
     inline: list[str] = []
 

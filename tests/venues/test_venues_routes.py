@@ -234,6 +234,12 @@ async def test_rules_of_a_venue_are_refused_naming_the_field(
     assert await counts(session) == before
 
 
+async def test_a_night_market_window_runs_past_midnight(client: Client, world: World) -> None:
+    night = [{"days": [5, 6], "start": "18:00", "end": "02:00"}]
+    venue = await establish(client, world, schedule=night)
+    assert venue["schedule"] == night
+
+
 async def test_a_designated_zone_is_proposed_until_a_county_level_government_designates_it(
     client: Client, world: World
 ) -> None:

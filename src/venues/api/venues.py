@@ -238,20 +238,21 @@ def _reply(request: Request[Any, Any, Any], venue: Venue, status_code: int = 200
     )
 
 
-_AMENDED_FIELDS = {
-    "name": "name",
-    "schedule": "schedule",
-    "valid_from": "valid_from",
-    "valid_to": "valid_to",
-    "closed_dates": "closed_dates",
-    "allowed_categories": "allowed_categories",
-    "carriageway": "carriageway",
-    "min_clearance_m": "min_clearance_m",
-    "sidewalk_width_m": "sidewalk_width_m",
-    "capacity": "capacity",
-    "designation": "designation",
-    "joint_approval": "joint_approval",
-}
+# The fields of AmendVenue that are the venue plan's own, by the same name (the geometry is read by the service).
+_AMENDED_FIELDS = (
+    "name",
+    "schedule",
+    "valid_from",
+    "valid_to",
+    "closed_dates",
+    "allowed_categories",
+    "carriageway",
+    "min_clearance_m",
+    "sidewalk_width_m",
+    "capacity",
+    "designation",
+    "joint_approval",
+)
 
 _WHO_MANAGES = (
     "Street offices, for venues of their own jurisdiction (another jurisdiction's venue is a 404 "
@@ -403,11 +404,7 @@ class VenueController(Controller):
         precondition: IfMatch,
     ) -> Response[VenueOut]:
         settings = _settings(request)
-        changes: dict[str, Any] = {
-            target: getattr(data, name) for name, target in _AMENDED_FIELDS.items() if getattr(data, name) is not UNSET
-        }
-        if data.carriageway is None:
-            changes.pop("carriageway", None)
+        changes = {name: getattr(data, name) for name in _AMENDED_FIELDS if getattr(data, name) is not UNSET}
         venue = await service.amend_venue(
             session,
             principal,
