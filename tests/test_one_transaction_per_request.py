@@ -48,9 +48,12 @@ from tests.registry.builders import (
     make_vendor,
 )
 from tests.venues import road_builders
-from tests.venues.builders import box
+from tests.venues.builders import EVERY_DAY, box, point
+from venues import features as venue_features
+from venues import pitches as venue_pitches
 from venues import road
-from venues.models import RoadOccupancy, Venue
+from venues import venues as venue_venues
+from venues.models import Pitch, PitchRevision, RestrictedFeature, RoadOccupancy, Venue, VenueRevision
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -221,6 +224,153 @@ def _access_rows(world: World) -> Select[Any]:
     )
 
 
+# --- places (venues, pitches, restricted features) --------------------------------------------------------------
+# Each finds or makes, through the API, what it edits: a venue named after the world, one pitch, one feature.
+
+
+def _venue_name(world: World) -> str:
+    return f"便民市集 {_unique(world)}"
+
+
+async def _establish_venue(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    body = {
+        "name": _venue_name(world),
+        "kind": "community_space",
+        "jurisdiction_code": world.jurisdiction.code,
+        "geometry": box(-20, -20, 20, 20),
+        "schedule": EVERY_DAY,
+        "valid_from": "2026-01-01",
+        "allowed_categories": ["daily_necessities"],
+    }
+    return await client.post("/api/v1/venues", json=body, headers=world.as_staff())
+
+
+async def _the_venue(client: httpx.AsyncClient, world: World) -> dict[str, Any]:
+    listed = await client.get("/api/v1/venues", params={"jurisdiction_code": world.jurisdiction.code})
+    for venue in listed.json()["items"]:
+        if venue["name"] == _venue_name(world):
+            found: dict[str, Any] = venue
+            return found
+    made = await _establish_venue(client, world)
+    assert made.status_code == 201, made.text
+    created: dict[str, Any] = made.json()
+    return created
+
+
+async def _the_pitch(client: httpx.AsyncClient, world: World) -> dict[str, Any]:
+    venue = await _the_venue(client, world)
+    listed = await client.get(f"/api/v1/venues/{venue['id']}/pitches")
+    for pitch in listed.json()["items"]:
+        if pitch["label"] == "A-01":
+            found: dict[str, Any] = pitch
+            return found
+    made = await client.post(
+        f"/api/v1/venues/{venue['id']}/pitches",
+        json={"label": "A-01", "geometry": box(-0.5, -0.5, 0.5, 0.5)},
+        headers=world.as_staff(),
+    )
+    assert made.status_code == 201, made.text
+    created: dict[str, Any] = made.json()
+    return created
+
+
+async def _the_feature(client: httpx.AsyncClient, world: World) -> dict[str, Any]:
+    listed = await client.get("/api/v1/restricted-features", params={"jurisdiction_code": world.jurisdiction.code})
+    items: list[dict[str, Any]] = listed.json()["items"]
+    if items:
+        return items[0]
+    made = await client.post(
+        "/api/v1/restricted-features",
+        json={"kind": "fire_hydrant", "geometry": point(300, 0)},
+        headers=world.as_staff(),
+    )
+    assert made.status_code == 201, made.text
+    created: dict[str, Any] = made.json()
+    return created
+
+
+def _if_match(world: World, version: int) -> dict[str, str]:
+    return {**world.as_staff(), "If-Match": f'"{version}"'}
+
+
+async def _amend_venue(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    venue = await _the_venue(client, world)
+    return await client.patch(
+        f"/api/v1/venues/{venue['id']}",
+        json={"closed_dates": ["2026-10-01"]},
+        headers=_if_match(world, venue["version"]),
+    )
+
+
+async def _venue_status(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    venue = await _the_venue(client, world)
+    body = {"status": "suspended", "reason": "管线施工"}
+    return await client.post(
+        f"/api/v1/venues/{venue['id']}/status", json=body, headers=_if_match(world, venue["version"])
+    )
+
+
+async def _mark_pitch(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    venue = await _the_venue(client, world)
+    body = {"label": "B-01", "geometry": box(5, 5, 6, 6)}
+    return await client.post(f"/api/v1/venues/{venue['id']}/pitches", json=body, headers=world.as_staff())
+
+
+async def _amend_pitch(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    pitch = await _the_pitch(client, world)
+    return await client.patch(
+        f"/api/v1/pitches/{pitch['id']}", json={"label": "A-01"}, headers=_if_match(world, pitch["version"])
+    )
+
+
+async def _pitch_status(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    pitch = await _the_pitch(client, world)
+    body = {"status": "suspended", "reason": "井盖维修"}
+    return await client.post(
+        f"/api/v1/pitches/{pitch['id']}/status", json=body, headers=_if_match(world, pitch["version"])
+    )
+
+
+async def _record_feature(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    body = {"kind": "school_gate", "geometry": point(-300, 0), "name": _unique(world)}
+    return await client.post("/api/v1/restricted-features", json=body, headers=world.as_staff())
+
+
+async def _amend_feature(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    feature = await _the_feature(client, world)
+    return await client.patch(
+        f"/api/v1/restricted-features/{feature['id']}",
+        json={"buffer_m": 35.0},
+        headers=_if_match(world, feature["version"]),
+    )
+
+
+def _venue_revisions(world: World, change: str) -> Select[Any]:
+    return (
+        select(func.count())
+        .select_from(VenueRevision)
+        .join(Venue, Venue.id == VenueRevision.venue_id)
+        .where(Venue.name == _venue_name(world), VenueRevision.change == change)
+    )
+
+
+def _pitch_revisions(world: World, change: str) -> Select[Any]:
+    return (
+        select(func.count())
+        .select_from(PitchRevision)
+        .join(Pitch, Pitch.id == PitchRevision.pitch_id)
+        .join(Venue, Venue.id == Pitch.venue_id)
+        .where(Venue.name == _venue_name(world), PitchRevision.change == change)
+    )
+
+
+def _feature_versions(world: World) -> Select[Any]:
+    # Each amendment raises the feature's version by one (features keep no revision rows): amendments so far.
+    return select(func.coalesce(func.sum(RestrictedFeature.version - 1), 0)).where(
+        RestrictedFeature.jurisdiction_code == world.jurisdiction.code
+    )
+
+
 WRITE_PATHS = [
     WritePath(
         "register vendor",
@@ -338,6 +488,40 @@ WRITE_PATHS = [
             .where(RoadOccupancy.id == w.occupancy.id, RoadOccupancy.status == "withdrawn")
         ),
     ),
+    WritePath(
+        "establish venue",
+        venue_venues,
+        "establish_venue",
+        _establish_venue,
+        lambda w: _venue_revisions(w, "established"),
+        201,
+    ),
+    WritePath("amend venue", venue_venues, "amend_venue", _amend_venue, lambda w: _venue_revisions(w, "amended")),
+    WritePath(
+        "change venue status",
+        venue_venues,
+        "change_venue_status",
+        _venue_status,
+        lambda w: _venue_revisions(w, "status suspended"),
+    ),
+    WritePath("mark pitch", venue_pitches, "mark_pitch", _mark_pitch, lambda w: _pitch_revisions(w, "marked"), 201),
+    WritePath("amend pitch", venue_pitches, "amend_pitch", _amend_pitch, lambda w: _pitch_revisions(w, "amended")),
+    WritePath(
+        "change pitch status",
+        venue_pitches,
+        "change_pitch_status",
+        _pitch_status,
+        lambda w: _pitch_revisions(w, "status suspended"),
+    ),
+    WritePath(
+        "record restricted feature",
+        venue_features,
+        "record_feature",
+        _record_feature,
+        lambda w: select(func.count()).select_from(RestrictedFeature).where(RestrictedFeature.name == _unique(w)),
+        201,
+    ),
+    WritePath("amend restricted feature", venue_features, "amend_feature", _amend_feature, _feature_versions),
 ]
 
 
@@ -415,6 +599,27 @@ def test_every_write_path_of_the_registry_is_covered(settings: Settings) -> None
         "/api/v1/key-group-claims/{claim_id:uuid}/decision",
         "/api/v1/road-occupancy-requests",
         "/api/v1/road-occupancy-requests/{occupancy_id:uuid}/withdraw",
+        "/api/v1/pitches/{pitch_id:uuid}/status",
+        "/api/v1/restricted-features",
         "/api/v1/vendors",
         "/api/v1/vendors/{vendor_id:uuid}/key-group-claims",
+        "/api/v1/venues",
+        "/api/v1/venues/{venue_id:uuid}/pitches",
+        "/api/v1/venues/{venue_id:uuid}/status",
     ], "a new POST route: add it to WRITE_PATHS above"
+
+
+def test_every_patch_route_is_covered(settings: Settings) -> None:
+    """A PATCH route writes too: it must join WRITE_PATHS."""
+    app = create_app(settings, sessionmaker=async_sessionmaker())
+    patches = sorted(
+        route.path
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", [])
+        if "PATCH" in handler.http_methods and route.path.startswith("/api/")
+    )
+    assert patches == [
+        "/api/v1/pitches/{pitch_id:uuid}",
+        "/api/v1/restricted-features/{feature_id:uuid}",
+        "/api/v1/venues/{venue_id:uuid}",
+    ], "a new PATCH route: add it to WRITE_PATHS above"

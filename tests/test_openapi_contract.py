@@ -25,6 +25,8 @@ METHODS = ("get", "post", "put", "patch", "delete")
 VERBS = {"get", "list", "register", "request", "open", "establish", "upload", "download", "submit", "decide"}
 VERBS |= {"withdraw"}
 VERBS |= {"find"}  # venues: findDesignatedPlaces (a lookup by point and instant, not a paginated list)
+# Places (venues): amend a venue/pitch/feature, change a status, mark a pitch, record a restricted feature.
+VERBS |= {"amend", "change", "mark", "record"}
 
 # Refusals the registry's services raise, by the operation whose handler reaches them (status, code).
 KNOWN_REFUSALS: list[tuple[str, int, str]] = [
@@ -85,6 +87,51 @@ KNOWN_REFUSALS: list[tuple[str, int, str]] = [
     ("withdrawRoadOccupancyRequest", 409, "road_occupancy_not_active"),
     ("findDesignatedPlaces", 400, "invalid_parameter"),
     ("findDesignatedPlaces", 422, "validation_failed"),
+    # Places: venues, pitches, restricted features.
+    ("establishVenue", 403, "forbidden"),
+    ("establishVenue", 404, "jurisdiction_not_found"),
+    ("establishVenue", 422, "outside_jurisdiction"),
+    ("establishVenue", 422, "validation_failed"),
+    ("listVenues", 400, "invalid_parameter"),
+    ("listVenues", 422, "validation_failed"),
+    ("getVenue", 404, "venue_not_found"),
+    ("amendVenue", 404, "venue_not_found"),
+    ("amendVenue", 412, "precondition_failed"),
+    ("amendVenue", 428, "precondition_required"),
+    ("amendVenue", 422, "outside_jurisdiction"),
+    ("amendVenue", 422, "validation_failed"),
+    ("changeVenueStatus", 404, "venue_not_found"),
+    ("changeVenueStatus", 412, "precondition_failed"),
+    ("changeVenueStatus", 428, "precondition_required"),
+    ("changeVenueStatus", 422, "validation_failed"),
+    ("getVenueMap", 404, "venue_not_found"),
+    ("markPitch", 403, "forbidden"),
+    ("markPitch", 404, "venue_not_found"),
+    ("markPitch", 409, "venue_not_open"),
+    ("markPitch", 409, "pitch_label_taken"),
+    ("markPitch", 422, "pitch_rejected"),
+    ("markPitch", 422, "validation_failed"),
+    ("listPitches", 404, "venue_not_found"),
+    ("getPitch", 404, "pitch_not_found"),
+    ("amendPitch", 404, "pitch_not_found"),
+    ("amendPitch", 409, "pitch_label_taken"),
+    ("amendPitch", 412, "precondition_failed"),
+    ("amendPitch", 422, "pitch_rejected"),
+    ("amendPitch", 428, "precondition_required"),
+    ("changePitchStatus", 404, "pitch_not_found"),
+    ("changePitchStatus", 409, "venue_not_open"),
+    ("changePitchStatus", 422, "pitch_rejected"),
+    ("changePitchStatus", 428, "precondition_required"),
+    ("recordRestrictedFeature", 403, "forbidden"),
+    ("recordRestrictedFeature", 404, "jurisdiction_not_found"),
+    ("recordRestrictedFeature", 422, "outside_jurisdiction"),
+    ("recordRestrictedFeature", 422, "validation_failed"),
+    ("listRestrictedFeatures", 400, "invalid_parameter"),
+    ("getRestrictedFeature", 404, "restricted_feature_not_found"),
+    ("amendRestrictedFeature", 404, "restricted_feature_not_found"),
+    ("amendRestrictedFeature", 412, "precondition_failed"),
+    ("amendRestrictedFeature", 422, "outside_jurisdiction"),
+    ("amendRestrictedFeature", 428, "precondition_required"),
 ]
 
 
@@ -201,6 +248,8 @@ def test_optional_authentication_is_declared_optional(served: dict[str, Any]) ->
 def test_enums_are_named_components(served: dict[str, Any]) -> None:
     components = served["components"]["schemas"]
     for name in ("KeyGroup", "Role", "ClaimStatus", "ClaimDecision", "DifficultyCategory", "ActivityCategory"):
+        assert components[name]["enum"], name
+    for name in ("VenueKind", "PlaceStatus", "FeatureKind", "CheckName", "DesignationStatus", "RoadRequests"):
         assert components[name]["enum"], name
 
     inline: list[str] = []

@@ -21,6 +21,14 @@ PUBLIC = {
     ("GET", "/api/v1/departments"),
     ("GET", "/api/v1/permit-types"),
     ("GET", "/api/v1/designated-places"),
+    # Places: where vending is lawful, and where it is not, is public.
+    ("GET", "/api/v1/venues"),
+    ("GET", "/api/v1/venues/{venue_id:uuid}"),
+    ("GET", "/api/v1/venues/{venue_id:uuid}/map"),
+    ("GET", "/api/v1/venues/{venue_id:uuid}/pitches"),
+    ("GET", "/api/v1/pitches/{pitch_id:uuid}"),
+    ("GET", "/api/v1/restricted-features"),
+    ("GET", "/api/v1/restricted-features/{feature_id:uuid}"),
 }
 
 

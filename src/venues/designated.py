@@ -43,6 +43,7 @@ from core.db import driver_connection
 from registry.catalogue import Category
 from venues import geo
 from venues.schedule import Calendar, Window
+from venues.venues import Designation
 
 __all__ = ["DesignatedIndex", "DesignatedPlace", "Designation", "find_designated_places", "index_of"]
 
@@ -65,14 +66,6 @@ SELECT id, version, name, jurisdiction_code, geometry::text, schedule::text, clo
 
 _WINDOWS = msgspec.json.Decoder(list[Window])
 _MAX_CACHED = 100_000
-
-
-class Designation(msgspec.Struct, frozen=True, kw_only=True):
-    """Who designated the zone (a county-level or higher government), by which document, on which day."""
-
-    authority: str
-    document_number: str
-    designated_on: dt.date
 
 
 class DesignatedPlace(msgspec.Struct, frozen=True, kw_only=True):

@@ -167,3 +167,9 @@ class PermitFlowUnavailable(DomainError):
     status = 409
     code = "permit_flow_unavailable"
     title = "This request needs a road-occupancy permit, which cannot be applied for yet"
+
+
+class PitchLabelTaken(DomainError):
+    status = 409
+    code = "pitch_label_taken"
+    title = "The venue already has a pitch with that label"

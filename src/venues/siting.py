@@ -347,3 +347,19 @@ def _walkway(pitch: geo.Shape, sidewalk: geo.Shape, others: Sequence[geo.Shape],
         measured=width,
         limit=need,
     )
+
+
+def clear_of(
+    area: geo.Shape,
+    *,
+    site: geo.Shape,
+    features: Sequence[Feature],
+    categories: Iterable[str],
+    rules: SitingRules | None = None,
+) -> list[Check]:
+    """Only the `clear_of_restricted` checks of `area` (WGS84), projected in the zone of `site` as
+    `check_pitch` does: what a new or moved feature means for a pitch already drawn."""
+    rules = rules or load_siting_rules()
+    projection = geo.projection_of(site)
+    shapes = projection.all_to_metres([area, *(f.shape for f in features)])
+    return _clear_of_restricted(shapes[0], features, shapes[1:], sorted(set(categories)), rules)

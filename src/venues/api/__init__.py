@@ -9,17 +9,25 @@ from litestar.openapi.spec import OpenAPI
 
 from venues import models, road_rules
 from venues.api import designated, road_examples
+from venues.api.features import RestrictedFeatureController
+from venues.api.pitches import PitchController
+from venues.api.places_examples import PLACES_ENUMS, places_examples
 from venues.api.road import RoadOccupancyController
+from venues.api.venues import VenueController
 
 __all__ = ["CONTROLLERS", "NAMED_ENUMS", "examples", "refine_openapi"]
 
 CONTROLLERS: list[Any] = [
+    VenueController,
+    PitchController,
+    RestrictedFeatureController,
     RoadOccupancyController,
     designated.DesignatedPlaceController,
 ]
 
 # Enum component names for the schema (core.openapi_components.name_enums): name -> the Literal.
 NAMED_ENUMS: dict[str, Any] = {
+    **PLACES_ENUMS,
     "OccupancyStatus": models.OccupancyStatus,
     "RoadCheckName": road_rules.RoadCheckName,
 }
@@ -28,6 +36,7 @@ NAMED_ENUMS: dict[str, Any] = {
 def examples() -> list[msgspec.Struct]:
     """One realistic instance of each request and response Struct of venues (core.openapi_components)."""
     return [
+        *places_examples(),
         *road_examples.examples(),
         *designated.examples(),
     ]
