@@ -143,3 +143,8 @@ class RoadOccupancyConflict(DomainError):
     status = 409
     code = "road_occupancy_conflict"
     title = "Another occupancy took that place and time first"
+
+
+class ApplicationNotFound(NotFound):
+    code = "application_not_found"
+    title = "You have not applied to this round"

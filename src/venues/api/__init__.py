@@ -9,10 +9,13 @@ from litestar.openapi.spec import OpenAPI
 
 __all__ = ["CONTROLLERS", "NAMED_ENUMS", "examples", "refine_openapi"]
 
-CONTROLLERS: list[Any] = []
+from venues.api.rounds import RoundController
+from venues.models import RoundStatus
+
+CONTROLLERS: list[Any] = [RoundController]
 
 # Enum component names for the schema (core.openapi_components.name_enums): name -> the Literal.
-NAMED_ENUMS: dict[str, Any] = {}
+NAMED_ENUMS: dict[str, Any] = {"RoundStatus": RoundStatus}
 
 
 def examples() -> list[msgspec.Struct]:
