@@ -128,7 +128,8 @@ class ApplicationOut(msgspec.Struct, kw_only=True):
 
 
 class DrawRound(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """`beacon_value`: the beacon's public value, exactly as published (required when the round names one)."""
+    """`beacon_value`: the beacon's public value, exactly as published (required when the round names one, refused
+    when it names none: send `{}`)."""
 
     beacon_value: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
 
@@ -402,15 +403,15 @@ class RoundController(Controller):
         self,
         request: Request[Any, Any, Any],
         round_id: FromPath[uuid.UUID],
+        data: JSONBody[DrawRound],
         principal: CurrentPrincipal,
         session: DbSession,
-        data: JSONBody[DrawRound | None] = None,
     ) -> RoundResultsOut:
         result = await rounds.draw_round(
             session,
             principal,
             round_id,
-            beacon_value=data.beacon_value if data is not None else None,
+            beacon_value=data.beacon_value,
             now=_now(request),
             zone=_zone(request),
         )
