@@ -17,7 +17,7 @@ import datetime as dt
 import secrets
 import uuid
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -32,11 +32,12 @@ from core.pagination import Page, keyset_page
 from registry import catalogue
 from registry import claims as registry_claims
 from registry.policies import KEY_GROUPS
-from venues import draw
+from venues import allocations, draw
 from venues.access import managed_by
 from venues.errors import (
     AlreadyApplied,
     AlreadyHoldsPitch,
+    ApplicationNotFound,
     ApplicationsClosed,
     BeaconNotYetAvailable,
     ClaimsPending,
@@ -549,11 +550,6 @@ _SET_TIERS = text(
     "UPDATE venues_round_application AS a SET tier = t.tier FROM unnest(:ids, :tiers) AS t(id, tier) WHERE a.id = t.id"
 ).bindparams(bindparam("ids", type_=ARRAY(Uuid())), bindparam("tiers", type_=ARRAY(Integer())))
 
-# Insert-or-get: every vendor keeps one integer key for the exclusion constraints.
-_ADD_HOLDERS = text(
-    "INSERT INTO venues_holder (vendor_id) SELECT unnest(:vendor_ids) ON CONFLICT (vendor_id) DO NOTHING"
-).bindparams(bindparam("vendor_ids", type_=ARRAY(Uuid())))
-
 # Every allocation of the draw in one statement (arrays, not one insert per pitch).
 _ALLOCATE = text(
     """
@@ -616,7 +612,7 @@ async def run_draw(
     if result.assignments:
         winners = [frozen.by_ref[assignment.applicant_ref] for assignment in result.assignments]
         vendor_ids = [vendor_id for _, vendor_id in winners]
-        await session.execute(_ADD_HOLDERS, {"vendor_ids": vendor_ids})
+        await allocations.add_holders(session, vendor_ids)
         await execute_or_raise(
             session,
             _ALLOCATE,
@@ -688,16 +684,131 @@ async def get_results(session: AsyncSession, round_id: uuid.UUID) -> draw.DrawRe
     return msgspec.json.decode(row.result, type=draw.DrawResult)
 
 
+# --- what a vendor got, and why --------------------------------------------------------------------------------
+
+# awaiting_draw: applied, not drawn yet; allocated: holds a pitch (from the draw or the waiting list); waiting: on
+# the waiting list; released: gave up the pitch they had; left_out: held a pitch for an overlapping term at the
+# draw, so their application was not in the frozen list.
+MyRoundStatus = Literal["awaiting_draw", "allocated", "waiting", "released", "left_out"]
+# A choice's fate in the draw: the one they got, one an applicant ahead of them took first, or one below the
+# choice they got (never needed).
+ChoiceOutcome = Literal["assigned", "taken_before_your_turn", "not_needed"]
+
+
+class ChoiceResult(msgspec.Struct, frozen=True, kw_only=True):
+    pitch_id: uuid.UUID
+    choice_rank: int
+    outcome: ChoiceOutcome | None
+    # The draw position of the applicant who took it before this vendor's turn.
+    taken_by_position: int | None = None
+
+
+class MyResult(msgspec.Struct, frozen=True, kw_only=True):
+    round_id: uuid.UUID
+    round_status: RoundStatus
+    application_id: uuid.UUID
+    applicant_ref: str
+    activity_code: str | None
+    submitted_at: dt.datetime
+    status: MyRoundStatus
+    tier: int | None
+    position: int | None
+    lottery_key: str | None
+    waiting_position: int | None
+    choices: list[ChoiceResult]
+    allocation: allocations.AllocationView | None
+
+
+async def my_result(session: AsyncSession, principal: Principal, round_id: uuid.UUID, *, now: dt.datetime) -> MyResult:
+    """What the vendor got in this round and why: their tier and place in the draw order, what became of each of
+    their choices (taken by whom, by draw position, before their turn), their waiting-list place, and the pitch
+    they hold now with its standing. 404 when they did not apply."""
+    require_role(principal, "vendor")
+    round_ = await session.get(AllocationRound, round_id)
+    if round_ is None:
+        raise RoundNotFound()
+    application = (
+        await session.execute(
+            select(RoundApplication).where(
+                RoundApplication.round_id == round_id, RoundApplication.vendor_id == principal.vendor_id
+            )
+        )
+    ).scalar_one_or_none()
+    if application is None:
+        raise ApplicationNotFound()
+    fields: dict[str, Any] = {
+        "round_id": round_id,
+        "round_status": round_status(round_, now),
+        "application_id": application.id,
+        "applicant_ref": application.applicant_ref,
+        "activity_code": application.activity_code,
+        "submitted_at": application.submitted_at,
+        "tier": application.tier,
+        "position": None,
+        "lottery_key": None,
+        "waiting_position": None,
+        "allocation": None,
+    }
+    plain = [
+        ChoiceResult(pitch_id=choice, choice_rank=rank, outcome=None)
+        for rank, choice in enumerate(application.choices, start=1)
+    ]
+    if round_.result is None:
+        return MyResult(status="awaiting_draw", choices=plain, **fields)
+    result = msgspec.convert(round_.result, draw.DrawResult)
+    ref = application.applicant_ref
+    positions = {entry.applicant_ref: number for number, entry in enumerate(result.order, start=1)}
+    position = positions.get(ref)
+    if position is None:
+        return MyResult(status="left_out", choices=plain, **fields)
+    entry = result.order[position - 1]
+    taken_by = {assignment.pitch_id: positions[assignment.applicant_ref] for assignment in result.assignments}
+    mine = next((a for a in result.assignments if a.applicant_ref == ref), None)
+    choices = []
+    for rank, choice in enumerate(application.choices, start=1):
+        if mine is not None and rank == mine.choice_rank:
+            choices.append(ChoiceResult(pitch_id=choice, choice_rank=rank, outcome="assigned"))
+        elif mine is not None and rank > mine.choice_rank:
+            choices.append(ChoiceResult(pitch_id=choice, choice_rank=rank, outcome="not_needed"))
+        else:
+            choices.append(
+                ChoiceResult(
+                    pitch_id=choice,
+                    choice_rank=rank,
+                    outcome="taken_before_your_turn",
+                    taken_by_position=taken_by.get(str(choice)),
+                )
+            )
+    allocation = await allocations.find_allocation_of(session, application.id)
+    if allocation is not None:
+        status: MyRoundStatus = "allocated" if allocation.status == "held" else "released"
+    else:
+        status = "waiting"
+    waiting = {waiting_ref: number for number, waiting_ref in enumerate(result.waiting_list, start=1)}
+    fields.update(
+        position=position,
+        tier=entry.tier,
+        lottery_key=entry.lottery_key,
+        waiting_position=waiting.get(ref) if status == "waiting" else None,
+        allocation=allocation,
+    )
+    return MyResult(status=status, choices=choices, **fields)
+
+
 __all__ = [
     "MAX_CHOICES",
     "MAX_ROUND_PITCHES",
     "Beacon",
+    "ChoiceOutcome",
+    "MyResult",
+    "MyRoundStatus",
     "RoundView",
     "apply_to_round",
     "draw_round",
     "get_results",
     "get_round",
     "list_rounds",
+    "my_result",
     "open_round",
     "run_draw",
 ]

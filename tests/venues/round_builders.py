@@ -171,3 +171,37 @@ async def make_allocation(
     session.add(allocation)
     await session.flush()
     return allocation
+
+
+@dataclass
+class Applied:
+    """A round over a place's pitches and the applications of its vendors."""
+
+    place: Place
+    round: AllocationRound
+    refs: dict[int, str]  # vendor index -> applicant_ref
+    applications: list[RoundApplication] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"/api/v1/allocation-rounds/{self.round.id}"
+
+
+async def make_applied_round(
+    session: AsyncSession, settings: Settings, *, pitches: int = 3, vendors: int = 5, **round_fields: Any
+) -> Applied:
+    """`pitches` pitches and `vendors` applicants who all want them in the same order (pitch 0 first)."""
+    place = await make_place(session, settings, pitches=pitches, vendors=vendors)
+    round_ = await make_round(
+        session,
+        jurisdiction_code=place.jurisdiction.code,
+        created_by=place.office,
+        pitches=place.pitches,
+        **round_fields,
+    )
+    made = Applied(place=place, round=round_, refs={})
+    for index, vendor in enumerate(place.vendors):
+        application = await make_application(session, round_=round_, vendor=vendor, choices=place.pitches)
+        made.refs[index] = application.applicant_ref
+        made.applications.append(application)
+    return made

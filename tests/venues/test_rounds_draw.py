@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -25,9 +24,10 @@ from tests.registry.builders import make_account, make_claim, make_jurisdiction
 from tests.venues.builders import box, make_pitch
 from tests.venues.round_builders import (
     CLOSE,
-    Place,
+    Applied,
     make_allocation,
     make_application,
+    make_applied_round,
     make_place,
     make_round,
 )
@@ -37,37 +37,9 @@ AFTER_CLOSE = CLOSE + dt.timedelta(minutes=5)
 BEFORE_CLOSE = CLOSE - dt.timedelta(days=2)
 
 
-@dataclasses.dataclass
-class Closed:
-    place: Place
-    round: AllocationRound
-    refs: dict[int, str]  # vendor index -> applicant_ref
-
-    @property
-    def url(self) -> str:
-        return f"/api/v1/allocation-rounds/{self.round.id}"
-
-
-async def _closed_round(session: AsyncSession, settings: Settings, **round_fields: Any) -> Closed:
-    """Three pitches and five applicants who all want pitch 0 first, then 1, then 2."""
-    place = await make_place(session, settings, pitches=3, vendors=5)
-    round_ = await make_round(
-        session,
-        jurisdiction_code=place.jurisdiction.code,
-        created_by=place.office,
-        pitches=place.pitches,
-        **round_fields,
-    )
-    refs = {}
-    for index, vendor in enumerate(place.vendors):
-        application = await make_application(session, round_=round_, vendor=vendor, choices=place.pitches)
-        refs[index] = application.applicant_ref
-    return Closed(place=place, round=round_, refs=refs)
-
-
 @pytest.fixture
-async def closed(session: AsyncSession, settings: Settings, clock: FixedClock) -> Closed:
-    made = await _closed_round(session, settings)
+async def closed(session: AsyncSession, settings: Settings, clock: FixedClock) -> Applied:
+    made = await make_applied_round(session, settings)
     await session.commit()
     clock.set(AFTER_CLOSE)
     return made
@@ -87,7 +59,7 @@ async def _claim(session: AsyncSession, vendor: Vendor, **fields: Any) -> None:
 
 
 async def test_the_draw_puts_verified_key_groups_first_and_allocates(
-    client: httpx.AsyncClient, closed: Closed, session: AsyncSession
+    client: httpx.AsyncClient, closed: Applied, session: AsyncSession
 ) -> None:
     vendors = closed.place.vendors
     valid = dt.date(2027, 6, 30)
@@ -148,7 +120,7 @@ async def test_the_draw_puts_verified_key_groups_first_and_allocates(
 async def test_custom_tier_order(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings, clock: FixedClock
 ) -> None:
-    made = await _closed_round(session, settings, priority_tiers=[["employment_difficulty"], ["college_graduate"]])
+    made = await make_applied_round(session, settings, priority_tiers=[["employment_difficulty"], ["college_graduate"]])
     vendors = made.place.vendors
     await _claim(session, vendors[1], status="verified", valid_until=dt.date(2027, 1, 1))  # college_graduate
     await _claim(session, vendors[2], group="employment_difficulty", status="verified", valid_until=dt.date(2027, 1, 1))
@@ -162,7 +134,7 @@ async def test_custom_tier_order(
 
 
 async def test_a_claim_filed_before_the_close_and_still_pending_blocks_the_draw(
-    client: httpx.AsyncClient, closed: Closed, session: AsyncSession
+    client: httpx.AsyncClient, closed: Applied, session: AsyncSession
 ) -> None:
     await _claim(session, closed.place.vendors[3], group="laid_off_unemployed", status="pending")
     await session.commit()
@@ -174,7 +146,7 @@ async def test_a_claim_filed_before_the_close_and_still_pending_blocks_the_draw(
 
 
 async def test_the_draw_refuses_before_the_close_and_twice(
-    client: httpx.AsyncClient, closed: Closed, session: AsyncSession, clock: FixedClock
+    client: httpx.AsyncClient, closed: Applied, session: AsyncSession, clock: FixedClock
 ) -> None:
     clock.set(CLOSE - dt.timedelta(seconds=1))
     assert_problem(
@@ -192,7 +164,7 @@ async def test_a_round_with_a_beacon_needs_its_value_once_it_exists(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings, clock: FixedClock
 ) -> None:
     available = CLOSE + dt.timedelta(hours=3)
-    made = await _closed_round(
+    made = await make_applied_round(
         session, settings, beacon_description="福彩3D 2026166期开奖号码", beacon_available_after=available
     )
     await session.commit()
@@ -224,7 +196,7 @@ async def test_a_round_with_a_beacon_needs_its_value_once_it_exists(
 
 
 async def test_a_beacon_value_for_a_round_without_a_beacon_is_refused(
-    client: httpx.AsyncClient, closed: Closed, session: AsyncSession
+    client: httpx.AsyncClient, closed: Applied, session: AsyncSession
 ) -> None:
     response = await client.post(f"{closed.url}/draw", json={"beacon_value": "4 7 1"}, headers=closed.place.as_office())
     assert_problem(response, 422, "validation_failed", fields=["beacon_value"])
@@ -232,7 +204,7 @@ async def test_a_beacon_value_for_a_round_without_a_beacon_is_refused(
 
 
 async def test_who_may_draw(
-    client: httpx.AsyncClient, closed: Closed, session: AsyncSession, settings: Settings, clock: FixedClock
+    client: httpx.AsyncClient, closed: Applied, session: AsyncSession, settings: Settings, clock: FixedClock
 ) -> None:
     other = await make_jurisdiction(session)
     foreign = await make_account(session, "street_office", jurisdiction_code=other.code)
@@ -252,7 +224,7 @@ async def test_who_may_draw(
 
 
 async def test_applicants_holding_a_pitch_for_an_overlapping_term_are_left_out(
-    client: httpx.AsyncClient, closed: Closed, session: AsyncSession
+    client: httpx.AsyncClient, closed: Applied, session: AsyncSession
 ) -> None:
     place = closed.place
     elsewhere = await make_pitch(session, venue=place.venue, created_by=place.office, geometry=box(0, 8, 1, 9))
@@ -291,7 +263,7 @@ async def test_a_round_nobody_applied_to_draws_to_nothing(
 
 
 async def test_verify_draw_matches_a_real_draw_and_rejects_a_tampered_copy(
-    client: httpx.AsyncClient, closed: Closed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    client: httpx.AsyncClient, closed: Applied, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert (await client.post(f"{closed.url}/draw", json={}, headers=closed.place.as_office())).status_code == 200
     published = (await client.get(f"{closed.url}/results")).json()
@@ -311,7 +283,7 @@ async def test_verify_draw_matches_a_real_draw_and_rejects_a_tampered_copy(
     assert not verify(tampered).matches
 
 
-async def test_results_of_unknown_and_undrawn_rounds(client: httpx.AsyncClient, closed: Closed) -> None:
+async def test_results_of_unknown_and_undrawn_rounds(client: httpx.AsyncClient, closed: Applied) -> None:
     assert_problem(await client.get(f"{closed.url}/results"), 409, "round_not_drawn")
     unknown = "/api/v1/allocation-rounds/0b7e2f4c-5a1d-4e8b-9c3f-2d6a1e0f9b84"
     assert_problem(await client.get(f"{unknown}/results"), 404, "round_not_found")

@@ -9,10 +9,11 @@ from litestar.openapi.spec import OpenAPI
 
 __all__ = ["CONTROLLERS", "NAMED_ENUMS", "examples", "refine_openapi"]
 
+from venues.api.allocations import AllocationController
 from venues.api.rounds import RoundController
 from venues.models import RoundStatus
 
-CONTROLLERS: list[Any] = [RoundController]
+CONTROLLERS: list[Any] = [RoundController, AllocationController]
 
 # Enum component names for the schema (core.openapi_components.name_enums): name -> the Literal.
 NAMED_ENUMS: dict[str, Any] = {"RoundStatus": RoundStatus}

@@ -21,9 +21,11 @@ from core.text import free_text
 from registry.catalogue import Code
 from registry.policies import KeyGroup
 from venues import draw, rounds
+from venues.api.allocations import AllocationOut, allocation_out
 from venues.errors import (
     AlreadyApplied,
     AlreadyHoldsPitch,
+    ApplicationNotFound,
     ApplicationsClosed,
     BeaconNotYetAvailable,
     ClaimsPending,
@@ -161,6 +163,63 @@ class RoundResultsOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     assignments: list[AssignmentOut]
     waiting_list: list[str]
     beacon_value: str | None = None
+
+
+class ChoiceResultOut(msgspec.Struct, kw_only=True):
+    """`outcome` is null until the draw; `taken_by_position`: the draw position of who took it first."""
+
+    pitch_id: uuid.UUID
+    choice_rank: int
+    outcome: rounds.ChoiceOutcome | None
+    taken_by_position: int | None
+
+
+class MyResultOut(msgspec.Struct, kw_only=True):
+    """What you got and why. `position` counts from 1 in the draw order (`tier` first, then the lottery key);
+    `waiting_position` is your place on the waiting list; `allocation` is the pitch you hold (or gave up), with
+    its and its venue's standing (a suspension or closure and its reason)."""
+
+    round_id: uuid.UUID
+    round_status: RoundStatus
+    application_id: uuid.UUID
+    applicant_ref: str
+    activity_code: str | None
+    submitted_at: dt.datetime
+    status: rounds.MyRoundStatus
+    tier: int | None
+    position: int | None
+    lottery_key: str | None
+    waiting_position: int | None
+    choices: list[ChoiceResultOut]
+    allocation_id: uuid.UUID | None
+    allocation: AllocationOut | None
+
+
+def _my_result_out(result: rounds.MyResult) -> MyResultOut:
+    return MyResultOut(
+        round_id=result.round_id,
+        round_status=result.round_status,
+        application_id=result.application_id,
+        applicant_ref=result.applicant_ref,
+        activity_code=result.activity_code,
+        submitted_at=result.submitted_at,
+        status=result.status,
+        tier=result.tier,
+        position=result.position,
+        lottery_key=result.lottery_key,
+        waiting_position=result.waiting_position,
+        choices=[
+            ChoiceResultOut(
+                pitch_id=choice.pitch_id,
+                choice_rank=choice.choice_rank,
+                outcome=choice.outcome,
+                taken_by_position=choice.taken_by_position,
+            )
+            for choice in result.choices
+        ],
+        allocation_id=result.allocation.id if result.allocation is not None else None,
+        allocation=allocation_out(result.allocation) if result.allocation is not None else None,
+    )
 
 
 def _round_out(view: rounds.RoundView) -> RoundOut:
@@ -431,3 +490,26 @@ class RoundController(Controller):
     )
     async def results(self, round_id: FromPath[uuid.UUID], session: DbSession) -> RoundResultsOut:
         return results_out(await rounds.get_results(session, round_id))
+
+    @get(
+        "/{round_id:uuid}/my-result",
+        operation_id="getMyRoundResult",
+        summary="What you got in a round and why (the vendor who applied)",
+        guards=[requires("vendor")],
+        security=[{"bearer": []}],
+        description=(
+            "Vendors only; others 403. Your applicant_ref, status, tier, position in the draw order, what became of "
+            "each choice (taken by an applicant ahead of you, by their position), your waiting-list place, and the "
+            "pitch you hold with its `allocation_id` and its and its venue's standing. 404 `round_not_found` for an "
+            "unknown round, 404 `application_not_found` when you did not apply."
+        ),
+        opt={PROBLEMS_OPT: (RoundNotFound, ApplicationNotFound)},
+    )
+    async def my_result(
+        self,
+        request: Request[Any, Any, Any],
+        round_id: FromPath[uuid.UUID],
+        principal: CurrentPrincipal,
+        session: DbSession,
+    ) -> MyResultOut:
+        return _my_result_out(await rounds.my_result(session, principal, round_id, now=_now(request)))
