@@ -49,6 +49,16 @@ EXPECTED_MODULES = {
     "key_group_claims": {"submit_claim", "list_claims", "get_claim", "decide_claim", "get_entitlements"},
     "jurisdictions": {"establish_jurisdiction", "list_jurisdictions", "get_jurisdiction"},
     "catalogue": {"list_activities", "get_activity", "list_departments", "list_permit_types"},
+    "allocation_rounds": {
+        "open_round",
+        "list_rounds",
+        "get_round",
+        "apply_to_round",
+        "draw_round",
+        "get_round_results",
+        "get_my_round_result",
+    },
+    "allocations": {"list_allocations", "get_allocation", "release_allocation"},
 }
 
 _CONFIG = f"""

@@ -20,6 +20,9 @@ PUBLIC = {
     ("GET", "/api/v1/activities/{code:str}"),
     ("GET", "/api/v1/departments"),
     ("GET", "/api/v1/permit-types"),
+    ("GET", "/api/v1/allocation-rounds"),
+    ("GET", "/api/v1/allocation-rounds/{round_id:uuid}"),
+    ("GET", "/api/v1/allocation-rounds/{round_id:uuid}/results"),
 }
 
 
