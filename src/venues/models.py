@@ -268,7 +268,8 @@ class AllocationRound(Base):
     """A round handing out free pitches for one term by the published draw (docs/draw.md).
 
     `seed` stays secret until the draw; only `seed_commitment` is shown before. With a beacon, the draw
-    needs its value, which exists only after the close.
+    needs its value, which exists only after the close. `result` is stored uncompressed (STORAGE EXTERNAL,
+    migration 0007): hex digests and UUIDs hardly compress, and pglz's attempt cost more than the rest of saving.
     """
 
     __tablename__ = "venues_allocation_round"
@@ -336,7 +337,11 @@ class Holder(Base):
 
 
 class RoundApplication(Base):
-    """A vendor's application to a round: up to five ranked pitches, under a random per-round ref."""
+    """A vendor's application to a round: up to five ranked pitches, under a random per-round ref.
+
+    The table leaves room on its pages (fillfactor 70, migration 0007) so the draw's one update of every tier
+    stays a HOT update that touches no index.
+    """
 
     __tablename__ = "venues_round_application"
     __table_args__ = (

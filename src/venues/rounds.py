@@ -21,12 +21,12 @@ from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import ARRAY, BigInteger, Integer, Select, Text, any_, bindparam, func, select, text
+from sqlalchemy import ARRAY, Select, Text, any_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Uuid
 
 from core.auth import Principal, require_role
-from core.db import execute_or_raise, flush_or_raise
+from core.db import driver_connection, fetchrow_or_raise, flush_or_raise
 from core.errors import FieldError, InvalidInput
 from core.pagination import Page, keyset_page
 from registry import catalogue
@@ -482,46 +482,31 @@ async def _frozen(session: AsyncSession, round_: AllocationRound, zone: ZoneInfo
             .order_by(RoundPitch.position)
         )
     ).all()
-    holders = (
-        select(Allocation.vendor_id)
-        .where(Allocation.status == "held", _terms_overlap(round_.term_start, round_.term_end))
-        .scalar_subquery()
-    )
-    rows = (
-        await session.execute(
-            select(
-                RoundApplication.id,
-                RoundApplication.vendor_id,
-                RoundApplication.applicant_ref,
-                RoundApplication.choices,
-            ).where(
-                RoundApplication.round_id == round_.id,
-                RoundApplication.vendor_id.not_in(holders),
-            )
-        )
-    ).all()
+    # The driver straight, on the session's connection and transaction: tens of thousands of rows, their choices
+    # as text (what the draw hashes), without a Python conversion per array item.
+    driver = await driver_connection(session)
+    rows = await driver.fetch(_APPLICATIONS, round_.id, round_.term_start, round_.term_end)
     close_date = round_.applications_close_at.astimezone(zone).date()
     claims = await registry_claims.key_groups_at_close(
-        session, [row.vendor_id for row in rows], closed_at=round_.applications_close_at, close_date=close_date
+        session, [row["vendor_id"] for row in rows], closed_at=round_.applications_close_at, close_date=close_date
     )
     if claims.pending:
         raise ClaimsPending(
             f"{claims.pending} key-group claim(s) of applicants, filed before the close, await a decision; "
             "decide them first, so that no tier depends on when staff decide"
         )
-    no_groups: frozenset[str] = frozenset()
     applications: list[draw.Application] = []
     by_ref: dict[str, tuple[uuid.UUID, uuid.UUID]] = {}
     tiers: dict[uuid.UUID, int] = {}
-    for row in rows:
-        tier = tier_of(claims.groups.get(row.vendor_id, no_groups), round_.priority_tiers)
-        applications.append(
-            draw.Application(
-                applicant_ref=row.applicant_ref, tier=tier, choices=tuple(str(choice) for choice in row.choices)
-            )
-        )
-        by_ref[row.applicant_ref] = (row.id, row.vendor_id)
-        tiers[row.id] = tier
+    groups = claims.groups
+    priority_tiers = round_.priority_tiers
+    last = len(priority_tiers) + 1
+    for application_id, vendor_id, ref, choices in rows:
+        held = groups.get(vendor_id)
+        tier = last if held is None else tier_of(held, priority_tiers)
+        applications.append(draw.Application(applicant_ref=ref, tier=tier, choices=tuple(choices)))
+        by_ref[ref] = (application_id, vendor_id)
+        tiers[application_id] = tier
     return _Frozen(
         applications=applications,
         by_ref=by_ref,
@@ -546,35 +531,39 @@ async def _check_drawable(round_: AllocationRound, beacon_value: str | None, now
         raise BeaconNotYetAvailable(f"The beacon exists only after {round_.beacon_available_after.isoformat()}")
 
 
-_SET_TIERS = text(
-    "UPDATE venues_round_application AS a SET tier = t.tier FROM unnest(:ids, :tiers) AS t(id, tier) WHERE a.id = t.id"
-).bindparams(bindparam("ids", type_=ARRAY(Uuid())), bindparam("tiers", type_=ARRAY(Integer())))
+# The frozen list: every application of the round but those of vendors holding a pitch for an overlapping term.
+_APPLICATIONS: Final = """
+SELECT a.id, a.vendor_id, a.applicant_ref, a.choices::text[]
+FROM venues_round_application AS a
+WHERE a.round_id = $1
+  AND NOT EXISTS (
+      SELECT 1 FROM venues_allocation AS h
+      WHERE h.vendor_id = a.vendor_id AND h.status = 'held' AND h.term_start <= $3 AND h.term_end >= $2
+  )
+"""
+
+_SET_TIERS: Final = """
+UPDATE venues_round_application AS a SET tier = t.tier
+FROM unnest($2::uuid[], $3::int[]) AS t(id, tier)
+WHERE a.round_id = $1 AND a.id = t.id
+"""
 
 # Every allocation of the draw in one statement (arrays, not one insert per pitch).
-_ALLOCATE = text(
-    """
+_ALLOCATE: Final = """
 INSERT INTO venues_allocation (id, round_id, application_id, pitch_id, pitch_no, vendor_id, holder_no, term_start,
                                term_end, choice_rank, source, status, created_at)
-SELECT a.id, :round_id, a.application_id, a.pitch_id, a.pitch_no, a.vendor_id, h.holder_no, :term_start, :term_end,
-       a.choice_rank, 'draw', 'held', :now
-FROM unnest(:ids, :application_ids, :pitch_ids, :pitch_nos, :vendor_ids, :ranks)
+SELECT a.id, $1, a.application_id, a.pitch_id, a.pitch_no, a.vendor_id, h.holder_no, $2, $3, a.choice_rank, 'draw',
+       'held', $4
+FROM unnest($5::uuid[], $6::uuid[], $7::uuid[], $8::int8[], $9::uuid[], $10::int[])
      AS a(id, application_id, pitch_id, pitch_no, vendor_id, choice_rank)
 JOIN venues_holder AS h ON h.vendor_id = a.vendor_id
 """
-).bindparams(
-    bindparam("round_id", type_=Uuid()),
-    bindparam("ids", type_=ARRAY(Uuid())),
-    bindparam("application_ids", type_=ARRAY(Uuid())),
-    bindparam("pitch_ids", type_=ARRAY(Uuid())),
-    bindparam("pitch_nos", type_=ARRAY(BigInteger())),
-    bindparam("vendor_ids", type_=ARRAY(Uuid())),
-    bindparam("ranks", type_=ARRAY(Integer())),
-)
 
-_SAVE_RESULT = text(
-    "UPDATE venues_allocation_round SET result = CAST(:result AS jsonb), applications_digest = :digest,"
-    " beacon_value = :beacon_value, drawn_at = :now, drawn_by = :drawn_by WHERE id = :round_id"
-).bindparams(bindparam("round_id", type_=Uuid()), bindparam("drawn_by", type_=Uuid()))
+_SAVE_RESULT: Final = """
+UPDATE venues_allocation_round
+SET result = $2::jsonb, applications_digest = $3, beacon_value = $4, drawn_at = $5, drawn_by = $6
+WHERE id = $1
+"""
 
 
 def _draw_conflict() -> AlreadyHoldsPitch:
@@ -607,39 +596,36 @@ async def run_draw(
         pitch_ids=frozen.pitch_ids,
         applications=frozen.applications,
     )
+    driver = await driver_connection(session)
     if frozen.tiers:
-        await session.execute(_SET_TIERS, {"ids": list(frozen.tiers), "tiers": list(frozen.tiers.values())})
+        await driver.execute(_SET_TIERS, round_.id, list(frozen.tiers), list(frozen.tiers.values()))
     if result.assignments:
         winners = [frozen.by_ref[assignment.applicant_ref] for assignment in result.assignments]
         vendor_ids = [vendor_id for _, vendor_id in winners]
         await allocations.add_holders(session, vendor_ids)
-        await execute_or_raise(
+        await fetchrow_or_raise(
             session,
             _ALLOCATE,
-            {
-                "round_id": round_.id,
-                "term_start": round_.term_start,
-                "term_end": round_.term_end,
-                "now": now,
-                "ids": [uuid.uuid4() for _ in winners],
-                "application_ids": [application_id for application_id, _ in winners],
-                "pitch_ids": [uuid.UUID(assignment.pitch_id) for assignment in result.assignments],
-                "pitch_nos": [frozen.pitch_nos[assignment.pitch_id] for assignment in result.assignments],
-                "vendor_ids": vendor_ids,
-                "ranks": [assignment.choice_rank for assignment in result.assignments],
-            },
-            {_PITCH_ALLOCATED: _draw_conflict, _HOLDER_ALLOCATED: _draw_conflict},
+            round_.id,
+            round_.term_start,
+            round_.term_end,
+            now,
+            [uuid.uuid4() for _ in winners],
+            [application_id for application_id, _ in winners],
+            [assignment.pitch_id for assignment in result.assignments],
+            [frozen.pitch_nos[assignment.pitch_id] for assignment in result.assignments],
+            vendor_ids,
+            [assignment.choice_rank for assignment in result.assignments],
+            errors={_PITCH_ALLOCATED: _draw_conflict, _HOLDER_ALLOCATED: _draw_conflict},
         )
-    await session.execute(
+    await driver.execute(
         _SAVE_RESULT,
-        {
-            "round_id": round_.id,
-            "result": msgspec.json.encode(result).decode(),
-            "digest": result.applications_digest,
-            "beacon_value": beacon_value,
-            "now": now,
-            "drawn_by": drawn_by,
-        },
+        round_.id,
+        msgspec.json.encode(result).decode(),
+        result.applications_digest,
+        beacon_value,
+        now,
+        drawn_by,
     )
     return result
 
