@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +32,8 @@ from tests.venues.round_builders import (
     make_place,
     make_round,
 )
+from venues.api.round_examples import examples as round_examples
+from venues.api.rounds import RoundResultsOut
 from venues.models import Allocation, AllocationRound, RoundApplication
 
 AFTER_CLOSE = CLOSE + dt.timedelta(minutes=5)
@@ -287,3 +290,10 @@ async def test_results_of_unknown_and_undrawn_rounds(client: httpx.AsyncClient, 
     assert_problem(await client.get(f"{closed.url}/results"), 409, "round_not_drawn")
     unknown = "/api/v1/allocation-rounds/0b7e2f4c-5a1d-4e8b-9c3f-2d6a1e0f9b84"
     assert_problem(await client.get(f"{unknown}/results"), 404, "round_not_found")
+
+
+def test_the_schemas_results_example_is_a_real_draw() -> None:
+    """The OpenAPI example of the results (venues.api.round_examples) recomputes: clients may test against it."""
+    example = next(item for item in round_examples() if isinstance(item, RoundResultsOut))
+    assert verify(msgspec.to_builtins(example)).matches
+    assert example.beacon_value is not None
