@@ -63,6 +63,10 @@ MAX_ROUND_PITCHES: Final = 5000
 # A free pitch rotates (DOMAIN §8.1: monthly to quarterly terms); a year is the longest term a round hands out.
 MAX_TERM_DAYS: Final = 366
 MAX_CHOICES: Final = draw.MAX_CHOICES
+# How far ahead a round may close, and how long after the close its beacon may appear: a draw nobody can run
+# for years helps no vendor (and keeps instants far from the calendar's ends).
+MAX_CLOSE_AHEAD: Final = dt.timedelta(days=366)
+MAX_BEACON_DELAY: Final = dt.timedelta(days=31)
 # 128 random bits: unguessable and unlinkable across rounds (a fresh value per application, DOMAIN §7.3).
 APPLICANT_REF_BYTES: Final = 16
 DEFAULT_PRIORITY_TIERS: Final[list[list[str]]] = [list(KEY_GROUPS)]
@@ -137,6 +141,14 @@ def _uuids(name: str, values: Sequence[uuid.UUID]) -> Any:
 # --- opening --------------------------------------------------------------------------------------------------
 
 
+def _utc(instant: dt.datetime) -> dt.datetime | None:
+    """The instant in UTC, or None at the calendar's ends (year 1 at +14:00 has no UTC year)."""
+    try:
+        return instant.astimezone(dt.UTC)
+    except OverflowError:
+        return None
+
+
 def check_round_terms(
     *,
     pitch_ids: Sequence[uuid.UUID],
@@ -157,12 +169,23 @@ def check_round_terms(
         errors.append(FieldError("term_end", "must be on or after term_start"))
     elif (term_end - term_start).days + 1 > MAX_TERM_DAYS:
         errors.append(FieldError("term_end", f"a term lasts at most {MAX_TERM_DAYS} days"))
-    if applications_close_at <= now:
+    close = _utc(applications_close_at)
+    in_range = close is not None and now < close <= now + MAX_CLOSE_AHEAD
+    if close is None or close <= now:
         errors.append(FieldError("applications_close_at", "must be in the future"))
+    elif close > now + MAX_CLOSE_AHEAD:
+        errors.append(FieldError("applications_close_at", f"must be at most {MAX_CLOSE_AHEAD.days} days ahead"))
     # Applications close before the term begins: a pitch drawn after its term started would be idle until then.
-    term_begins = dt.datetime.combine(term_start, dt.time(0, 0), tzinfo=zone)
-    if applications_close_at > term_begins:
+    elif close > dt.datetime.combine(term_start, dt.time(0, 0), tzinfo=zone):
         errors.append(FieldError("applications_close_at", "must be no later than the start of term_start"))
+    if beacon is not None and close is not None and in_range:
+        available = _utc(beacon.available_after)
+        if available is None or available < close:
+            errors.append(FieldError("beacon.available_after", "must be at or after applications_close_at"))
+        elif available > close + MAX_BEACON_DELAY:
+            errors.append(
+                FieldError("beacon.available_after", f"must be at most {MAX_BEACON_DELAY.days} days after the close")
+            )
     named = [group for tier in priority_tiers for group in tier]
     unknown = sorted({group for group in named if group not in KEY_GROUPS})
     if unknown:
@@ -170,8 +193,6 @@ def check_round_terms(
     twice = _duplicates(named)
     if twice:
         errors.append(FieldError("priority_tiers", f"names a key group in more than one place: {', '.join(twice)}"))
-    if beacon is not None and beacon.available_after < applications_close_at:
-        errors.append(FieldError("beacon.available_after", "must be at or after applications_close_at"))
     _refuse(errors)
 
 

@@ -94,9 +94,21 @@ async def test_open_round_with_tiers_and_a_beacon(client: httpx.AsyncClient, pla
         ({"term_end": "2027-09-30"}, "term_end"),
         ({"applications_close_at": "2026-06-15T09:59:00+08:00"}, "applications_close_at"),
         ({"applications_close_at": "2026-07-01T08:00:00+08:00"}, "applications_close_at"),
+        (
+            {
+                "applications_close_at": "2028-06-20T18:00:00+08:00",
+                "term_start": "2028-07-01",
+                "term_end": "2028-09-30",
+            },
+            "applications_close_at",
+        ),
         ({"priority_tiers": [["college_graduate"], ["college_graduate"]]}, "priority_tiers"),
         (
             {"beacon": {"description": "福彩3D 2026160期", "available_after": "2026-06-19T21:30:00+08:00"}},
+            "beacon.available_after",
+        ),
+        (
+            {"beacon": {"description": "福彩3D", "available_after": "2026-08-20T21:30:00+08:00"}},
             "beacon.available_after",
         ),
     ],
@@ -105,8 +117,10 @@ async def test_open_round_with_tiers_and_a_beacon(client: httpx.AsyncClient, pla
         "term_too_long",
         "close_in_the_past",
         "close_after_term_start",
+        "close_years_ahead",
         "tier_repeats",
         "beacon_before_close",
+        "beacon_months_after_close",
     ],
 )
 async def test_open_round_refuses_bad_terms(
@@ -271,3 +285,13 @@ async def test_round_pitches_keep_their_order(client: httpx.AsyncClient, place: 
         select(RoundPitch.pitch_id).where(RoundPitch.round_id == response.json()["id"]).order_by(RoundPitch.position)
     )
     assert [str(pitch_id) for pitch_id in positions] == ids
+
+
+@pytest.mark.parametrize("instant", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+async def test_open_round_refuses_instants_at_the_calendars_ends(
+    client: httpx.AsyncClient, place: Place, session: AsyncSession, instant: str
+) -> None:
+    body = _body(place, applications_close_at=instant, beacon={"description": "福彩3D", "available_after": instant})
+    response = await client.post(URL, json=body, headers=place.as_office())
+    assert_problem(response, 422, "validation_failed")
+    assert await _rounds(session) == 0
