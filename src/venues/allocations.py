@@ -13,7 +13,7 @@ import uuid
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import ARRAY, String, any_, bindparam, exists, literal, select, text, true
+from sqlalchemy import ARRAY, any_, bindparam, exists, literal, select, text, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Uuid
@@ -35,6 +35,8 @@ from venues.models import (
 )
 
 _HOLDER_ALLOCATED: Final = "ex_venues_allocation_holder_term"
+# Waiting applicants tried in turn when the first ones came to hold a pitch elsewhere at this very moment.
+_CANDIDATES: Final = 20
 
 
 class PitchStanding(msgspec.Struct, frozen=True, kw_only=True):
@@ -186,9 +188,7 @@ async def release_allocation(
     if round_id is None:
         raise AllocationNotFound()
     # The round first, then the allocation: one order for every release, so releases of a round queue up.
-    round_ = (
-        await session.execute(select(AllocationRound).where(AllocationRound.id == round_id).with_for_update())
-    ).scalar_one()
+    await session.execute(select(AllocationRound.id).where(AllocationRound.id == round_id).with_for_update())
     allocation = (
         await session.execute(select(Allocation).where(Allocation.id == allocation_id).with_for_update())
     ).scalar_one()
@@ -197,7 +197,7 @@ async def release_allocation(
     allocation.status = "released"
     allocation.released_at = now
     await session.flush()
-    passed = await _pass_down(session, round_, allocation, now=now, today=today)
+    passed = await _pass_down(session, allocation, now=now, today=today)
     row = (await session.execute(_select().where(Allocation.id == allocation_id))).one()
     return Released(
         allocation=_view(*row),
@@ -207,12 +207,13 @@ async def release_allocation(
 
 
 async def _pass_down(
-    session: AsyncSession, round_: AllocationRound, released: Allocation, *, now: dt.datetime, today: dt.date
+    session: AsyncSession, released: Allocation, *, now: dt.datetime, today: dt.date
 ) -> tuple[str, uuid.UUID] | None:
-    """Give the released pitch to the first waiting applicant who chose it and holds nothing for the rest of
-    the term; nobody once the term is over or the pitch or its venue is closed for good."""
+    """Give the released pitch to the first on the waiting list (draw order, among those the draw gave nothing)
+    who chose it, has had no pitch of this round since and holds nothing for the rest of the term; nobody once
+    the term is over or the pitch or its venue is closed for good."""
     start = max(released.term_start, today)
-    if start > released.term_end or round_.result is None:
+    if start > released.term_end:
         return None
     standing = (
         await session.execute(
@@ -222,9 +223,6 @@ async def _pass_down(
         )
     ).one()
     if "closed" in standing:
-        return None
-    waiting: list[str] = list(round_.result.get("waiting_list", []))
-    if not waiting:
         return None
     holding = exists().where(
         Allocation.vendor_id == RoundApplication.vendor_id,
@@ -240,24 +238,24 @@ async def _pass_down(
                 RoundApplication.vendor_id,
                 RoundApplication.applicant_ref,
                 RoundApplication.choices,
-            ).where(
-                RoundApplication.round_id == round_.id,
-                RoundApplication.applicant_ref == any_(bindparam("waiting", value=waiting, type_=ARRAY(String()))),
-                literal(released.pitch_id, Uuid()) == any_(RoundApplication.choices),
-                ~holding,
-                ~had_one,
             )
+            .where(
+                RoundApplication.round_id == released.round_id,
+                RoundApplication.position.is_not(None),
+                literal(released.pitch_id, Uuid()) == any_(RoundApplication.choices),
+                ~had_one,
+                ~holding,
+            )
+            .order_by(RoundApplication.position)
+            .limit(_CANDIDATES)
         )
     ).all()
-    by_ref = {candidate.applicant_ref: candidate for candidate in candidates}
-    for ref in waiting:
-        candidate = by_ref.get(ref)
-        if candidate is None:
-            continue
+    for candidate in candidates:
+        ref = candidate.applicant_ref
         holder_no = (await holder_numbers(session, [candidate.vendor_id]))[candidate.vendor_id]
         successor = Allocation(
             id=uuid.uuid4(),
-            round_id=round_.id,
+            round_id=released.round_id,
             application_id=candidate.id,
             pitch_id=released.pitch_id,
             pitch_no=released.pitch_no,

@@ -348,6 +348,9 @@ class RoundApplication(Base):
         UniqueConstraint("round_id", "vendor_id"),
         UniqueConstraint("round_id", "applicant_ref"),
         CheckConstraint("cardinality(choices) BETWEEN 1 AND 5", name="one_to_five_choices"),
+        CheckConstraint(
+            "(tier IS NULL) = (position IS NULL) AND (position IS NULL OR position >= 1)", name="drawn_place"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -358,6 +361,8 @@ class RoundApplication(Base):
     activity_code: Mapped[str | None] = mapped_column(String(64))
     # The tier the draw gave it (1 first), recorded with the draw; private (never in public results by group).
     tier: Mapped[int | None] = mapped_column(Integer)
+    # Its place in the draw order (1 first), recorded with the draw; NULL before it, or when left out of it.
+    position: Mapped[int | None] = mapped_column(Integer)
     submitted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -21,8 +21,9 @@ from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import ARRAY, Select, Text, any_, bindparam, func, select
+from sqlalchemy import ARRAY, Select, Text, any_, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 from sqlalchemy.types import Uuid
 
 from core.auth import Principal, require_role
@@ -480,7 +481,6 @@ class _Frozen(msgspec.Struct, frozen=True, kw_only=True):
 
     applications: list[draw.Application]
     by_ref: dict[str, tuple[uuid.UUID, uuid.UUID]]  # applicant_ref -> (application id, vendor id)
-    tiers: dict[uuid.UUID, int]  # application id -> tier
     pitch_ids: list[str]
     pitch_nos: dict[str, int]
 
@@ -518,7 +518,6 @@ async def _frozen(session: AsyncSession, round_: AllocationRound, zone: ZoneInfo
         )
     applications: list[draw.Application] = []
     by_ref: dict[str, tuple[uuid.UUID, uuid.UUID]] = {}
-    tiers: dict[uuid.UUID, int] = {}
     groups = claims.groups
     priority_tiers = round_.priority_tiers
     last = len(priority_tiers) + 1
@@ -527,11 +526,9 @@ async def _frozen(session: AsyncSession, round_: AllocationRound, zone: ZoneInfo
         tier = last if held is None else tier_of(held, priority_tiers)
         applications.append(draw.Application(applicant_ref=ref, tier=tier, choices=tuple(choices)))
         by_ref[ref] = (application_id, vendor_id)
-        tiers[application_id] = tier
     return _Frozen(
         applications=applications,
         by_ref=by_ref,
-        tiers=tiers,
         pitch_ids=[str(pitch.pitch_id) for pitch in pitches],
         pitch_nos={str(pitch.pitch_id): pitch.pitch_no for pitch in pitches},
     )
@@ -563,9 +560,9 @@ WHERE a.round_id = $1
   )
 """
 
-_SET_TIERS: Final = """
-UPDATE venues_round_application AS a SET tier = t.tier
-FROM unnest($2::uuid[], $3::int[]) AS t(id, tier)
+_SET_PLACES: Final = """
+UPDATE venues_round_application AS a SET tier = t.tier, position = t.position
+FROM unnest($2::uuid[], $3::int[], $4::int[]) AS t(id, tier, position)
 WHERE a.round_id = $1 AND a.id = t.id
 """
 
@@ -618,8 +615,15 @@ async def run_draw(
         applications=frozen.applications,
     )
     driver = await driver_connection(session)
-    if frozen.tiers:
-        await driver.execute(_SET_TIERS, round_.id, list(frozen.tiers), list(frozen.tiers.values()))
+    if result.order:
+        drawn = [frozen.by_ref[entry.applicant_ref][0] for entry in result.order]
+        await driver.execute(
+            _SET_PLACES,
+            round_.id,
+            drawn,
+            [entry.tier for entry in result.order],
+            list(range(1, len(drawn) + 1)),
+        )
     if result.assignments:
         winners = [frozen.by_ref[assignment.applicant_ref] for assignment in result.assignments]
         vendor_ids = [vendor_id for _, vendor_id in winners]
@@ -731,7 +735,12 @@ async def my_result(session: AsyncSession, principal: Principal, round_id: uuid.
     their choices (taken by whom, by draw position, before their turn), their waiting-list place, and the pitch
     they hold now with its standing. 404 when they did not apply."""
     require_role(principal, "vendor")
-    round_ = await session.get(AllocationRound, round_id)
+    # Not the published result (megabytes for a big round): what my-result needs is in the round's other columns.
+    round_ = (
+        await session.execute(
+            select(AllocationRound).where(AllocationRound.id == round_id).options(defer(AllocationRound.result))
+        )
+    ).scalar_one_or_none()
     if round_ is None:
         raise RoundNotFound()
     application = (
@@ -760,22 +769,31 @@ async def my_result(session: AsyncSession, principal: Principal, round_id: uuid.
         ChoiceResult(pitch_id=choice, choice_rank=rank, outcome=None)
         for rank, choice in enumerate(application.choices, start=1)
     ]
-    if round_.result is None:
+    if round_.drawn_at is None:
         return MyResult(status="awaiting_draw", choices=plain, **fields)
-    result = msgspec.convert(round_.result, draw.DrawResult)
-    ref = application.applicant_ref
-    positions = {entry.applicant_ref: number for number, entry in enumerate(result.order, start=1)}
-    position = positions.get(ref)
-    if position is None:
+    if application.position is None:
         return MyResult(status="left_out", choices=plain, **fields)
-    entry = result.order[position - 1]
-    taken_by = {assignment.pitch_id: positions[assignment.applicant_ref] for assignment in result.assignments}
-    mine = next((a for a in result.assignments if a.applicant_ref == ref), None)
+    # From rows, not the published result: the draw's allocations of this round that took the vendor's choices
+    # (released ones included: the draw's outcome does not change), with the takers' draw positions.
+    taken = (
+        await session.execute(
+            select(Allocation.pitch_id, Allocation.application_id, RoundApplication.position)
+            .join(RoundApplication, RoundApplication.id == Allocation.application_id)
+            .where(
+                Allocation.round_id == round_id,
+                Allocation.source == "draw",
+                Allocation.pitch_id == any_(_uuids("mine", application.choices)),
+            )
+        )
+    ).all()
+    taken_by = {row.pitch_id: row.position for row in taken}
+    got = next((row.pitch_id for row in taken if row.application_id == application.id), None)
+    got_rank = application.choices.index(got) + 1 if got is not None else None
     choices = []
     for rank, choice in enumerate(application.choices, start=1):
-        if mine is not None and rank == mine.choice_rank:
+        if got_rank is not None and rank == got_rank:
             choices.append(ChoiceResult(pitch_id=choice, choice_rank=rank, outcome="assigned"))
-        elif mine is not None and rank > mine.choice_rank:
+        elif got_rank is not None and rank > got_rank:
             choices.append(ChoiceResult(pitch_id=choice, choice_rank=rank, outcome="not_needed"))
         else:
             choices.append(
@@ -783,7 +801,7 @@ async def my_result(session: AsyncSession, principal: Principal, round_id: uuid.
                     pitch_id=choice,
                     choice_rank=rank,
                     outcome="taken_before_your_turn",
-                    taken_by_position=taken_by.get(str(choice)),
+                    taken_by_position=taken_by.get(choice),
                 )
             )
     allocation = await allocations.find_allocation_of(session, application.id)
@@ -791,12 +809,20 @@ async def my_result(session: AsyncSession, principal: Principal, round_id: uuid.
         status: MyRoundStatus = "allocated" if allocation.status == "held" else "released"
     else:
         status = "waiting"
-    waiting = {waiting_ref: number for number, waiting_ref in enumerate(result.waiting_list, start=1)}
+    waiting_position = None
+    if got is None:
+        # The waiting list is everyone the draw served and gave nothing, in draw order.
+        waiting_position = await session.scalar(
+            select(func.count()).where(
+                RoundApplication.round_id == round_id,
+                RoundApplication.position <= application.position,
+                ~exists().where(Allocation.application_id == RoundApplication.id, Allocation.source == "draw"),
+            )
+        )
     fields.update(
-        position=position,
-        tier=entry.tier,
-        lottery_key=entry.lottery_key,
-        waiting_position=waiting.get(ref) if status == "waiting" else None,
+        position=application.position,
+        lottery_key=draw.lottery_key(str(round_.id), round_.seed, round_.beacon_value, application.applicant_ref),
+        waiting_position=waiting_position if status == "waiting" else None,
         allocation=allocation,
     )
     return MyResult(status=status, choices=choices, **fields)

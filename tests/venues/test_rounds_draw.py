@@ -116,6 +116,8 @@ async def test_the_draw_puts_verified_key_groups_first_and_allocates(
     assert {(a.source, a.status, a.term_start, a.term_end) for a in held} == {
         ("draw", "held", closed.round.term_start, closed.round.term_end)
     }
+    positions = dict((await session.execute(select(RoundApplication.applicant_ref, RoundApplication.position))).all())
+    assert positions == {entry["applicant_ref"]: number for number, entry in enumerate(results["order"], start=1)}
     stored_tiers = dict((await session.execute(select(RoundApplication.vendor_id, RoundApplication.tier))).all())
     assert stored_tiers == {vendors[0].id: 1, **{vendor.id: 2 for vendor in vendors[1:]}}
 

@@ -168,6 +168,11 @@ async def test_a_released_pitch_goes_to_the_first_waiting_applicant_who_chose_it
     assert (allocation["term_start"], allocation["term_end"]) == ("2026-07-10", TERM_END.isoformat())
     assert allocation["choice_rank"] == 2
 
+    second_waiting = await _mine(client, applied, _index_of(applied, results["waiting_list"][1]))
+    assert (second_waiting["status"], second_waiting["waiting_position"]) == ("waiting", 2)
+    gave_up = await _mine(client, applied, holder)
+    assert [c["outcome"] for c in gave_up["choices"]] == ["taken_before_your_turn", "assigned", "not_needed"]
+
     again = await client.post(url, headers=applied.place.as_vendor(holder))
     assert_problem(again, 409, "allocation_released")
     assert await session.scalar(select(func.count()).select_from(Allocation)) == 4
