@@ -4,9 +4,9 @@ tier and position, draw results stored uncompressed.
 - `position` (the place in the draw order) lets `my-result` and a release's waiting list be answered from rows
   and indexes, not by parsing the whole published result (7 MB for 20,000 applicants) on every read.
 
-- The draw writes every application's tier and position once. With full pages (fillfactor 100) each of those updates moves
-  the row and adds an entry to all four of its indexes; with room left on the page it stays a HOT update and
-  touches no index (20,000 applications: ~0.5 s → ~0.15 s on the project machine).
+- The draw writes every application's tier and position once. With full pages (fillfactor 100) each of those
+  updates moves the row and adds an entry to all four of its indexes; with room left on the page it stays a HOT
+  update and touches no index (20,000 applications: ~0.5 s → ~0.15 s on the project machine).
 - The results (7 MB as JSON for 20,000 applicants) are mostly hex digests and UUIDs, which pglz barely
   shrinks but spends ~0.25 s trying; EXTERNAL keeps them out of line, uncompressed.
 
