@@ -64,6 +64,16 @@ EXPECTED_MODULES = {
         "get_restricted_feature",
         "amend_restricted_feature",
     },
+    "allocation_rounds": {
+        "open_round",
+        "list_rounds",
+        "get_round",
+        "apply_to_round",
+        "draw_round",
+        "get_round_results",
+        "get_my_round_result",
+    },
+    "allocations": {"list_allocations", "get_allocation", "release_allocation"},
 }
 
 _CONFIG = f"""

@@ -9,6 +9,7 @@ and its row is there, which shows the count would have seen a leftover.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from registry.models import (
     Vendor,
 )
 from tests.builders import DONGCHENG_SQUARE, auth_headers, id_number, phone_number
+from tests.clock import START
 from tests.conftest import migrated_database
 from tests.problems import assert_problem
 from tests.registry.builders import (
@@ -47,13 +49,23 @@ from tests.registry.builders import (
     make_jurisdiction,
     make_vendor,
 )
-from tests.venues import road_builders
+from tests.venues import road_builders, round_builders
 from tests.venues.builders import EVERY_DAY, box, point
+from venues import allocations, road, rounds
 from venues import features as venue_features
 from venues import pitches as venue_pitches
-from venues import road
 from venues import venues as venue_venues
-from venues.models import Pitch, PitchRevision, RestrictedFeature, RoadOccupancy, Venue, VenueRevision
+from venues.models import (
+    Allocation,
+    AllocationRound,
+    Pitch,
+    PitchRevision,
+    RestrictedFeature,
+    RoadOccupancy,
+    RoundApplication,
+    Venue,
+    VenueRevision,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -593,20 +605,24 @@ def test_every_write_path_of_the_registry_is_covered(settings: Settings) -> None
     )
     assert posts == [
         "/api/v1/accounts",
+        "/api/v1/allocation-rounds",
+        "/api/v1/allocation-rounds/{round_id:uuid}/applications",
+        "/api/v1/allocation-rounds/{round_id:uuid}/draw",
+        "/api/v1/allocations/{allocation_id:uuid}/release",
         "/api/v1/auth/token",
         "/api/v1/documents",
         "/api/v1/jurisdictions",
         "/api/v1/key-group-claims/{claim_id:uuid}/decision",
-        "/api/v1/road-occupancy-requests",
-        "/api/v1/road-occupancy-requests/{occupancy_id:uuid}/withdraw",
         "/api/v1/pitches/{pitch_id:uuid}/status",
         "/api/v1/restricted-features",
+        "/api/v1/road-occupancy-requests",
+        "/api/v1/road-occupancy-requests/{occupancy_id:uuid}/withdraw",
         "/api/v1/vendors",
         "/api/v1/vendors/{vendor_id:uuid}/key-group-claims",
         "/api/v1/venues",
         "/api/v1/venues/{venue_id:uuid}/pitches",
         "/api/v1/venues/{venue_id:uuid}/status",
-    ], "a new POST route: add it to WRITE_PATHS above"
+    ], "a new POST route: add it to WRITE_PATHS above (or ROUND_WRITE_PATHS below)"
 
 
 def test_every_patch_route_is_covered(settings: Settings) -> None:
@@ -623,3 +639,150 @@ def test_every_patch_route_is_covered(settings: Settings) -> None:
         "/api/v1/restricted-features/{feature_id:uuid}",
         "/api/v1/venues/{venue_id:uuid}",
     ], "a new PATCH route: add it to WRITE_PATHS above"
+
+
+# --- allocation rounds (venues) -------------------------------------------------------------------------------
+
+
+@dataclass
+class RoundsWorld:
+    """A place with an open round, a closed one with an application, and a drawn one with a held allocation."""
+
+    settings: Settings
+    place: round_builders.Place
+    open_round: AllocationRound
+    closed_round: AllocationRound
+    allocation: Allocation
+
+
+@pytest.fixture
+async def rounds_world(committing: async_sessionmaker[AsyncSession], settings: Settings) -> RoundsWorld:
+    async with transaction(committing) as session:
+        place = await round_builders.make_place(session, settings, pitches=6, vendors=3)
+        pitches = place.pitches
+        code, office = place.jurisdiction.code, place.office
+        open_round = await round_builders.make_round(
+            session, jurisdiction_code=code, created_by=office, pitches=pitches[0:2]
+        )
+        past = START - dt.timedelta(hours=1)
+        closed = await round_builders.make_round(
+            session, jurisdiction_code=code, created_by=office, pitches=pitches[2:4], applications_close_at=past
+        )
+        await round_builders.make_application(session, round_=closed, vendor=place.vendors[1], choices=[pitches[2]])
+        drawn = await round_builders.make_round(
+            session,
+            jurisdiction_code=code,
+            created_by=office,
+            pitches=pitches[4:6],
+            applications_close_at=past,
+            term_start=dt.date(2027, 1, 1),
+            term_end=dt.date(2027, 3, 31),
+            drawn_at=past,
+            result={"waiting_list": []},
+        )
+        held = await round_builders.make_application(
+            session, round_=drawn, vendor=place.vendors[2], choices=[pitches[4]]
+        )
+        allocation = await round_builders.make_allocation(session, application=held, pitch=pitches[4])
+    return RoundsWorld(settings, place, open_round, closed, allocation)
+
+
+RoundSend = Callable[[httpx.AsyncClient, RoundsWorld], Awaitable[httpx.Response]]
+
+
+@dataclass(frozen=True)
+class RoundWritePath:
+    name: str
+    module: ModuleType
+    verb: str
+    send: RoundSend
+    count: Callable[[RoundsWorld], Select[Any]]
+    succeeds_with: int = 200
+
+
+async def _open_round(client: httpx.AsyncClient, w: RoundsWorld) -> httpx.Response:
+    body = {
+        "name": "东华门社区2027年第一季度便民摊位",
+        "pitch_ids": [str(pitch.id) for pitch in w.place.pitches[0:2]],
+        "term_start": "2027-01-01",
+        "term_end": "2027-03-31",
+        "applications_close_at": "2026-12-20T18:00:00+08:00",
+    }
+    return await client.post("/api/v1/allocation-rounds", json=body, headers=w.place.as_office())
+
+
+async def _apply(client: httpx.AsyncClient, w: RoundsWorld) -> httpx.Response:
+    body = {"choices": [str(w.place.pitches[1].id)]}
+    return await client.post(
+        f"/api/v1/allocation-rounds/{w.open_round.id}/applications", json=body, headers=w.place.as_vendor(0)
+    )
+
+
+async def _draw(client: httpx.AsyncClient, w: RoundsWorld) -> httpx.Response:
+    return await client.post(
+        f"/api/v1/allocation-rounds/{w.closed_round.id}/draw", json={}, headers=w.place.as_office()
+    )
+
+
+async def _release(client: httpx.AsyncClient, w: RoundsWorld) -> httpx.Response:
+    return await client.post(f"/api/v1/allocations/{w.allocation.id}/release", headers=w.place.as_vendor(2))
+
+
+ROUND_WRITE_PATHS = [
+    RoundWritePath(
+        "open round",
+        rounds,
+        "open_round",
+        _open_round,
+        lambda w: select(func.count()).where(
+            AllocationRound.jurisdiction_code == w.place.jurisdiction.code,
+            AllocationRound.term_start == dt.date(2027, 1, 1),
+            AllocationRound.drawn_at.is_(None),
+        ),
+        201,
+    ),
+    RoundWritePath(
+        "apply to round",
+        rounds,
+        "apply_to_round",
+        _apply,
+        lambda w: select(func.count()).where(RoundApplication.round_id == w.open_round.id),
+        201,
+    ),
+    RoundWritePath(
+        "draw round",
+        rounds,
+        "draw_round",
+        _draw,
+        lambda w: select(func.count()).where(Allocation.round_id == w.closed_round.id),
+    ),
+    RoundWritePath(
+        "release allocation",
+        allocations,
+        "release_allocation",
+        _release,
+        lambda w: select(func.count()).where(Allocation.id == w.allocation.id, Allocation.status == "released"),
+    ),
+]
+
+
+@pytest.mark.parametrize("path", ROUND_WRITE_PATHS, ids=[path.name for path in ROUND_WRITE_PATHS])
+async def test_a_round_request_that_fails_after_writing_leaves_nothing_behind(
+    committing: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    rounds_world: RoundsWorld,
+    monkeypatch: pytest.MonkeyPatch,
+    path: RoundWritePath,
+) -> None:
+    app = create_app(settings, sessionmaker=committing)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        before = await _rows(committing, path.count(rounds_world))
+        with monkeypatch.context() as patch:
+            fail_after_writing(patch, path.module, path.verb)
+            failed = await path.send(client, rounds_world)
+        assert_problem(failed, 500, "internal_error")
+        assert await _rows(committing, path.count(rounds_world)) == before
+        succeeded = await path.send(client, rounds_world)
+        assert succeeded.status_code == path.succeeds_with, succeeded.text
+        assert await _rows(committing, path.count(rounds_world)) == before + 1

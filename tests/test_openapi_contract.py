@@ -27,6 +27,7 @@ VERBS |= {"withdraw"}
 VERBS |= {"find"}  # venues: findDesignatedPlaces (a lookup by point and instant, not a paginated list)
 # Places (venues): amend a venue/pitch/feature, change a status, mark a pitch, record a restricted feature.
 VERBS |= {"amend", "change", "mark", "record"}
+VERBS |= {"apply", "draw", "release"}  # allocation rounds
 
 # Refusals the registry's services raise, by the operation whose handler reaches them (status, code).
 KNOWN_REFUSALS: list[tuple[str, int, str]] = [
@@ -132,6 +133,39 @@ KNOWN_REFUSALS: list[tuple[str, int, str]] = [
     ("amendRestrictedFeature", 412, "precondition_failed"),
     ("amendRestrictedFeature", 422, "outside_jurisdiction"),
     ("amendRestrictedFeature", 428, "precondition_required"),
+    # Allocation rounds
+    ("openRound", 403, "forbidden"),
+    ("openRound", 409, "venue_not_open"),
+    ("openRound", 409, "pitch_not_open"),
+    ("openRound", 409, "pitch_in_another_round"),
+    ("openRound", 422, "validation_failed"),
+    ("listRounds", 400, "invalid_parameter"),
+    ("getRound", 404, "round_not_found"),
+    ("applyToRound", 403, "forbidden"),
+    ("applyToRound", 404, "round_not_found"),
+    ("applyToRound", 409, "applications_closed"),
+    ("applyToRound", 409, "already_applied"),
+    ("applyToRound", 409, "already_holds_pitch"),
+    ("applyToRound", 409, "venue_not_open"),
+    ("applyToRound", 409, "pitch_not_open"),
+    ("applyToRound", 422, "validation_failed"),
+    ("drawRound", 403, "forbidden"),
+    ("drawRound", 404, "round_not_found"),
+    ("drawRound", 409, "round_still_open"),
+    ("drawRound", 409, "round_already_drawn"),
+    ("drawRound", 409, "beacon_not_available"),
+    ("drawRound", 409, "claims_pending"),
+    ("drawRound", 422, "validation_failed"),
+    ("getRoundResults", 404, "round_not_found"),
+    ("getRoundResults", 409, "round_not_drawn"),
+    ("getMyRoundResult", 403, "forbidden"),
+    ("getMyRoundResult", 404, "round_not_found"),
+    ("getMyRoundResult", 404, "application_not_found"),
+    ("listAllocations", 403, "forbidden"),
+    ("getAllocation", 404, "allocation_not_found"),
+    ("releaseAllocation", 403, "forbidden"),
+    ("releaseAllocation", 404, "allocation_not_found"),
+    ("releaseAllocation", 409, "allocation_released"),
 ]
 
 

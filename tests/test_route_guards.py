@@ -29,6 +29,9 @@ PUBLIC = {
     ("GET", "/api/v1/pitches/{pitch_id:uuid}"),
     ("GET", "/api/v1/restricted-features"),
     ("GET", "/api/v1/restricted-features/{feature_id:uuid}"),
+    ("GET", "/api/v1/allocation-rounds"),
+    ("GET", "/api/v1/allocation-rounds/{round_id:uuid}"),
+    ("GET", "/api/v1/allocation-rounds/{round_id:uuid}/results"),
 }
 
 

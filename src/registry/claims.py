@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import Date, Integer, Row, String, bindparam, func, select, text
+from sqlalchemy import Date, Integer, Row, String, any_, bindparam, func, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Uuid
 
@@ -523,3 +524,45 @@ def _fact(claim: VerifiedClaim) -> rules.ClaimFact:
     except (msgspec.ValidationError, KeyError):
         details = None  # stored before a shape changed: the rules that need details say so
     return rules.ClaimFact(group=claim.key_group, valid_until=claim.valid_until, details=details)
+
+
+class KeyGroupsAtClose(msgspec.Struct, frozen=True, kw_only=True):
+    """What an allocation draw may use of its applicants' claims (venues.rounds): the groups each vendor holds by
+    claims filed before the close, verified (whenever decided) and valid on the close's date; and how many
+    claims filed before the close are still undecided, which must block the draw."""
+
+    groups: dict[uuid.UUID, frozenset[str]]
+    pending: int
+
+
+async def key_groups_at_close(
+    session: AsyncSession, vendor_ids: Sequence[uuid.UUID], *, closed_at: dt.datetime, close_date: dt.date
+) -> KeyGroupsAtClose:
+    """The key groups that give these vendors priority in a round closing at `closed_at` (on `close_date`, the
+    city's date), and the count of their claims filed before the close still pending.
+
+    A claim filed after the close never counts, and one filed before counts once decided: so no one gains or
+    loses priority by when staff happen to decide, only by what was claimed in time. One query for any number
+    of vendors (an array parameter, not one bind per id).
+    """
+    if not vendor_ids:
+        return KeyGroupsAtClose(groups={}, pending=0)
+    ids = bindparam("vendor_ids", value=list(vendor_ids), type_=ARRAY(Uuid()))
+    rows = await session.execute(
+        select(KeyGroupClaim.vendor_id, KeyGroupClaim.key_group, KeyGroupClaim.status).where(
+            KeyGroupClaim.vendor_id == any_(ids),
+            KeyGroupClaim.submitted_at < closed_at,
+            or_(
+                KeyGroupClaim.status == "pending",
+                (KeyGroupClaim.status == "verified") & (KeyGroupClaim.valid_until >= close_date),
+            ),
+        )
+    )
+    groups: dict[uuid.UUID, set[str]] = {}
+    pending = 0
+    for vendor_id, key_group, status in rows:
+        if status == "pending":
+            pending += 1
+        else:
+            groups.setdefault(vendor_id, set()).add(key_group)
+    return KeyGroupsAtClose(groups={vendor: frozenset(held) for vendor, held in groups.items()}, pending=pending)

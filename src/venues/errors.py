@@ -173,3 +173,8 @@ class PitchLabelTaken(DomainError):
     status = 409
     code = "pitch_label_taken"
     title = "The venue already has a pitch with that label"
+
+
+class ApplicationNotFound(NotFound):
+    code = "application_not_found"
+    title = "You have not applied to this round"

@@ -268,7 +268,8 @@ class AllocationRound(Base):
     """A round handing out free pitches for one term by the published draw (docs/draw.md).
 
     `seed` stays secret until the draw; only `seed_commitment` is shown before. With a beacon, the draw
-    needs its value, which exists only after the close.
+    needs its value, which exists only after the close. `result` is stored uncompressed (STORAGE EXTERNAL,
+    migration 0006): hex digests and UUIDs hardly compress, and pglz's attempt cost more than the rest of saving.
     """
 
     __tablename__ = "venues_allocation_round"
@@ -336,13 +337,20 @@ class Holder(Base):
 
 
 class RoundApplication(Base):
-    """A vendor's application to a round: up to five ranked pitches, under a random per-round ref."""
+    """A vendor's application to a round: up to five ranked pitches, under a random per-round ref.
+
+    The table leaves room on its pages (fillfactor 70, migration 0006) so the draw's one update of every tier
+    stays a HOT update that touches no index.
+    """
 
     __tablename__ = "venues_round_application"
     __table_args__ = (
         UniqueConstraint("round_id", "vendor_id"),
         UniqueConstraint("round_id", "applicant_ref"),
         CheckConstraint("cardinality(choices) BETWEEN 1 AND 5", name="one_to_five_choices"),
+        CheckConstraint(
+            "(tier IS NULL) = (position IS NULL) AND (position IS NULL OR position >= 1)", name="drawn_place"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -353,6 +361,8 @@ class RoundApplication(Base):
     activity_code: Mapped[str | None] = mapped_column(String(64))
     # The tier the draw gave it (1 first), recorded with the draw; private (never in public results by group).
     tier: Mapped[int | None] = mapped_column(Integer)
+    # Its place in the draw order (1 first), recorded with the draw; NULL before it, or when left out of it.
+    position: Mapped[int | None] = mapped_column(Integer)
     submitted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 

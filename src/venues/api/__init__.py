@@ -8,12 +8,17 @@ import msgspec
 from litestar.openapi.spec import OpenAPI
 
 from venues import models, road_rules
+from venues import rounds as round_service
 from venues.api import designated, road_examples
+from venues.api.allocations import AllocationController
 from venues.api.features import RestrictedFeatureController
 from venues.api.pitches import PitchController
 from venues.api.places_examples import PLACES_ENUMS, places_examples
 from venues.api.road import RoadOccupancyController
+from venues.api.round_examples import examples as round_examples
+from venues.api.rounds import RoundController
 from venues.api.venues import VenueController
+from venues.models import AllocationSource, AllocationStatus, RoundStatus
 
 __all__ = ["CONTROLLERS", "NAMED_ENUMS", "examples", "refine_openapi"]
 
@@ -21,6 +26,8 @@ CONTROLLERS: list[Any] = [
     VenueController,
     PitchController,
     RestrictedFeatureController,
+    RoundController,
+    AllocationController,
     RoadOccupancyController,
     designated.DesignatedPlaceController,
 ]
@@ -28,6 +35,11 @@ CONTROLLERS: list[Any] = [
 # Enum component names for the schema (core.openapi_components.name_enums): name -> the Literal.
 NAMED_ENUMS: dict[str, Any] = {
     **PLACES_ENUMS,
+    "RoundStatus": RoundStatus,
+    "AllocationStatus": AllocationStatus,
+    "AllocationSource": AllocationSource,
+    "MyRoundStatus": round_service.MyRoundStatus,
+    "ChoiceOutcome": round_service.ChoiceOutcome,
     "OccupancyStatus": models.OccupancyStatus,
     "RoadCheckName": road_rules.RoadCheckName,
 }
@@ -37,6 +49,7 @@ def examples() -> list[msgspec.Struct]:
     """One realistic instance of each request and response Struct of venues (core.openapi_components)."""
     return [
         *places_examples(),
+        *round_examples(),
         *road_examples.examples(),
         *designated.examples(),
     ]

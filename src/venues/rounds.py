@@ -1,0 +1,847 @@
+"""Allocation rounds: free pitches handed out by the published draw (docs/draw.md), with key-group priority.
+
+A street office opens a round over pitches of its jurisdiction, publishing the commitment to a secret seed
+(and, optionally, a beacon: a public value that will exist only after the close). Vendors apply once, with up
+to five ranked choices, and get a random per-round `applicant_ref`. After the close the office draws: the
+frozen application list, tiers from claims verified and valid at the close, `venues.draw.draw`, and the
+allocations, all in the request's transaction. Races the database decides: a pitch in two rounds with
+overlapping terms (`ex_venues_round_pitch_term`), one application per vendor per round (a unique constraint),
+one draw per round (the round row locked FOR UPDATE; applications hold it FOR SHARE, so a draw waits for the
+applications in flight at the close), one pitch per vendor per term and one holder per pitch per term
+(the allocation exclusion constraints).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from collections.abc import Sequence
+from typing import Any, Final, Literal
+from zoneinfo import ZoneInfo
+
+import msgspec
+from sqlalchemy import ARRAY, Select, Text, any_, bindparam, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
+from sqlalchemy.types import Uuid
+
+from core.auth import Principal, require_role
+from core.db import driver_connection, fetchrow_or_raise, flush_or_raise
+from core.errors import FieldError, InvalidInput
+from core.pagination import Page, keyset_page
+from registry import catalogue
+from registry import claims as registry_claims
+from registry.policies import KEY_GROUPS
+from venues import allocations, draw
+from venues.access import managed_by
+from venues.errors import (
+    AlreadyApplied,
+    AlreadyHoldsPitch,
+    ApplicationNotFound,
+    ApplicationsClosed,
+    BeaconNotYetAvailable,
+    ClaimsPending,
+    PitchInAnotherRound,
+    PitchNotOpen,
+    RoundAlreadyDrawn,
+    RoundNotDrawn,
+    RoundNotFound,
+    RoundStillOpen,
+    VenueNotOpen,
+)
+from venues.models import (
+    Allocation,
+    AllocationRound,
+    Pitch,
+    RoundApplication,
+    RoundPitch,
+    RoundStatus,
+    Venue,
+)
+
+MAX_ROUND_PITCHES: Final = 5000
+# A free pitch rotates (DOMAIN §8.1: monthly to quarterly terms); a year is the longest term a round hands out.
+MAX_TERM_DAYS: Final = 366
+MAX_CHOICES: Final = draw.MAX_CHOICES
+# How far ahead a round may close, and how long after the close its beacon may appear: a draw nobody can run
+# for years helps no vendor (and keeps instants far from the calendar's ends).
+MAX_CLOSE_AHEAD: Final = dt.timedelta(days=366)
+MAX_BEACON_DELAY: Final = dt.timedelta(days=31)
+# 128 random bits: unguessable and unlinkable across rounds (a fresh value per application, DOMAIN §7.3).
+APPLICANT_REF_BYTES: Final = 16
+DEFAULT_PRIORITY_TIERS: Final[list[list[str]]] = [list(KEY_GROUPS)]
+_LISTED: Final = 10  # ids named in one refusal at most
+
+_ONE_APPLICATION: Final = "uq_venues_round_application_round_id_vendor_id"
+_PITCH_IN_ROUND: Final = "ex_venues_round_pitch_term"
+_PITCH_ALLOCATED: Final = "ex_venues_allocation_pitch_term"
+_HOLDER_ALLOCATED: Final = "ex_venues_allocation_holder_term"
+
+
+class Beacon(msgspec.Struct, frozen=True, kw_only=True):
+    """A public value that will exist only after the close (a stated lottery result); the draw mixes it in."""
+
+    description: str
+    available_after: dt.datetime
+
+
+class RoundView(msgspec.Struct, frozen=True, kw_only=True):
+    """A round as the public sees it: never the seed before the draw, never who applied."""
+
+    id: uuid.UUID
+    name: str
+    jurisdiction_code: str
+    status: RoundStatus
+    term_start: dt.date
+    term_end: dt.date
+    applications_close_at: dt.datetime
+    priority_tiers: list[list[str]]
+    seed_commitment: str
+    beacon: Beacon | None
+    beacon_value: str | None
+    pitch_count: int
+    application_count: int
+    applications_digest: str | None
+    drawn_at: dt.datetime | None
+    created_at: dt.datetime
+    pitch_ids: list[uuid.UUID] | None = None
+
+
+def round_status(round_: AllocationRound, now: dt.datetime) -> RoundStatus:
+    """Drawn once drawn; closed from `applications_close_at` on (time decides, nothing needs to run); else open."""
+    if round_.drawn_at is not None:
+        return "drawn"
+    return "closed" if now >= round_.applications_close_at else "open"
+
+
+def _listed(ids: Sequence[Any]) -> str:
+    shown = ", ".join(str(item) for item in ids[:_LISTED])
+    return shown + (f" and {len(ids) - _LISTED} more" if len(ids) > _LISTED else "")
+
+
+def _duplicates(items: Sequence[Any]) -> list[Any]:
+    seen: set[Any] = set()
+    repeated: list[Any] = []
+    for item in items:
+        if item in seen and item not in repeated:
+            repeated.append(item)
+        seen.add(item)
+    return repeated
+
+
+def _refuse(errors: list[FieldError]) -> None:
+    if errors:
+        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+
+
+def _uuids(name: str, values: Sequence[uuid.UUID]) -> Any:
+    return bindparam(name, value=list(values), type_=ARRAY(Uuid()))
+
+
+# --- opening --------------------------------------------------------------------------------------------------
+
+
+def _utc(instant: dt.datetime) -> dt.datetime | None:
+    """The instant in UTC, or None at the calendar's ends (year 1 at +14:00 has no UTC year)."""
+    try:
+        return instant.astimezone(dt.UTC)
+    except OverflowError:
+        return None
+
+
+def check_round_terms(
+    *,
+    pitch_ids: Sequence[uuid.UUID],
+    term_start: dt.date,
+    term_end: dt.date,
+    applications_close_at: dt.datetime,
+    priority_tiers: Sequence[Sequence[str]],
+    beacon: Beacon | None,
+    now: dt.datetime,
+    zone: ZoneInfo,
+) -> None:
+    """The rules of a round's terms that need no database, all reported at once (422 naming each field)."""
+    errors: list[FieldError] = []
+    repeated = _duplicates(pitch_ids)
+    if repeated:
+        errors.append(FieldError("pitch_ids", f"names a pitch more than once: {_listed(repeated)}"))
+    if term_end < term_start:
+        errors.append(FieldError("term_end", "must be on or after term_start"))
+    elif (term_end - term_start).days + 1 > MAX_TERM_DAYS:
+        errors.append(FieldError("term_end", f"a term lasts at most {MAX_TERM_DAYS} days"))
+    close = _utc(applications_close_at)
+    in_range = close is not None and now < close <= now + MAX_CLOSE_AHEAD
+    if close is None or close <= now:
+        errors.append(FieldError("applications_close_at", "must be in the future"))
+    elif close > now + MAX_CLOSE_AHEAD:
+        errors.append(FieldError("applications_close_at", f"must be at most {MAX_CLOSE_AHEAD.days} days ahead"))
+    # Applications close before the term begins: a pitch drawn after its term started would be idle until then.
+    elif close > dt.datetime.combine(term_start, dt.time(0, 0), tzinfo=zone):
+        errors.append(FieldError("applications_close_at", "must be no later than the start of term_start"))
+    if beacon is not None and close is not None and in_range:
+        available = _utc(beacon.available_after)
+        if available is None or available < close:
+            errors.append(FieldError("beacon.available_after", "must be at or after applications_close_at"))
+        elif available > close + MAX_BEACON_DELAY:
+            errors.append(
+                FieldError("beacon.available_after", f"must be at most {MAX_BEACON_DELAY.days} days after the close")
+            )
+    named = [group for tier in priority_tiers for group in tier]
+    unknown = sorted({group for group in named if group not in KEY_GROUPS})
+    if unknown:
+        errors.append(FieldError("priority_tiers", f"unknown key groups: {', '.join(unknown)}"))
+    twice = _duplicates(named)
+    if twice:
+        errors.append(FieldError("priority_tiers", f"names a key group in more than one place: {', '.join(twice)}"))
+    _refuse(errors)
+
+
+async def open_round(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    name: str,
+    pitch_ids: Sequence[uuid.UUID],
+    term_start: dt.date,
+    term_end: dt.date,
+    applications_close_at: dt.datetime,
+    priority_tiers: Sequence[Sequence[str]] | None,
+    beacon: Beacon | None,
+    now: dt.datetime,
+    zone: ZoneInfo,
+) -> RoundView:
+    """Open a round over open pitches of one jurisdiction the caller manages, committing to a secret seed.
+
+    Street offices (their own jurisdiction's pitches) and admins. A pitch that does not exist and one of another
+    jurisdiction get the same refusal (422 naming `pitch_ids`), so neither is revealed. A pitch already offered
+    in a round whose term overlaps is a 409 `pitch_in_another_round`, decided by the database.
+    """
+    require_role(principal, "street_office", "admin")
+    tiers = [list(tier) for tier in (DEFAULT_PRIORITY_TIERS if priority_tiers is None else priority_tiers)]
+    check_round_terms(
+        pitch_ids=pitch_ids,
+        term_start=term_start,
+        term_end=term_end,
+        applications_close_at=applications_close_at,
+        priority_tiers=tiers,
+        beacon=beacon,
+        now=now,
+        zone=zone,
+    )
+    rows = (
+        await session.execute(
+            select(Pitch.id, Pitch.pitch_no, Pitch.status, Venue.status.label("venue_status"), Venue.jurisdiction_code)
+            .join(Venue, Venue.id == Pitch.venue_id)
+            .where(Pitch.id == any_(_uuids("pitch_ids", pitch_ids)), managed_by(principal, Venue.jurisdiction_code))
+        )
+    ).all()
+    found = {row.id: row for row in rows}
+    missing = [pitch_id for pitch_id in pitch_ids if pitch_id not in found]
+    if missing:
+        raise InvalidInput.for_field("pitch_ids", f"no such pitch in your jurisdiction: {_listed(missing)}")
+    if len({row.jurisdiction_code for row in rows}) > 1:
+        raise InvalidInput.for_field("pitch_ids", "the pitches of a round lie in one jurisdiction")
+    closed_venues = [pitch_id for pitch_id in pitch_ids if found[pitch_id].venue_status != "open"]
+    if closed_venues:
+        raise VenueNotOpen(f"The venue of these pitches is closed or suspended: {_listed(closed_venues)}")
+    closed = [pitch_id for pitch_id in pitch_ids if found[pitch_id].status != "open"]
+    if closed:
+        raise PitchNotOpen(f"These pitches are closed or suspended: {_listed(closed)}")
+
+    seed = secrets.token_bytes(32)
+    round_ = AllocationRound(
+        id=uuid.uuid4(),
+        jurisdiction_code=rows[0].jurisdiction_code,
+        name=name,
+        term_start=term_start,
+        term_end=term_end,
+        applications_close_at=applications_close_at,
+        priority_tiers=tiers,
+        seed=seed,
+        seed_commitment=draw.commitment(seed),
+        beacon_description=beacon.description if beacon else None,
+        beacon_available_after=beacon.available_after if beacon else None,
+        created_by=principal.account_id,
+        created_at=now,
+    )
+    session.add(round_)
+    await session.flush()
+    session.add_all(
+        RoundPitch(
+            round_id=round_.id,
+            pitch_id=pitch_id,
+            pitch_no=found[pitch_id].pitch_no,
+            term_start=term_start,
+            term_end=term_end,
+            position=position,
+        )
+        for position, pitch_id in enumerate(pitch_ids, start=1)
+    )
+    await flush_or_raise(session, {_PITCH_IN_ROUND: _pitch_in_another_round})
+    return _view(round_, now, pitch_count=len(pitch_ids), application_count=0, pitch_ids=list(pitch_ids))
+
+
+def _pitch_in_another_round() -> PitchInAnotherRound:
+    return PitchInAnotherRound("A pitch of this round is offered in another round whose term overlaps this one")
+
+
+def _view(
+    round_: AllocationRound,
+    now: dt.datetime,
+    *,
+    pitch_count: int,
+    application_count: int,
+    pitch_ids: list[uuid.UUID] | None = None,
+) -> RoundView:
+    beacon = None
+    if round_.beacon_description is not None and round_.beacon_available_after is not None:
+        beacon = Beacon(description=round_.beacon_description, available_after=round_.beacon_available_after)
+    return RoundView(
+        id=round_.id,
+        name=round_.name,
+        jurisdiction_code=round_.jurisdiction_code,
+        status=round_status(round_, now),
+        term_start=round_.term_start,
+        term_end=round_.term_end,
+        applications_close_at=round_.applications_close_at,
+        priority_tiers=round_.priority_tiers,
+        seed_commitment=round_.seed_commitment,
+        beacon=beacon,
+        beacon_value=round_.beacon_value,
+        pitch_count=pitch_count,
+        application_count=application_count,
+        applications_digest=round_.applications_digest,
+        drawn_at=round_.drawn_at,
+        created_at=round_.created_at,
+        pitch_ids=pitch_ids,
+    )
+
+
+# --- reading --------------------------------------------------------------------------------------------------
+
+
+def _counted() -> Select[Any]:
+    pitches = (
+        select(func.count()).where(RoundPitch.round_id == AllocationRound.id).correlate(AllocationRound)
+    ).scalar_subquery()
+    applications = (
+        select(func.count()).where(RoundApplication.round_id == AllocationRound.id).correlate(AllocationRound)
+    ).scalar_subquery()
+    return select(AllocationRound, pitches.label("pitch_count"), applications.label("application_count"))
+
+
+async def get_round(session: AsyncSession, round_id: uuid.UUID, *, now: dt.datetime) -> RoundView:
+    """One round, public: its terms, status, commitment and pitches (the seed only in the results, once drawn)."""
+    row = (await session.execute(_counted().where(AllocationRound.id == round_id))).first()
+    if row is None:
+        raise RoundNotFound()
+    pitch_ids = list(
+        await session.scalars(
+            select(RoundPitch.pitch_id).where(RoundPitch.round_id == round_id).order_by(RoundPitch.position)
+        )
+    )
+    return _view(
+        row.AllocationRound,
+        now,
+        pitch_count=row.pitch_count,
+        application_count=row.application_count,
+        pitch_ids=pitch_ids,
+    )
+
+
+async def list_rounds(
+    session: AsyncSession,
+    *,
+    now: dt.datetime,
+    limit: int,
+    cursor: str | None = None,
+    jurisdiction_code: str | None = None,
+    status: RoundStatus | None = None,
+) -> Page[RoundView]:
+    """Rounds, public, in the order they were opened; by jurisdiction and by status (derived from the time)."""
+    query = _counted()
+    if jurisdiction_code is not None:
+        query = query.where(AllocationRound.jurisdiction_code == jurisdiction_code)
+    if status == "drawn":
+        query = query.where(AllocationRound.drawn_at.is_not(None))
+    elif status == "closed":
+        query = query.where(AllocationRound.drawn_at.is_(None), AllocationRound.applications_close_at <= now)
+    elif status == "open":
+        query = query.where(AllocationRound.drawn_at.is_(None), AllocationRound.applications_close_at > now)
+    return await keyset_page(
+        session,
+        query,
+        (AllocationRound.created_at, AllocationRound.id),
+        limit=limit,
+        cursor=cursor,
+        convert=lambda row: _view(
+            row.AllocationRound, now, pitch_count=row.pitch_count, application_count=row.application_count
+        ),
+        key=lambda view: (view.created_at, view.id),
+    )
+
+
+# --- applying -------------------------------------------------------------------------------------------------
+
+
+def _terms_overlap(start: dt.date, end: dt.date) -> Any:
+    return (Allocation.term_start <= end) & (Allocation.term_end >= start)
+
+
+async def apply_to_round(
+    session: AsyncSession,
+    principal: Principal,
+    round_id: uuid.UUID,
+    *,
+    choices: Sequence[uuid.UUID],
+    activity_code: str | None,
+    now: dt.datetime,
+) -> RoundApplication:
+    """A vendor's one application to a round: 1 to 5 ranked pitches of the round, under a fresh applicant_ref.
+
+    The round row is held FOR SHARE while the close is checked and the application inserted, so a draw (which
+    locks it FOR UPDATE) waits for every application accepted before the close. Twice is a 409
+    `already_applied`, decided by the unique constraint on (round, vendor) also under concurrency.
+    """
+    require_role(principal, "vendor")
+    if principal.vendor_id is None:
+        raise RoundNotFound()
+    round_ = (
+        await session.execute(select(AllocationRound).where(AllocationRound.id == round_id).with_for_update(read=True))
+    ).scalar_one_or_none()
+    if round_ is None:
+        raise RoundNotFound()
+    if round_.drawn_at is not None or now >= round_.applications_close_at:
+        raise ApplicationsClosed(f"Applications closed at {round_.applications_close_at.isoformat()}")
+    repeated = _duplicates(choices)
+    if repeated:
+        raise InvalidInput.for_field("choices", f"names a pitch more than once: {_listed(repeated)}")
+    rows = (
+        await session.execute(
+            select(
+                RoundPitch.pitch_id,
+                Pitch.status,
+                Venue.status.label("venue_status"),
+                Venue.allowed_categories,
+            )
+            .join(Pitch, Pitch.id == RoundPitch.pitch_id)
+            .join(Venue, Venue.id == Pitch.venue_id)
+            .where(RoundPitch.round_id == round_id, RoundPitch.pitch_id == any_(_uuids("choices", choices)))
+        )
+    ).all()
+    found = {row.pitch_id: row for row in rows}
+    outside = [choice for choice in choices if choice not in found]
+    if outside:
+        raise InvalidInput.for_field("choices", f"not pitches of this round: {_listed(outside)}")
+    if activity_code is not None:
+        activity = catalogue.load_catalogue().find_activity(activity_code)
+        if activity is None:
+            raise InvalidInput.for_field("activity_code", "is not an activity of the catalogue (GET /activities)")
+        refusing = [choice for choice in choices if activity.category not in found[choice].allowed_categories]
+        if refusing:
+            raise InvalidInput.for_field(
+                "activity_code",
+                f"{activity.category} is not allowed at the venue of these chosen pitches: {_listed(refusing)}",
+            )
+    closed_venues = [choice for choice in choices if found[choice].venue_status != "open"]
+    if closed_venues:
+        raise VenueNotOpen(f"The venue of these chosen pitches takes no applications now: {_listed(closed_venues)}")
+    closed = [choice for choice in choices if found[choice].status != "open"]
+    if closed:
+        raise PitchNotOpen(f"These chosen pitches are closed or suspended: {_listed(closed)}")
+    holding = await session.scalar(
+        select(Allocation.id).where(
+            Allocation.vendor_id == principal.vendor_id,
+            Allocation.status == "held",
+            _terms_overlap(round_.term_start, round_.term_end),
+        )
+    )
+    if holding is not None:
+        raise AlreadyHoldsPitch("You hold a pitch for a term overlapping this round's (one pitch per vendor per term)")
+    application = RoundApplication(
+        id=uuid.uuid4(),
+        round_id=round_id,
+        vendor_id=principal.vendor_id,
+        applicant_ref=secrets.token_hex(APPLICANT_REF_BYTES),
+        choices=list(choices),
+        activity_code=activity_code,
+        submitted_at=now,
+    )
+    session.add(application)
+    await flush_or_raise(session, {_ONE_APPLICATION: AlreadyApplied})
+    return application
+
+
+# --- drawing --------------------------------------------------------------------------------------------------
+
+
+class _Frozen(msgspec.Struct, frozen=True, kw_only=True):
+    """The frozen application list of a round, with what the draw needs to save its allocations."""
+
+    applications: list[draw.Application]
+    by_ref: dict[str, tuple[uuid.UUID, uuid.UUID]]  # applicant_ref -> (application id, vendor id)
+    pitch_ids: list[str]
+    pitch_nos: dict[str, int]
+
+
+def tier_of(groups: frozenset[str], priority_tiers: Sequence[Sequence[str]]) -> int:
+    """Tier n (1 first) for a verified claim to any group of priority_tiers[n-1], first match wins; else last."""
+    for number, tier in enumerate(priority_tiers, start=1):
+        if groups.intersection(tier):
+            return number
+    return len(priority_tiers) + 1
+
+
+async def _frozen(session: AsyncSession, round_: AllocationRound, zone: ZoneInfo) -> _Frozen:
+    """Every application of the round with its tier, leaving out applicants who hold a pitch for an overlapping
+    term (one pitch per vendor per term); 409 `claims_pending` while a claim filed before the close is open."""
+    pitches = (
+        await session.execute(
+            select(RoundPitch.pitch_id, RoundPitch.pitch_no)
+            .where(RoundPitch.round_id == round_.id)
+            .order_by(RoundPitch.position)
+        )
+    ).all()
+    # The driver straight, on the session's connection and transaction: tens of thousands of rows, their choices
+    # as text (what the draw hashes), without a Python conversion per array item.
+    driver = await driver_connection(session)
+    rows = await driver.fetch(_APPLICATIONS, round_.id, round_.term_start, round_.term_end)
+    close_date = round_.applications_close_at.astimezone(zone).date()
+    claims = await registry_claims.key_groups_at_close(
+        session, [row["vendor_id"] for row in rows], closed_at=round_.applications_close_at, close_date=close_date
+    )
+    if claims.pending:
+        raise ClaimsPending(
+            f"{claims.pending} key-group claim(s) of applicants, filed before the close, await a decision; "
+            "decide them first, so that no tier depends on when staff decide"
+        )
+    applications: list[draw.Application] = []
+    by_ref: dict[str, tuple[uuid.UUID, uuid.UUID]] = {}
+    groups = claims.groups
+    priority_tiers = round_.priority_tiers
+    last = len(priority_tiers) + 1
+    for application_id, vendor_id, ref, choices in rows:
+        held = groups.get(vendor_id)
+        tier = last if held is None else tier_of(held, priority_tiers)
+        applications.append(draw.Application(applicant_ref=ref, tier=tier, choices=tuple(choices)))
+        by_ref[ref] = (application_id, vendor_id)
+    return _Frozen(
+        applications=applications,
+        by_ref=by_ref,
+        pitch_ids=[str(pitch.pitch_id) for pitch in pitches],
+        pitch_nos={str(pitch.pitch_id): pitch.pitch_no for pitch in pitches},
+    )
+
+
+async def _check_drawable(round_: AllocationRound, beacon_value: str | None, now: dt.datetime) -> None:
+    if round_.drawn_at is not None:
+        raise RoundAlreadyDrawn()
+    if now < round_.applications_close_at:
+        raise RoundStillOpen(f"Applications close at {round_.applications_close_at.isoformat()}")
+    if round_.beacon_description is None:
+        if beacon_value is not None:
+            raise InvalidInput.for_field("beacon_value", "this round names no beacon")
+        return
+    if beacon_value is None:
+        raise InvalidInput.for_field("beacon_value", f"this round's draw needs its beacon: {round_.beacon_description}")
+    if round_.beacon_available_after is not None and now < round_.beacon_available_after:
+        raise BeaconNotYetAvailable(f"The beacon exists only after {round_.beacon_available_after.isoformat()}")
+
+
+# The frozen list: every application of the round but those of vendors holding a pitch for an overlapping term.
+_APPLICATIONS: Final = """
+SELECT a.id, a.vendor_id, a.applicant_ref, a.choices::text[]
+FROM venues_round_application AS a
+WHERE a.round_id = $1
+  AND NOT EXISTS (
+      SELECT 1 FROM venues_allocation AS h
+      WHERE h.vendor_id = a.vendor_id AND h.status = 'held' AND h.term_start <= $3 AND h.term_end >= $2
+  )
+"""
+
+_SET_PLACES: Final = """
+UPDATE venues_round_application AS a SET tier = t.tier, position = t.position
+FROM unnest($2::uuid[], $3::int[], $4::int[]) AS t(id, tier, position)
+WHERE a.round_id = $1 AND a.id = t.id
+"""
+
+# Every allocation of the draw in one statement (arrays, not one insert per pitch).
+_ALLOCATE: Final = """
+INSERT INTO venues_allocation (id, round_id, application_id, pitch_id, pitch_no, vendor_id, holder_no, term_start,
+                               term_end, choice_rank, source, status, created_at)
+SELECT a.id, $1, a.application_id, a.pitch_id, a.pitch_no, a.vendor_id, h.holder_no, $2, $3, a.choice_rank, 'draw',
+       'held', $4
+FROM unnest($5::uuid[], $6::uuid[], $7::uuid[], $8::int8[], $9::uuid[], $10::int[])
+     AS a(id, application_id, pitch_id, pitch_no, vendor_id, choice_rank)
+JOIN venues_holder AS h ON h.vendor_id = a.vendor_id
+"""
+
+_SAVE_RESULT: Final = """
+UPDATE venues_allocation_round
+SET result = $2::jsonb, applications_digest = $3, beacon_value = $4, drawn_at = $5, drawn_by = $6
+WHERE id = $1
+"""
+
+
+def _draw_conflict() -> AlreadyHoldsPitch:
+    # Only a draw of another round at the same moment, allocating the same vendor or pitch, gets here.
+    return AlreadyHoldsPitch("An applicant came to hold a pitch for an overlapping term during the draw; draw again")
+
+
+async def run_draw(
+    session: AsyncSession,
+    round_id: uuid.UUID,
+    *,
+    drawn_by: uuid.UUID,
+    beacon_value: str | None,
+    now: dt.datetime,
+    zone: ZoneInfo,
+) -> draw.DrawResult:
+    """Draw a round once: lock it, freeze its applications with their tiers, run `venues.draw.draw`, and save the
+    results, the tiers and every allocation in the caller's transaction (no scope check: see `draw_round`)."""
+    round_ = (
+        await session.execute(select(AllocationRound).where(AllocationRound.id == round_id).with_for_update())
+    ).scalar_one_or_none()
+    if round_ is None:
+        raise RoundNotFound()
+    await _check_drawable(round_, beacon_value, now)
+    frozen = await _frozen(session, round_, zone)
+    result = draw.draw(
+        round_id=str(round_.id),
+        seed=round_.seed,
+        beacon_value=beacon_value,
+        pitch_ids=frozen.pitch_ids,
+        applications=frozen.applications,
+    )
+    driver = await driver_connection(session)
+    if result.order:
+        drawn = [frozen.by_ref[entry.applicant_ref][0] for entry in result.order]
+        await driver.execute(
+            _SET_PLACES,
+            round_.id,
+            drawn,
+            [entry.tier for entry in result.order],
+            list(range(1, len(drawn) + 1)),
+        )
+    if result.assignments:
+        winners = [frozen.by_ref[assignment.applicant_ref] for assignment in result.assignments]
+        vendor_ids = [vendor_id for _, vendor_id in winners]
+        await allocations.add_holders(session, vendor_ids)
+        await fetchrow_or_raise(
+            session,
+            _ALLOCATE,
+            round_.id,
+            round_.term_start,
+            round_.term_end,
+            now,
+            [uuid.uuid4() for _ in winners],
+            [application_id for application_id, _ in winners],
+            [assignment.pitch_id for assignment in result.assignments],
+            [frozen.pitch_nos[assignment.pitch_id] for assignment in result.assignments],
+            vendor_ids,
+            [assignment.choice_rank for assignment in result.assignments],
+            errors={_PITCH_ALLOCATED: _draw_conflict, _HOLDER_ALLOCATED: _draw_conflict},
+        )
+    await driver.execute(
+        _SAVE_RESULT,
+        round_.id,
+        msgspec.json.encode(result).decode(),
+        result.applications_digest,
+        beacon_value,
+        now,
+        drawn_by,
+    )
+    return result
+
+
+async def draw_round(
+    session: AsyncSession,
+    principal: Principal,
+    round_id: uuid.UUID,
+    *,
+    beacon_value: str | None,
+    now: dt.datetime,
+    zone: ZoneInfo,
+) -> draw.DrawResult:
+    """The draw, by a street office of the round's jurisdiction or an admin (404 for another jurisdiction's
+    office, before any state is checked)."""
+    require_role(principal, "street_office", "admin")
+    found = await session.scalar(
+        select(AllocationRound.id).where(
+            AllocationRound.id == round_id, managed_by(principal, AllocationRound.jurisdiction_code)
+        )
+    )
+    if found is None:
+        raise RoundNotFound()
+    return await run_draw(
+        session, round_id, drawn_by=principal.account_id, beacon_value=beacon_value, now=now, zone=zone
+    )
+
+
+async def get_results(session: AsyncSession, round_id: uuid.UUID) -> draw.DrawResult:
+    """The public results of a drawn round (409 `round_not_drawn` before the draw)."""
+    row = (
+        await session.execute(
+            select(AllocationRound.id, func.cast(AllocationRound.result, Text()).label("result")).where(
+                AllocationRound.id == round_id
+            )
+        )
+    ).first()
+    if row is None:
+        raise RoundNotFound()
+    if row.result is None:
+        raise RoundNotDrawn()
+    return msgspec.json.decode(row.result, type=draw.DrawResult)
+
+
+# --- what a vendor got, and why --------------------------------------------------------------------------------
+
+# awaiting_draw: applied, not drawn yet; allocated: holds a pitch (from the draw or the waiting list); waiting: on
+# the waiting list; released: gave up the pitch they had; left_out: held a pitch for an overlapping term at the
+# draw, so their application was not in the frozen list.
+MyRoundStatus = Literal["awaiting_draw", "allocated", "waiting", "released", "left_out"]
+# A choice's fate in the draw: the one they got, one an applicant ahead of them took first, or one below the
+# choice they got (never needed).
+ChoiceOutcome = Literal["assigned", "taken_before_your_turn", "not_needed"]
+
+
+class ChoiceResult(msgspec.Struct, frozen=True, kw_only=True):
+    pitch_id: uuid.UUID
+    choice_rank: int
+    outcome: ChoiceOutcome | None
+    # The draw position of the applicant who took it before this vendor's turn.
+    taken_by_position: int | None = None
+
+
+class MyResult(msgspec.Struct, frozen=True, kw_only=True):
+    round_id: uuid.UUID
+    round_status: RoundStatus
+    application_id: uuid.UUID
+    applicant_ref: str
+    activity_code: str | None
+    submitted_at: dt.datetime
+    status: MyRoundStatus
+    tier: int | None
+    position: int | None
+    lottery_key: str | None
+    waiting_position: int | None
+    choices: list[ChoiceResult]
+    allocation: allocations.AllocationView | None
+
+
+async def my_result(session: AsyncSession, principal: Principal, round_id: uuid.UUID, *, now: dt.datetime) -> MyResult:
+    """What the vendor got in this round and why: their tier and place in the draw order, what became of each of
+    their choices (taken by whom, by draw position, before their turn), their waiting-list place, and the pitch
+    they hold now with its standing. 404 when they did not apply."""
+    require_role(principal, "vendor")
+    # Not the published result (megabytes for a big round): what my-result needs is in the round's other columns.
+    round_ = (
+        await session.execute(
+            select(AllocationRound).where(AllocationRound.id == round_id).options(defer(AllocationRound.result))
+        )
+    ).scalar_one_or_none()
+    if round_ is None:
+        raise RoundNotFound()
+    application = (
+        await session.execute(
+            select(RoundApplication).where(
+                RoundApplication.round_id == round_id, RoundApplication.vendor_id == principal.vendor_id
+            )
+        )
+    ).scalar_one_or_none()
+    if application is None:
+        raise ApplicationNotFound()
+    fields: dict[str, Any] = {
+        "round_id": round_id,
+        "round_status": round_status(round_, now),
+        "application_id": application.id,
+        "applicant_ref": application.applicant_ref,
+        "activity_code": application.activity_code,
+        "submitted_at": application.submitted_at,
+        "tier": application.tier,
+        "position": None,
+        "lottery_key": None,
+        "waiting_position": None,
+        "allocation": None,
+    }
+    plain = [
+        ChoiceResult(pitch_id=choice, choice_rank=rank, outcome=None)
+        for rank, choice in enumerate(application.choices, start=1)
+    ]
+    if round_.drawn_at is None:
+        return MyResult(status="awaiting_draw", choices=plain, **fields)
+    if application.position is None:
+        return MyResult(status="left_out", choices=plain, **fields)
+    # From rows, not the published result: the draw's allocations of this round that took the vendor's choices
+    # (released ones included: the draw's outcome does not change), with the takers' draw positions.
+    taken = (
+        await session.execute(
+            select(Allocation.pitch_id, Allocation.application_id, RoundApplication.position)
+            .join(RoundApplication, RoundApplication.id == Allocation.application_id)
+            .where(
+                Allocation.round_id == round_id,
+                Allocation.source == "draw",
+                Allocation.pitch_id == any_(_uuids("mine", application.choices)),
+            )
+        )
+    ).all()
+    taken_by = {row.pitch_id: row.position for row in taken}
+    got = next((row.pitch_id for row in taken if row.application_id == application.id), None)
+    got_rank = application.choices.index(got) + 1 if got is not None else None
+    choices = []
+    for rank, choice in enumerate(application.choices, start=1):
+        if got_rank is not None and rank == got_rank:
+            choices.append(ChoiceResult(pitch_id=choice, choice_rank=rank, outcome="assigned"))
+        elif got_rank is not None and rank > got_rank:
+            choices.append(ChoiceResult(pitch_id=choice, choice_rank=rank, outcome="not_needed"))
+        else:
+            choices.append(
+                ChoiceResult(
+                    pitch_id=choice,
+                    choice_rank=rank,
+                    outcome="taken_before_your_turn",
+                    taken_by_position=taken_by.get(choice),
+                )
+            )
+    allocation = await allocations.find_allocation_of(session, application.id)
+    if allocation is not None:
+        status: MyRoundStatus = "allocated" if allocation.status == "held" else "released"
+    else:
+        status = "waiting"
+    waiting_position = None
+    if got is None:
+        # The waiting list is everyone the draw served and gave nothing, in draw order.
+        waiting_position = await session.scalar(
+            select(func.count()).where(
+                RoundApplication.round_id == round_id,
+                RoundApplication.position <= application.position,
+                ~exists().where(Allocation.application_id == RoundApplication.id, Allocation.source == "draw"),
+            )
+        )
+    fields.update(
+        position=application.position,
+        lottery_key=draw.lottery_key(str(round_.id), round_.seed, round_.beacon_value, application.applicant_ref),
+        waiting_position=waiting_position if status == "waiting" else None,
+        allocation=allocation,
+    )
+    return MyResult(status=status, choices=choices, **fields)
+
+
+__all__ = [
+    "MAX_CHOICES",
+    "MAX_ROUND_PITCHES",
+    "Beacon",
+    "ChoiceOutcome",
+    "MyResult",
+    "MyRoundStatus",
+    "RoundView",
+    "apply_to_round",
+    "draw_round",
+    "get_results",
+    "get_round",
+    "list_rounds",
+    "my_result",
+    "open_round",
+    "run_draw",
+]

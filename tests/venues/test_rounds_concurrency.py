@@ -1,0 +1,136 @@
+"""Races the database decides: 30 applications of one vendor at once, several draws of one round at once, two
+releases of one allocation at once. Each request runs in its own committing session on a pooled engine, on a
+database of this module's own (dropped at the end), through the app as clients call it: no 5xx, one winner."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from core.clock import FixedClock
+from core.db import create_sessionmaker, drop_database, sqlalchemy_url, transaction
+from core.settings import Settings
+from flexreg.app import create_app
+from tests.conftest import migrated_database
+from tests.registry.builders import make_vendor
+from tests.venues.round_builders import CLOSE, Applied, make_applied_round
+from venues.models import Allocation, AllocationRound, RoundApplication
+
+pytestmark = pytest.mark.concurrency
+APPLICANTS = 30
+AFTER_CLOSE = CLOSE + dt.timedelta(minutes=5)
+
+
+@pytest.fixture(scope="module")
+async def race_url(server_url: str) -> AsyncIterator[str]:
+    name = f"flexreg_round_races_{os.getpid()}"
+    yield await migrated_database(server_url, name)
+    await drop_database(server_url, name)
+
+
+@pytest.fixture
+async def pooled(race_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(sqlalchemy_url(race_url), pool_size=APPLICANTS + 5, max_overflow=0)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def client(pooled: AsyncEngine, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, sessionmaker=create_sessionmaker(pooled))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+async def _applied(pooled: AsyncEngine, settings: Settings, **fields: Any) -> Applied:
+    async with transaction(create_sessionmaker(pooled)) as session:
+        return await make_applied_round(session, settings, **fields)
+
+
+async def _at_once(count: int, send: Callable[[int], Awaitable[httpx.Response]]) -> list[httpx.Response]:
+    start = asyncio.Event()
+
+    async def one(index: int) -> httpx.Response:
+        await start.wait()
+        return await send(index)
+
+    tasks = [asyncio.create_task(one(index)) for index in range(count)]
+    await asyncio.sleep(0)
+    start.set()
+    return await asyncio.gather(*tasks)
+
+
+def _statuses(responses: list[httpx.Response]) -> list[int]:
+    return sorted(response.status_code for response in responses)
+
+
+async def _count(pooled: AsyncEngine, query: Any) -> int:
+    async with create_sessionmaker(pooled)() as session:
+        return int(await session.scalar(query) or 0)
+
+
+async def test_thirty_applications_of_one_vendor_at_once_make_one(
+    client: httpx.AsyncClient, pooled: AsyncEngine, settings: Settings
+) -> None:
+    made = await _applied(pooled, settings, pitches=3, vendors=0)
+    async with transaction(create_sessionmaker(pooled)) as session:
+        vendor = await make_vendor(session, settings, residence_jurisdiction_code=made.place.jurisdiction.code)
+    made.place.vendors.append(vendor)
+    url = f"{made.url}/applications"
+    choices = [str(pitch.id) for pitch in made.place.pitches]
+
+    responses = await _at_once(
+        APPLICANTS,
+        lambda index: client.post(
+            url, json={"choices": choices[index % 3 :] or choices}, headers=made.place.as_vendor()
+        ),
+    )
+    assert _statuses(responses) == [201] + [409] * (APPLICANTS - 1), [r.text for r in responses if r.status_code >= 500]
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"already_applied"}
+    rows = select(func.count()).where(RoundApplication.round_id == made.round.id)
+    assert await _count(pooled, rows) == 1
+
+
+async def test_a_round_is_drawn_once_however_many_draw_at_once(
+    client: httpx.AsyncClient, pooled: AsyncEngine, settings: Settings, clock: FixedClock
+) -> None:
+    made = await _applied(pooled, settings, pitches=3, vendors=6)
+    clock.set(AFTER_CLOSE)
+    headers = [made.place.as_office(), made.place.as_admin()]
+    responses = await _at_once(5, lambda index: client.post(f"{made.url}/draw", json={}, headers=headers[index % 2]))
+    assert _statuses(responses) == [200, 409, 409, 409, 409], [r.text for r in responses]
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"round_already_drawn"}
+    winner = next(r.json() for r in responses if r.status_code == 200)
+    assert await _count(pooled, select(func.count()).where(Allocation.round_id == made.round.id)) == 3
+    async with create_sessionmaker(pooled)() as session:
+        stored = await session.scalar(select(AllocationRound.result).where(AllocationRound.id == made.round.id))
+    assert stored is not None
+    assert stored["order"] == winner["order"]
+
+
+async def test_two_releases_of_one_allocation_at_once_have_one_winner(
+    client: httpx.AsyncClient, pooled: AsyncEngine, settings: Settings, clock: FixedClock
+) -> None:
+    made = await _applied(pooled, settings, pitches=2, vendors=4)
+    clock.set(AFTER_CLOSE)
+    results = (await client.post(f"{made.url}/draw", json={}, headers=made.place.as_office())).json()
+    holder = next(i for i, ref in made.refs.items() if ref == results["assignments"][0]["applicant_ref"])
+    mine = (await client.get(f"{made.url}/my-result", headers=made.place.as_vendor(holder))).json()
+    url = f"/api/v1/allocations/{mine['allocation_id']}/release"
+
+    responses = await _at_once(2, lambda _: client.post(url, headers=made.place.as_vendor(holder)))
+    assert _statuses(responses) == [200, 409], [r.text for r in responses]
+    assert next(r for r in responses if r.status_code == 409).json()["code"] == "allocation_released"
+    passed = select(func.count()).where(Allocation.round_id == made.round.id, Allocation.source == "waiting_list")
+    assert await _count(pooled, passed) == 1
