@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import math
 import uuid
 from collections.abc import Sequence
 from typing import Any, Final, Protocol
@@ -34,6 +33,7 @@ from core.errors import FieldError, Forbidden, InvalidInput
 from core.geojson import CoordinateSystem, Polygon
 from core.pagination import Page, keyset_page
 from registry import catalogue
+from venues import features as venue_features
 from venues import geo, road_rules, siting
 from venues.access import readable_occupancies
 from venues.errors import (
@@ -50,7 +50,6 @@ from venues.models import (
     Allocation,
     OccupancyStatus,
     Pitch,
-    RestrictedFeature,
     RoadOccupancy,
     RoadOccupancyPeriod,
     Venue,
@@ -60,8 +59,6 @@ from venues.schedule import calendar
 
 # A phone's clock and the network may lag: a period may start this much before the service's now.
 START_GRACE: Final = dt.timedelta(minutes=5)
-# Restricted features are looked up within the largest buffer the rules allow (siting.MAX_BUFFER_M).
-_METRES_PER_DEGREE: Final = 111_320.0
 _LOCK_NOT_AVAILABLE: Final = "55P03"
 
 
@@ -182,7 +179,10 @@ async def request_road_occupancy(
         raise NotARoadZone(f"This venue is a {zone.kind}; road occupancy is requested on road zones only")
     zone_shape = geo.to_shape(zone.geometry)
     hull: Period = (min(start for start, _ in periods), max(end for _, end in periods))
-    features = await _features_near(session, zone)
+    near = await venue_features.features_near(
+        session, (zone.min_lon, zone.min_lat, zone.max_lon, zone.max_lat), [activity.category]
+    )
+    features = [venue_features.as_siting_feature(feature) for feature in near]
     holdings = await _holdings(session, zone.id, hull, periods, city)
     checks = road_rules.check_road_occupancy(
         shape,
@@ -297,26 +297,6 @@ def _sqlstate(exc: DBAPIError) -> str | None:
         if state:
             return str(state)
     return None
-
-
-async def _features_near(session: AsyncSession, zone: Venue) -> list[siting.Feature]:
-    """Restricted features whose box comes within the largest possible buffer of the zone's box."""
-    dlat = siting.MAX_BUFFER_M / _METRES_PER_DEGREE
-    dlon = dlat / max(math.cos(math.radians(max(abs(zone.min_lat), abs(zone.max_lat)))), 0.01)
-    rows = await session.execute(
-        select(RestrictedFeature.id, RestrictedFeature.kind, RestrictedFeature.geometry, RestrictedFeature.buffer_m)
-        .where(
-            RestrictedFeature.min_lon <= zone.max_lon + dlon,
-            RestrictedFeature.max_lon >= zone.min_lon - dlon,
-            RestrictedFeature.min_lat <= zone.max_lat + dlat,
-            RestrictedFeature.max_lat >= zone.min_lat - dlat,
-        )
-        .order_by(RestrictedFeature.id)
-    )
-    return [
-        siting.Feature(ref=str(row.id), kind=row.kind, shape=geo.to_shape(row.geometry), buffer_m=row.buffer_m)
-        for row in rows
-    ]
 
 
 async def _holdings(
