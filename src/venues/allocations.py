@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any, Final
 
 import msgspec
@@ -177,6 +178,19 @@ async def list_allocations(
     )
 
 
+async def lock_road_zones_of(session: AsyncSession, pitch_ids: Sequence[uuid.UUID]) -> None:
+    """Lock the road zones these pitches lie in (`FOR UPDATE`, in id order), as a road request locks its zone:
+    a held pitch counts against road occupancy, so allocating one and approving an occupancy beside it are
+    decided one after the other, each seeing the other's footprint."""
+    if pitch_ids:
+        await session.execute(
+            select(Venue.id)
+            .where(Venue.kind == "road_zone", Venue.id.in_(select(Pitch.venue_id).where(Pitch.id.in_(pitch_ids))))
+            .order_by(Venue.id)
+            .with_for_update()
+        )
+
+
 async def release_allocation(
     session: AsyncSession, principal: Principal, allocation_id: uuid.UUID, *, now: dt.datetime, today: dt.date
 ) -> Released:
@@ -197,6 +211,7 @@ async def release_allocation(
     allocation.status = "released"
     allocation.released_at = now
     await session.flush()
+    await lock_road_zones_of(session, [allocation.pitch_id])
     passed = await _pass_down(session, allocation, now=now, today=today)
     row = (await session.execute(_select().where(Allocation.id == allocation_id))).one()
     return Released(

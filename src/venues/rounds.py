@@ -627,6 +627,7 @@ async def run_draw(
     if result.assignments:
         winners = [frozen.by_ref[assignment.applicant_ref] for assignment in result.assignments]
         vendor_ids = [vendor_id for _, vendor_id in winners]
+        await allocations.lock_road_zones_of(session, [uuid.UUID(a.pitch_id) for a in result.assignments])
         await allocations.add_holders(session, vendor_ids)
         await fetchrow_or_raise(
             session,
