@@ -46,7 +46,7 @@ from bench.seed import CODE
 from core.auth import Principal, issue_token
 from core.db import driver_connection, sqlalchemy_url
 from core.settings import Settings
-from venues import draw, geo
+from venues import draw, geo, rounds
 from venues.designated import DesignatedIndex, find_designated_places
 
 CITY = ZoneInfo("Asia/Shanghai")
@@ -410,97 +410,27 @@ async def _seed_draw(connection: asyncpg.Connection, office: uuid.UUID, rng: ran
 
 # --- The draw, in process ------------------------------------------------------------------------------------
 
-# HOOK (rounds slice): once `venues.rounds` is merged, the draw is measured through its service function
-# (`run_draw`, the signature seen in the rounds worktree); until then through the statements below, which load
-# and save what it does (no key-group claims are seeded, so every applicant is in the last tier either way).
-try:
-    from venues.rounds import run_draw as _service_draw  # type: ignore[attr-defined]
-except ImportError:
-    _service_draw = None
-
-_LOAD_ROUND = "SELECT id, seed FROM venues_allocation_round WHERE id = $1 FOR UPDATE"
 _LOAD_PITCHES = "SELECT pitch_id, pitch_no FROM venues_round_pitch WHERE round_id = $1 ORDER BY position"
 _LOAD_APPLICATIONS = "SELECT id, vendor_id, applicant_ref, choices FROM venues_round_application WHERE round_id = $1"
-_SAVE_TIERS = (
-    "UPDATE venues_round_application AS a SET tier = t.tier FROM unnest($1::uuid[], $2::int[]) AS t(id, tier)"
-    " WHERE a.id = t.id"
-)
-_SAVE_HOLDERS = "INSERT INTO venues_holder (vendor_id) SELECT unnest($1::uuid[]) ON CONFLICT (vendor_id) DO NOTHING"
-_SAVE_ALLOCATIONS = """
-INSERT INTO venues_allocation (id, round_id, application_id, pitch_id, pitch_no, vendor_id, holder_no, term_start,
-                               term_end, choice_rank, source, status)
-SELECT a.id, $1, a.application_id, a.pitch_id, a.pitch_no, a.vendor_id, h.holder_no, r.term_start, r.term_end,
-       a.choice_rank, 'draw', 'held'
-FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::int8[], $6::uuid[], $7::int[])
-     AS a(id, application_id, pitch_id, pitch_no, vendor_id, choice_rank)
-JOIN venues_holder AS h ON h.vendor_id = a.vendor_id
-JOIN venues_allocation_round AS r ON r.id = $1
-"""
-_SAVE_RESULT = (
-    "UPDATE venues_allocation_round SET result = $2::jsonb, applications_digest = $3, drawn_at = now(),"
-    " drawn_by = $4 WHERE id = $1"
-)
 
 
-async def _draw_by_statements(connection: asyncpg.Connection, round_id: uuid.UUID, office: uuid.UUID) -> int:
-    async with connection.transaction():
-        round_ = await connection.fetchrow(_LOAD_ROUND, round_id)
-        pitches = await connection.fetch(_LOAD_PITCHES, round_id)
-        rows = await connection.fetch(_LOAD_APPLICATIONS, round_id)
-        applications = [
-            draw.Application(applicant_ref=row[2], tier=2, choices=tuple(str(c) for c in row[3])) for row in rows
-        ]
-        by_ref = {row[2]: (row[0], row[1]) for row in rows}
-        numbers = {str(p[0]): p[1] for p in pitches}
-        result = draw.draw(
-            round_id=str(round_id),
-            seed=bytes(round_[1]),
-            beacon_value=None,
-            pitch_ids=[str(p[0]) for p in pitches],
-            applications=applications,
-        )
-        await connection.execute(_SAVE_TIERS, [row[0] for row in rows], [2] * len(rows))
-        winners = [by_ref[a.applicant_ref] for a in result.assignments]
-        await connection.execute(_SAVE_HOLDERS, [vendor for _, vendor in winners])
-        await connection.execute(
-            _SAVE_ALLOCATIONS,
-            round_id,
-            [uuid.uuid4() for _ in winners],
-            [application for application, _ in winners],
-            [uuid.UUID(a.pitch_id) for a in result.assignments],
-            [numbers[a.pitch_id] for a in result.assignments],
-            [vendor for _, vendor in winners],
-            [a.choice_rank for a in result.assignments],
-        )
-        await connection.execute(
-            _SAVE_RESULT, round_id, msgspec.json.encode(result).decode(), result.applications_digest, office
-        )
-    return len(result.assignments)
-
-
-async def _draw_once(url: str, round_id: uuid.UUID, office: uuid.UUID) -> int:
-    if _service_draw is not None:
-        engine = create_async_engine(sqlalchemy_url(url), pool_size=1)
-        try:
-            maker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-            async with maker() as session:
-                result = await _service_draw(
-                    session,
-                    round_id,
-                    drawn_by=office,
-                    beacon_value=None,
-                    now=dt.datetime.now(dt.UTC),
-                    zone=CITY,
-                )
-                await session.commit()
-            return len(result.assignments)
-        finally:
-            await engine.dispose()
-    connection = await asyncpg.connect(url)
+async def _draw_once(url: str, round_id: uuid.UUID, office: uuid.UUID) -> tuple[int, float]:
+    """One draw through the service (`venues.rounds.run_draw`): load, draw and save, then commit; the seconds
+    count from the first statement to the commit, on a connection already open."""
+    engine = create_async_engine(sqlalchemy_url(url), pool_size=1)
     try:
-        return await _draw_by_statements(connection, round_id, office)
+        maker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        async with maker() as session:
+            await (await session.connection()).exec_driver_sql("SELECT 1")
+            await session.commit()
+            started = time.perf_counter()
+            result = await rounds.run_draw(
+                session, round_id, drawn_by=office, beacon_value=None, now=dt.datetime.now(dt.UTC), zone=CITY
+            )
+            await session.commit()
+            return len(result.assignments), time.perf_counter() - started
     finally:
-        await connection.close()
+        await engine.dispose()
 
 
 async def _pure_draw_input(url: str, round_id: uuid.UUID) -> dict[str, Any]:
@@ -527,9 +457,8 @@ def measure_draw(url: str, seeded: Seeded) -> dict[str, float]:
     timed = []
     assigned = 0
     for round_id in seeded.draw_rounds[:DRAW_RUNS]:
-        started = time.perf_counter()
-        assigned = asyncio.run(_draw_once(url, round_id, seeded.office_id))
-        timed.append(time.perf_counter() - started)
+        assigned, seconds = asyncio.run(_draw_once(url, round_id, seeded.office_id))
+        timed.append(seconds)
     tracemalloc.start()
     asyncio.run(_draw_once(url, seeded.draw_rounds[DRAW_RUNS], seeded.office_id))
     _, peak = tracemalloc.get_traced_memory()
@@ -545,7 +474,6 @@ def measure_draw(url: str, seeded: Seeded) -> dict[str, float]:
         "pure s": statistics.median(pure),
         "peak MB": peak / 1e6,
         "assigned": float(assigned),
-        "via service": 1.0 if _service_draw is not None else 0.0,
     }
 
 
@@ -760,7 +688,7 @@ def report(
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT MET"
 
-    via = "venues.rounds.run_draw" if draw_figures["via service"] else "bench statements (rounds not merged)"
+    via = "through venues.rounds.run_draw"
     printer(
         f"\nvenues: the draw, {DRAW_APPLICANTS} applicants × {DRAW_PITCHES} pitches × {DRAW_CHOICES} choices ({via})"
     )
