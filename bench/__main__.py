@@ -290,7 +290,7 @@ def main() -> None:
         if not venues_bench.served_operation(base, "post", r"/api/v1/venues/\{[^}]+\}/pitches"):
             skipped["POST /venues/{id}/pitches"] = "this flexreg serves no POST /venues/{id}/pitches (404 route)"
         else:
-            path = f"/api/v1/venues/{seeded.pitch_probe}/pitches"
+            path = f"/api/v1/venues/{seeded.pitch_probe[0]}/pitches"
             status, answer = venues_bench.probe(base, path, venues_bench.pitch_probe_body(seeded), seeded.office_token)
             if status != 201:
                 skipped["POST /venues/{id}/pitches"] = f"the probe request was answered {status}: {answer[:300]}"

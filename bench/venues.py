@@ -84,7 +84,7 @@ class Seeded:
     office_token: str
     lookup_points: list[tuple[float, float]]
     pitch_venues: list[tuple[uuid.UUID, float, float]]  # id, south-west corner
-    pitch_probe: uuid.UUID
+    pitch_probe: tuple[uuid.UUID, float, float]  # a venue of its own, as pitch_venues
     road_zones: list[tuple[uuid.UUID, float, float]]
     road_probe: tuple[uuid.UUID, float, float]
     draw_rounds: list[uuid.UUID]
@@ -343,7 +343,7 @@ async def seed(url: str, env: dict[str, str]) -> Seeded:
         office_token=token,
         lookup_points=points,
         pitch_venues=pitch_venues[:VENUES],
-        pitch_probe=pitch_venues[VENUES][0],
+        pitch_probe=pitch_venues[VENUES],
         road_zones=road_zones[:VENUES],
         road_probe=road_zones[VENUES],
         draw_rounds=draw_rounds,
@@ -661,8 +661,8 @@ def probe(base: str, path: str, body: dict[str, Any], token: str) -> tuple[int, 
 
 
 def pitch_probe_body(seeded: Seeded) -> dict[str, Any]:
-    venue = next(v for v in seeded.pitch_venues if v[0] == seeded.pitch_venues[0][0])
-    return {"label": "probe", "geometry": _polygon(venue[1] + 0.5 * DLON, venue[2] + 0.5 * DLAT, 1.0, 1.5)}
+    _, lon0, lat0 = seeded.pitch_probe
+    return {"label": "probe", "geometry": _polygon(lon0 + 0.5 * DLON, lat0 + 0.5 * DLAT, 1.0, 1.5)}
 
 
 def road_probe_body(seeded: Seeded, first: dt.datetime) -> dict[str, Any]:
