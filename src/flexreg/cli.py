@@ -13,13 +13,16 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 from urllib.parse import urlsplit
 
 from core.auth import StaffRole
 from core.db import create_engine, create_sessionmaker, database_url, transaction
 from core.errors import DomainError
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from flexreg.demo import DemoCity
 
 logger = logging.getLogger("flexreg")
 
@@ -85,8 +88,8 @@ def base_url(host: str, port: int) -> str:
     return f"http://{_address(shown, port)}"
 
 
-def ready_block(url: str, *, demo: bool) -> str:
-    """What a person starting the service needs: where the API and its docs are, and the demo accounts."""
+def ready_block(url: str, *, demo: bool, city: DemoCity | None = None) -> str:
+    """What a person starting the service needs: where the API and its docs are, the demo accounts and places."""
     from flexreg import demo as demo_city
 
     lines = [
@@ -98,6 +101,8 @@ def ready_block(url: str, *, demo: bool) -> str:
     ]
     if demo:
         lines += ["", *demo_city.account_lines()]
+    if city is not None:
+        lines += ["", *demo_city.city_lines(city, url)]
     lines += ["", "Stop with Ctrl-C.", "=" * 72]
     return "\n".join(lines)
 
@@ -154,8 +159,7 @@ def serve(settings: Settings, host: str, port: int, workers: int, *, demo: bool 
     from granian.log import LogLevels
 
     migrate(settings)
-    if demo:
-        asyncio.run(_demo(settings))
+    city = asyncio.run(_demo(settings)) if demo else None
     url = base_url(host, port)
     logger.info("starting on %s (%s worker%s)", url, workers, "" if workers == 1 else "s")
     server = Granian(
@@ -173,7 +177,7 @@ def serve(settings: Settings, host: str, port: int, workers: int, *, demo: bool 
     # Announced from the main process once a worker answers, so it is the last thing a new user reads.
     server.on_startup(
         lambda: threading.Thread(
-            target=_announce_when_ready, args=(url, ready_block(url, demo=demo)), daemon=True
+            target=_announce_when_ready, args=(url, ready_block(url, demo=demo, city=city)), daemon=True
         ).start()
     )
     server.serve()
@@ -200,12 +204,12 @@ async def _create_account(settings: Settings, args: argparse.Namespace) -> None:
         await engine.dispose()
 
 
-async def _demo(settings: Settings) -> None:
+async def _demo(settings: Settings) -> DemoCity:
     from flexreg.demo import build_demo_city
 
     engine = create_engine(settings)
     try:
-        await build_demo_city(create_sessionmaker(engine), settings)
+        return await build_demo_city(create_sessionmaker(engine), settings)
     finally:
         await engine.dispose()
 
@@ -275,11 +279,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
     elif args.command == "serve":
         serve(settings, args.host, args.port, args.workers, demo=args.demo)
     elif args.command == "demo":
-        from flexreg.demo import account_lines
+        from flexreg.demo import account_lines, city_lines
 
         migrate(settings)
-        asyncio.run(_demo(settings))
-        print("\n".join(["", *account_lines()]))  # noqa: T201
+        city = asyncio.run(_demo(settings))
+        print("\n".join(["", *account_lines(), "", *city_lines(city)]))  # noqa: T201
     elif args.command == "create-account":
         asyncio.run(_create_account(settings, args))
 
