@@ -52,6 +52,7 @@ from venues.models import (
     Pitch,
     RoadOccupancy,
     RoadOccupancyPeriod,
+    RoundPitch,
     Venue,
 )
 from venues.road_rules import FEE_EXEMPTION_BASIS, Period, RoadCheck
@@ -303,7 +304,8 @@ async def _holdings(
     session: AsyncSession, zone_id: uuid.UUID, hull: Period, periods: Sequence[Period], city: ZoneInfo
 ) -> list[road_rules.Holding]:
     """What holds the zone during the request's periods: approved and pending occupancies (their periods that
-    meet the request's), and pitches allocated for a term that meets the request's days (all day long)."""
+    meet the request's), and pitches offered in a round or allocated for a term that meets the request's days
+    (all day long)."""
     span = Range(hull[0], hull[1], bounds="[)")
     rows = await session.execute(
         select(RoadOccupancy.id, RoadOccupancy.footprint, RoadOccupancyPeriod.during)
@@ -327,13 +329,26 @@ async def _holdings(
     ]
     first_day = hull[0].astimezone(city).date()
     last_day = (hull[1] - dt.timedelta(microseconds=1)).astimezone(city).date()
-    pitches = await session.execute(
+    # A pitch offered in a round holds its footprint for the round's whole term from the moment the round
+    # opens, drawn or not: the draw may hand it to anyone, and a road occupancy granted on top of it meanwhile
+    # would be a second grant of the same ground. Held allocations count too: a pitch passed down the waiting
+    # list is held for the allocation's own term.
+    offered = (
+        select(Pitch.label, Pitch.geometry, RoundPitch.term_start, RoundPitch.term_end)
+        .join(RoundPitch, RoundPitch.pitch_id == Pitch.id)
+        .where(Pitch.venue_id == zone_id, RoundPitch.term_start <= last_day, RoundPitch.term_end >= first_day)
+    )
+    held = (
         select(Pitch.label, Pitch.geometry, Allocation.term_start, Allocation.term_end)
         .join(Allocation, and_(Allocation.pitch_id == Pitch.id, Allocation.status == "held"))
         .where(Pitch.venue_id == zone_id, Allocation.term_start <= last_day, Allocation.term_end >= first_day)
-        .order_by(Pitch.label)
     )
+    pitches = await session.execute(offered.union_all(held).order_by("label", "term_start", "term_end"))
+    seen: set[tuple[str, dt.date, dt.date]] = set()
     for row in pitches:
+        if (row.label, row.term_start, row.term_end) in seen:
+            continue  # the round's pitch and the allocation it drew for the same term: one holding
+        seen.add((row.label, row.term_start, row.term_end))
         term: Period = (_midnight(row.term_start, city), _midnight(row.term_end + dt.timedelta(days=1), city))
         if any(road_rules.overlaps(term, period) for period in periods):
             holdings.append(

@@ -20,7 +20,7 @@ from registry.models import Account, Jurisdiction, Vendor
 from tests.builders import NEIGHBOUR_SQUARE, auth_headers
 from tests.problems import assert_problem
 from tests.registry.builders import make_account, make_jurisdiction, make_vendor, vendor_headers
-from tests.venues.builders import box, make_feature, make_venue, point
+from tests.venues.builders import box, make_feature, make_pitch, make_venue, point
 from tests.venues.road_builders import (
     TOMORROW_MORNING,
     at,
@@ -30,6 +30,7 @@ from tests.venues.road_builders import (
     make_road_zone,
     period,
 )
+from tests.venues.round_builders import make_round
 from venues.models import RoadOccupancy, RoadOccupancyPeriod, Venue
 from venues.road_rules import Period
 
@@ -207,6 +208,22 @@ async def test_an_allocated_pitch_of_the_zone_holds_its_footprint_for_its_term(
     problem = await _refused(client, city, session, body(city.zone))
     assert _check(problem, "no_overlap")["refs"] == [f"pitch {pitch.label}"]
     after_term = body(city.zone, periods=[(at(1, 10, month=7), at(1, 12, month=7))])
+    response = await client.post(URL, json=after_term, headers=city.as_vendor())
+    assert response.status_code == 201, response.text
+
+
+async def test_a_pitch_offered_in_an_open_round_holds_its_footprint_for_the_round_term(
+    client: httpx.AsyncClient, city: City, session: AsyncSession
+) -> None:
+    # Not drawn yet, nobody holds it: the draw may hand it to anyone for the whole term, so the ground is spoken for.
+    pitch = await make_pitch(session, venue=city.zone, created_by=city.staff, geometry=box(-17.5, 0, -16, 1.2))
+    await make_round(session, jurisdiction_code=city.jurisdiction.code, created_by=city.staff, pitches=[pitch])
+    await session.commit()
+    during_term = body(city.zone, periods=[(at(2, 10, month=7), at(2, 12, month=7))])
+    problem = await _refused(client, city, session, during_term)
+    assert "no_overlap" in _failed(problem)
+    assert _check(problem, "no_overlap")["refs"] == [f"pitch {pitch.label}"]
+    after_term = body(city.zone, periods=[(at(1, 10, month=10), at(1, 12, month=10))])
     response = await client.post(URL, json=after_term, headers=city.as_vendor())
     assert response.status_code == 201, response.text
 
