@@ -35,7 +35,7 @@ from venues.access import managed_by
 from venues.errors import PitchLabelTaken, PitchNotFound, PitchRejected, VenueNotFound, VenueNotOpen
 from venues.models import HOLDING_OCCUPANCY_STATUSES, Pitch, PitchRevision, PlaceStatus, RoadOccupancy, Venue
 from venues.siting import Check, VenueKind
-from venues.venues import area_shape, footprint_columns, get_managed_venue, get_venue, status_errors
+from venues.venues import area_shape, current_status, footprint_columns, get_managed_venue, get_venue, status_errors
 
 # Pitches that hold their ground against a new one: a suspended pitch comes back, a closed one does not.
 STANDING: Final = ("open", "suspended")
@@ -133,7 +133,8 @@ async def mark_pitch(
     """
     require_role(principal, "street_office", "admin")
     venue = await get_managed_venue(session, principal, venue_id, lock=True)
-    if venue.status == "closed":
+    # The standing at `now`, not the stored status: a closure announced for a later day does not block yet.
+    if current_status(venue.status, venue.status_from, venue.status_until, now) == "closed":
         raise VenueNotOpen("A closed venue takes no new pitches")
     area = area_shape(geometry, coordinate_system=coordinate_system)
     label = label.strip()

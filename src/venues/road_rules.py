@@ -136,21 +136,20 @@ def refused_fields(checks: Iterable[RoadCheck]) -> list[tuple[str, str]]:
 
 
 def _zone_open(zone: Zone, periods: Sequence[Period]) -> RoadCheck:
-    if zone.status == "closed":
-        return RoadCheck(check="zone_open", passed=False, detail="the zone is closed", field="zone_id")
-    if zone.status == "suspended":
+    # Judged per period, not by the stored status: a suspension refuses only the periods it covers (none once
+    # its `until` has passed), and a closure only the periods that end after its `from` (none before it).
+    if zone.status in ("suspended", "closed"):
         start = zone.status_from or dt.datetime.min.replace(tzinfo=dt.UTC)
-        end = zone.status_until or dt.datetime.max.replace(tzinfo=dt.UTC)
+        end = (zone.status_until if zone.status == "suspended" else None) or dt.datetime.max.replace(tzinfo=dt.UTC)
         hit = [i for i, period in enumerate(periods) if overlaps(period, (start, end))]
         if hit:
-            until = f" until {zone.status_until.isoformat()}" if zone.status_until else ""
-            return RoadCheck(
-                check="zone_open",
-                passed=False,
-                detail=f"the zone is suspended{until} during {_listed(hit)}",
-                field="zone_id",
-                periods=hit,
-            )
+            if zone.status == "closed":
+                since = f" from {zone.status_from.isoformat()}" if zone.status_from else ""
+                detail = f"the zone is closed{since}, during {_listed(hit)}"
+            else:
+                until = f" until {zone.status_until.isoformat()}" if zone.status_until else ""
+                detail = f"the zone is suspended{until} during {_listed(hit)}"
+            return RoadCheck(check="zone_open", passed=False, detail=detail, field="zone_id", periods=hit)
     return RoadCheck(check="zone_open", passed=True, detail="the zone is open for every period")
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import coords
+from core.clock import FixedClock
 from core.settings import Settings
 from flexreg.app import create_app
 from registry.models import Account, Jurisdiction, Vendor
@@ -352,6 +353,34 @@ async def test_a_suspended_or_closed_zone_takes_no_requests(
     await session.commit()
     later = body(city.zone, periods=[(at(18, 10), at(18, 12))])
     assert _failed(await _refused(client, city, session, later)) == ["zone_open"]
+
+
+async def test_a_zone_is_judged_by_its_standing_now_not_its_stored_status(
+    client: httpx.AsyncClient, city: City, session: AsyncSession, clock: FixedClock
+) -> None:
+    # A suspension that has run out blocks nothing, though the row still says suspended.
+    city.zone.status = "suspended"
+    city.zone.status_reason = "道路维修"
+    city.zone.status_from = at(15, 0)
+    city.zone.status_until = at(16, 0)
+    await session.merge(city.zone)
+    await session.commit()
+    clock.set(at(16, 9))
+    response = await client.post(URL, json=body(city.zone), headers=city.as_vendor())
+    assert response.status_code == 201, response.text
+    # A closure announced for the 20th takes requests for the days before it, not after.
+    city.zone.status = "closed"
+    city.zone.status_from = at(20, 0)
+    city.zone.status_until = None
+    await session.merge(city.zone)
+    await session.commit()
+    before = body(city.zone, periods=[(at(18, 10), at(18, 12))])
+    response = await client.post(URL, json=before, headers=city.as_vendor())
+    assert response.status_code == 201, response.text
+    after = body(city.zone, footprint=box(-10, 0, -8.8, 1.2), periods=[(at(20, 10), at(20, 12))])
+    problem = await _refused(client, city, session, after)
+    assert _failed(problem) == ["zone_open"]
+    assert problem["errors"][0]["field"] == "zone_id"
 
 
 async def test_the_zones_capacity_counts_occupancies_at_the_busiest_instant(

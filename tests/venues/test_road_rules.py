@@ -170,6 +170,15 @@ def test_a_suspension_refuses_only_the_periods_it_covers() -> None:
     assert not checks([EVENING], zone=zone(status="closed"))["zone_open"].passed
 
 
+def test_a_closure_refuses_only_the_periods_that_end_after_its_from() -> None:
+    closing = zone(status="closed", status_from=at(17, 0))
+    assert checks([EVENING], zone=closing)["zone_open"].passed, "the closure has not begun on the 16th"
+    refused = checks([EVENING, (at(17, 19), at(17, 21)), (at(20, 19), at(20, 21))], zone=closing)["zone_open"]
+    assert not refused.passed
+    assert refused.periods == [1, 2]
+    assert refused.field == "zone_id"
+
+
 def test_the_activitys_category_chooses_the_buffers() -> None:
     gate = siting.Feature(ref="gate", kind="school_gate", shape=point(10.6, 80))
     food = load_catalogue().activity("prepackaged_snacks")

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import coords
-from tests.clock import TODAY
+from core.clock import FixedClock
+from tests.clock import START, TODAY
 from tests.problems import assert_problem
 from tests.venues.builders import DONGCHENG_CENTRE, box, geojson, wgs
 from tests.venues.places_world import VENUES, World, counts, days_ago, establish, mark, venue_body, world
@@ -459,6 +460,25 @@ async def test_a_closed_venue_takes_no_new_pitches(client: Client, world: World,
     )
     before = await counts(session)
     assert_problem(await mark(client, world, venue["id"], "A-01", box(-1, -1, 0, 0)), 409, "venue_not_open")
+    assert await counts(session) == before
+
+
+async def test_a_closure_announced_for_a_later_day_takes_pitches_until_that_day(
+    client: Client, world: World, session: AsyncSession, clock: FixedClock
+) -> None:
+    venue = await establish(client, world)
+    closes = START + dt.timedelta(days=3)
+    response = await client.post(
+        f"{VENUES}/{venue['id']}/status",
+        json={"status": "closed", "reason": "社区中心改建", "from": closes.isoformat()},
+        headers={**world.office, "If-Match": '"1"'},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["current_status"] == "open"
+    assert (await mark(client, world, venue["id"], "A-01", box(-1, -1, 0, 0))).status_code == 201
+    clock.set(closes)
+    before = await counts(session)
+    assert_problem(await mark(client, world, venue["id"], "A-02", box(1, 1, 2, 2)), 409, "venue_not_open")
     assert await counts(session) == before
 
 
