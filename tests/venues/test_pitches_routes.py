@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.clock import FixedClock
 from tests.clock import START
 from tests.problems import assert_problem
 from tests.registry.builders import make_vendor
@@ -273,10 +274,10 @@ async def test_a_closed_pitch_frees_its_ground_and_is_checked_again_to_reopen(
     assert stored.status == "closed"
 
 
-async def test_a_suspended_pitch_still_holds_its_ground(client: Client, world: World) -> None:
+async def test_a_suspended_pitch_still_holds_its_ground(client: Client, world: World, clock: FixedClock) -> None:
     venue = await establish(client, world)
     pitch = (await mark(client, world, venue["id"], "A-01", box(0, 0, 1, 1))).json()
-    until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=400)).isoformat()
+    until = (clock.now() + dt.timedelta(days=400)).isoformat()
     response = await client.post(
         f"{PITCHES}/{pitch['id']}/status",
         json={"status": "suspended", "reason": "井盖维修", "until": until},
