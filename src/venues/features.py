@@ -277,21 +277,25 @@ async def amend_feature(
     unknown = set(changes) - AMENDABLE
     if unknown:
         raise ValueError(f"not amendable: {sorted(unknown)}")
+    columns: dict[str, Any] = {}
     if geometry is not None:
         shape = any_shape(geometry, coordinate_system=coordinate_system)
         _, boundary = await _boundary(session, principal, feature.jurisdiction_code)
         _touching(shape, boundary)
-        for column, value in _feature_columns(shape).items():
-            setattr(feature, column, value)
+        columns.update(_feature_columns(shape))
     if "kind" in changes:
-        feature.kind = changes["kind"]
+        columns["kind"] = changes["kind"]
     if "buffer_m" in changes:
-        feature.buffer_m = changes["buffer_m"]
+        columns["buffer_m"] = changes["buffer_m"]
     if "name" in changes:
-        feature.name = changes["name"].strip() if changes["name"] else None
-    feature.version += 1
-    feature.updated_at = now
-    await session.flush()
+        columns["name"] = changes["name"].strip() if changes["name"] else None
+    changed = {column: value for column, value in columns.items() if getattr(feature, column) != value}
+    if changed:  # nothing to change: the feature is answered as it stands, same version and ETag
+        for column, value in changed.items():
+            setattr(feature, column, value)
+        feature.version += 1
+        feature.updated_at = now
+        await session.flush()
     return Recorded(feature, await affected_pitches(session, feature))
 
 

@@ -220,9 +220,13 @@ async def amend_pitch(
     precondition: Precondition,
     now: dt.datetime,
 ) -> Pitch:
-    """Relabel or redraw a pitch; a new shape is checked again against the venue as it stands now."""
+    """Relabel or redraw a pitch; a new shape is checked again against the venue as it stands now.
+
+    When nothing would change (no field, or each as it stands), the pitch is answered as it is: no new
+    version, no revision."""
     pitch, venue = await _managed_pitch(session, principal, pitch_id)
     precondition.check(pitch.version, what="pitch")
+    changed = False
     if label is not None:
         label = label.strip()
         if not label:
@@ -232,15 +236,21 @@ async def amend_pitch(
             if taken is not None:
                 raise PitchLabelTaken(f"The venue already has a pitch labelled {label}")
             pitch.label = label
+            changed = True
     if geometry is not None:
         area = area_shape(geometry, coordinate_system=coordinate_system)
-        checks = await check_in_venue(session, venue, area, excluding=pitch.id)
-        _refuse_unless_passed(checks)
-        for column, value in footprint_columns(area).items():
-            setattr(pitch, column, value)
-        pitch.checks = [msgspec.to_builtins(check) for check in checks]
-        pitch.rules_version = siting.load_siting_rules().version
-        pitch.venue_revision = venue.version
+        columns = footprint_columns(area)
+        if any(getattr(pitch, column) != value for column, value in columns.items()):
+            checks = await check_in_venue(session, venue, area, excluding=pitch.id)
+            _refuse_unless_passed(checks)
+            for column, value in columns.items():
+                setattr(pitch, column, value)
+            pitch.checks = [msgspec.to_builtins(check) for check in checks]
+            pitch.rules_version = siting.load_siting_rules().version
+            pitch.venue_revision = venue.version
+            changed = True
+    if not changed:
+        return pitch
     pitch.version += 1
     pitch.updated_at = now
     await _record_revision(session, pitch, change="amended", reason=reason, actor=principal.account_id)

@@ -570,18 +570,24 @@ async def amend_venue(
     """Change some fields of a venue the caller manages; the whole venue is checked again as it would stand.
 
     Order: 404 outside the caller's jurisdiction, then If-Match (428/412), then the rules (422). Pitches
-    already drawn keep the revision they were checked against; a smaller venue does not move them.
+    already drawn keep the revision they were checked against; a smaller venue does not move them. When
+    nothing would change, the venue is answered as it stands (no new version, revision or counter bump).
     """
     venue = await get_managed_venue(session, principal, venue_id, lock=True)
     precondition.check(venue.version, what="venue")
     unknown = set(changes) - AMENDABLE
     if unknown:
         raise ValueError(f"not amendable: {sorted(unknown)}")
+    if not changes and geometry is None:
+        return venue  # nothing to change: same version and ETag, no revision, no counter bump
     plan = dataclasses.replace(plan_of(venue), **changes)
     plan = await _check_plan(
         session, principal, plan, geometry=geometry, coordinate_system=coordinate_system, today=today
     )
-    for column, value in _columns(plan).items():
+    changed = {column: value for column, value in _columns(plan).items() if getattr(venue, column) != value}
+    if not changed:
+        return venue  # every field given as it already stands
+    for column, value in changed.items():
         setattr(venue, column, value)
     venue.version += 1
     venue.updated_at = now

@@ -97,6 +97,24 @@ async def test_moving_a_feature_lists_the_pitches_it_affects_where_it_now_stands
     assert len(reset.json()["affected_pitches"]) == 2
 
 
+async def test_an_amendment_that_changes_nothing_answers_the_feature_as_it_stands(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    feature = (
+        await client.post(FEATURES, json={"kind": "bus_stop", "geometry": point(0, -200)}, headers=world.office)
+    ).json()
+    path = f"{FEATURES}/{feature['id']}"
+    headers = {**world.office, "If-Match": '"1"'}
+    for body in ({}, {"kind": "bus_stop", "geometry": feature["geometry"]}):
+        response = await client.patch(path, json=body, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.headers["etag"] == '"1"', body
+        assert (response.json()["version"], response.json()["updated_at"]) == (1, feature["updated_at"])
+    stored = await session.get(RestrictedFeature, uuid.UUID(feature["id"]))
+    assert stored is not None
+    assert stored.version == 1
+
+
 @pytest.mark.parametrize(
     ("overrides", "status", "code", "field"),
     [

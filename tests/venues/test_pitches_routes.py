@@ -245,6 +245,22 @@ async def test_a_redrawn_pitch_is_checked_again_and_makes_a_revision(
     assert (revision.change, revision.reason) == ("amended", "让出消防通道")
 
 
+async def test_an_amendment_that_changes_nothing_answers_the_pitch_as_it_stands(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    venue = await establish(client, world)
+    pitch = (await mark(client, world, venue["id"], "A-01", box(0, 0, 1, 1))).json()
+    before = await counts(session)
+    headers = {**world.office, "If-Match": '"1"'}
+    for body in ({}, {"reason": "核对"}, {"label": "A-01", "geometry": pitch["geometry"]}):
+        response = await client.patch(f"{PITCHES}/{pitch['id']}", json=body, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.headers["etag"] == '"1"', body
+        assert response.json()["version"] == 1
+        assert response.json()["updated_at"] == pitch["updated_at"]
+    assert await counts(session) == before, "no revision"
+
+
 async def test_a_closed_pitch_frees_its_ground_and_is_checked_again_to_reopen(
     client: Client, world: World, session: AsyncSession
 ) -> None:

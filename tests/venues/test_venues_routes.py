@@ -404,6 +404,20 @@ async def test_an_amendment_changes_only_what_it_sends_and_makes_a_revision(
     assert revision.snapshot["name"] == "东华门便民市集"
 
 
+async def test_an_amendment_that_changes_nothing_answers_the_venue_as_it_stands(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    venue = await establish(client, world)
+    before = await counts(session)
+    headers = {**world.office, "If-Match": '"1"'}
+    for body in ({}, {"reason": "核对"}, {"name": venue["name"], "schedule": venue["schedule"]}):
+        response = await client.patch(f"{VENUES}/{venue['id']}", json=body, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.headers["etag"] == '"1"', body
+        assert response.json() == venue
+    assert await counts(session) == before, "no revision, no counter bump"
+
+
 async def test_an_amendment_is_checked_as_a_whole(client: Client, world: World, session: AsyncSession) -> None:
     venue = await establish(client, world, valid_from="2026-03-01")
     before = await counts(session)
