@@ -169,6 +169,21 @@ async def affected_pitches(session: AsyncSession, feature: RestrictedFeature) ->
     return affected
 
 
+async def _lock_venues_within_reach(
+    session: AsyncSession, bounds: tuple[float, float, float, float], kind: str, buffer_m: float | None
+) -> None:
+    """Lock (FOR UPDATE, in id order) every venue whose box the feature's reach meets, until the transaction ends.
+
+    Marking a pitch and requesting road occupancy lock their venue before they read the features near it; so
+    a feature recorded or moved at the same moment either waits for that pitch (and lists it as affected) or
+    is committed before the pitch's check reads the features. Id order: two features locking overlapping sets
+    of venues cannot deadlock.
+    """
+    widest = buffer_m if buffer_m is not None else _widest_reach(siting.load_siting_rules(), kind)
+    near = _expanded(bounds, widest + _MARGIN_M)
+    await session.execute(select(Venue.id).where(*_boxes_meet(Venue, near)).order_by(Venue.id).with_for_update())
+
+
 # --- recording and moving -------------------------------------------------------------------------------------
 
 
@@ -219,6 +234,7 @@ async def record_feature(
     code, boundary = await _boundary(session, principal, jurisdiction_code)
     shape = any_shape(geometry, coordinate_system=coordinate_system)
     _touching(shape, boundary)
+    await _lock_venues_within_reach(session, shape.bounds, kind, buffer_m)
     feature = RestrictedFeature(
         id=uuid.uuid4(),
         jurisdiction_code=code,
@@ -290,7 +306,16 @@ async def amend_feature(
     if "name" in changes:
         columns["name"] = changes["name"].strip() if changes["name"] else None
     changed = {column: value for column, value in columns.items() if getattr(feature, column) != value}
-    if changed:  # nothing to change: the feature is answered as it stands, same version and ETag
+    if changed.keys() - {"name"}:
+        # Where the feature will stand and how far it will reach: pitches marked there wait for it, or it for them.
+        after = {**{c: getattr(feature, c) for c in ("min_lon", "min_lat", "max_lon", "max_lat")}, **columns}
+        await _lock_venues_within_reach(
+            session,
+            (after["min_lon"], after["min_lat"], after["max_lon"], after["max_lat"]),
+            columns.get("kind", feature.kind),
+            columns.get("buffer_m", feature.buffer_m),
+        )
+    if changed:  # else nothing to change: the feature is answered as it stands, same version and ETag
         for column, value in changed.items():
             setattr(feature, column, value)
         feature.version += 1
