@@ -50,6 +50,10 @@ from venues.siting import VenueKind
 # A venue is a street block's market or a community hall, not a district: 1 km² is far above any real one
 # (the largest Beijing night markets cover a few hectares) and keeps every siting check's geometry small.
 MAX_VENUE_AREA_M2: Final = 1_000_000.0
+# The dates a venue plan may name: a year-1 `valid_from` or a year-9999 approval is a typing slip, not a plan
+# (and dates near the ends of the calendar overflow the day arithmetic of schedules and rounds).
+EARLIEST_DATE: Final = dt.date(2000, 1, 1)
+LATEST_DATE: Final = dt.date(2100, 12, 31)
 # Coordinates carry about a centimetre; a venue drawn along its jurisdiction's edge may poke out by a sliver.
 _OUTSIDE_TOLERANCE_M2: Final = 0.01
 
@@ -328,6 +332,15 @@ def plan_errors(plan: VenuePlan, *, today: dt.date) -> list[FieldError]:
         errors.append(
             FieldError("geometry", f"covers {area:.0f} m²; a venue may cover at most {MAX_VENUE_AREA_M2:.0f} m²")
         )
+    dates = [("valid_from", plan.valid_from), ("valid_to", plan.valid_to)]
+    dates += [(f"closed_dates[{i}]", day) for i, day in enumerate(plan.closed_dates)]
+    if plan.designation is not None:
+        dates.append(("designation.designated_on", plan.designation.designated_on))
+    if plan.joint_approval is not None:
+        dates.append(("joint_approval.valid_to", plan.joint_approval.valid_to))
+    for field, day in dates:
+        if day is not None and not EARLIEST_DATE <= day <= LATEST_DATE:
+            errors.append(FieldError(field, f"must be between {EARLIEST_DATE} and {LATEST_DATE}"))
     if plan.valid_to is not None and plan.valid_to < plan.valid_from:
         errors.append(FieldError("valid_to", "must not be before valid_from"))
     if len(set(plan.allowed_categories)) != len(plan.allowed_categories):

@@ -273,6 +273,37 @@ async def test_a_street_office_town_or_department_cannot_designate(
     assert await counts(session) == before
 
 
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"valid_from": "0001-01-01"}, "valid_from"),
+        ({"valid_from": "1999-12-31"}, "valid_from"),
+        ({"valid_to": "9999-12-31"}, "valid_to"),
+        ({"closed_dates": ["2026-10-01", "0001-01-01"]}, "closed_dates[1]"),
+        (
+            {"kind": "designated_zone", "designation": {**DESIGNATION, "designated_on": "0001-01-01"}},
+            "designation.designated_on",
+        ),
+        (
+            {"kind": "road_zone", "geometry": box(0, 0, 40, 4), "joint_approval": {**JOINT, "valid_to": "0001-01-01"}},
+            "joint_approval.valid_to",
+        ),
+        (
+            {"kind": "road_zone", "geometry": box(0, 0, 40, 4), "joint_approval": {**JOINT, "valid_to": "2101-01-01"}},
+            "joint_approval.valid_to",
+        ),
+    ],
+)
+async def test_dates_outside_2000_to_2100_are_refused_naming_the_field(
+    client: Client, world: World, session: AsyncSession, overrides: dict[str, Any], field: str
+) -> None:
+    before = await counts(session)
+    body = venue_body(world, **overrides)
+    problem = assert_problem(await client.post(VENUES, json=body, headers=world.office), 422, "validation_failed")
+    assert field in [error["field"] for error in problem["errors"]], problem
+    assert await counts(session) == before
+
+
 async def test_a_county_named_after_a_township_word_still_designates(client: Client, world: World) -> None:
     # 乡城县 is a county of Sichuan: the 乡 in its name does not make its government a township's.
     venue = await establish(
