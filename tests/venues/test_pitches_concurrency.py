@@ -1,24 +1,28 @@
-"""Ten overlapping pitches drawn at the same moment in one venue: exactly one is drawn, over HTTP."""
+"""Ten overlapping pitches drawn at the same moment in one venue, sent alternately to two `flexreg serve`
+processes on one database: exactly one is drawn, the other nine are rejected for the overlap, nothing 5xx."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from core.db import create_sessionmaker, sqlalchemy_url, transaction
 from core.settings import Settings
-from flexreg.app import create_app
 from registry.models import Account, Jurisdiction
 from tests.builders import auth_headers
 from tests.problems import assert_problem
 from tests.registry.builders import make_account, make_jurisdiction
 from tests.venues.builders import box, make_venue
+from tests.venues.servers import flexreg_servers
 from venues.models import Pitch, PitchRevision, Venue, VenueRevision
 
 pytestmark = pytest.mark.concurrency
@@ -26,20 +30,13 @@ DRAWERS = 10
 
 
 @pytest.fixture
-async def pooled_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine of its own with a real pool: the requests must hold separate connections at once."""
-    engine = create_async_engine(sqlalchemy_url(database_url), pool_size=DRAWERS, max_overflow=0)
+async def committing(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions that commit, outside the rollback fixture: the servers must see what is made."""
+    engine = create_async_engine(sqlalchemy_url(database_url), poolclass=NullPool)
     try:
-        yield engine
+        yield create_sessionmaker(engine)
     finally:
         await engine.dispose()
-
-
-async def _warm(engine: AsyncEngine) -> None:
-    """Open every pooled connection first: connecting takes long enough to serialise the race otherwise."""
-    connections = await asyncio.gather(*(engine.connect() for _ in range(DRAWERS)))
-    for connection in connections:
-        await connection.close()
 
 
 async def _cleanup(sessionmaker: async_sessionmaker[Any], made: dict[str, Any]) -> None:
@@ -54,9 +51,11 @@ async def _cleanup(sessionmaker: async_sessionmaker[Any], made: dict[str, Any]) 
         await session.execute(delete(Jurisdiction).where(Jurisdiction.code == made["jurisdiction"].code))
 
 
-async def test_ten_overlapping_pitches_at_once_draw_exactly_one(pooled_engine: AsyncEngine, settings: Settings) -> None:
-    """Each request commits on its own connection; the venue lock makes each check see the winner's pitch."""
-    sessionmaker = create_sessionmaker(pooled_engine)
+async def test_ten_overlapping_pitches_at_once_draw_exactly_one(
+    committing: async_sessionmaker[AsyncSession], database_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    """Each request commits in its own server's transaction; the venue lock makes each check see the winner's."""
+    sessionmaker = committing
     async with transaction(sessionmaker) as session:
         jurisdiction = await make_jurisdiction(session)
         staff = [
@@ -64,24 +63,30 @@ async def test_ten_overlapping_pitches_at_once_draw_exactly_one(pooled_engine: A
         ]
         venue = await make_venue(session, jurisdiction_code=jurisdiction.code, created_by=staff[0])
     made = {"jurisdiction": jurisdiction, "staff": staff, "venue": venue}
-    await _warm(pooled_engine)
-    app = create_app(settings, sessionmaker=sessionmaker)
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
-            start = asyncio.Event()
+        with flexreg_servers(database_url, settings, tmp_path, count=2) as served:
+            limits = httpx.Limits(max_connections=DRAWERS, max_keepalive_connections=DRAWERS)
+            async with contextlib.AsyncExitStack() as stack:
+                clients = [
+                    await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=60, limits=limits))
+                    for base in served.bases
+                ]
+                start = asyncio.Event()
 
-            async def draw(index: int) -> httpx.Response:
-                # Every pitch overlaps every other one (each shifted 5 cm east of the last), labels differ.
-                body = {"label": f"A-{index:02d}", "geometry": box(0.05 * index, 0, 1 + 0.05 * index, 1)}
-                await start.wait()
-                return await client.post(
-                    f"/api/v1/venues/{venue.id}/pitches", json=body, headers=auth_headers(settings, staff[index])
-                )
+                async def draw(index: int) -> httpx.Response:
+                    # Every pitch overlaps every other one (each shifted 5 cm east of the last), labels differ;
+                    # neighbours go to different processes.
+                    body = {"label": f"A-{index:02d}", "geometry": box(0.05 * index, 0, 1 + 0.05 * index, 1)}
+                    await start.wait()
+                    return await clients[index % 2].post(
+                        f"/api/v1/venues/{venue.id}/pitches", json=body, headers=auth_headers(settings, staff[index])
+                    )
 
-            tasks = [asyncio.create_task(draw(index)) for index in range(DRAWERS)]
-            await asyncio.sleep(0)
-            start.set()
-            responses = await asyncio.gather(*tasks)
+                tasks = [asyncio.create_task(draw(index)) for index in range(DRAWERS)]
+                await asyncio.sleep(0.1)
+                start.set()
+                responses = await asyncio.gather(*tasks)
+        assert all(r.status_code < 500 for r in responses), [r.text for r in responses if r.status_code >= 500]
         statuses = sorted(response.status_code for response in responses)
         assert statuses == [201] + [422] * (DRAWERS - 1), [r.text for r in responses]
         for response in responses:

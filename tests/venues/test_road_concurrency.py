@@ -14,17 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import email.utils
 import itertools
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,40 +38,15 @@ from tests.problems import assert_problem
 from tests.registry.builders import make_account, make_jurisdiction, make_vendor, vendor_headers
 from tests.venues.builders import box
 from tests.venues.road_builders import make_occupancy, make_road_zone, period
+from tests.venues.servers import Served, flexreg_servers
 from venues import geo
 from venues.models import RoadOccupancy, Venue
 
 pytestmark = pytest.mark.concurrency
 
-BIN = Path(sys.executable).parent
 CITY = ZoneInfo("Asia/Shanghai")
 VENDORS = 100
 URL = "/api/v1/road-occupancy-requests"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server's process group, SIGKILL if it lingers."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=10)
-
-
-@dataclass
-class Served:
-    bases: list[str]
-    database_url: str
-    now: dt.datetime  # the servers' clock, from their Date header
 
 
 @pytest.fixture(scope="module")
@@ -86,54 +54,10 @@ def served(server_url: str, settings: Settings, tmp_path_factory: pytest.TempPat
     """Two `flexreg serve` processes on one migrated scratch database, with the suite's signing keys."""
     name = f"flexreg_road_race_{os.getpid()}"
     url = asyncio.run(migrated_database(server_url, name))
-    var = tmp_path_factory.mktemp("road-race")
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "FLEXREG_VAR_DIR": str(var),
-        "FLEXREG_ENV": "development",
-        "FLEXREG_TIMEZONE": "Asia/Shanghai",
-        "FLEXREG_SECRET_KEY": settings.auth.secret_key.hex(),
-        "FLEXREG_DATA_KEY": settings.data.data_key.hex(),
-        "FLEXREG_RATE_LIMITS": "off",
-    }
-    servers: list[subprocess.Popen[bytes]] = []
-    logs = []
     try:
-        bases = []
-        for index in range(2):
-            port = _free_port()
-            log = (var / f"serve-{index}.log").open("wb")
-            logs.append(log)
-            servers.append(
-                subprocess.Popen(
-                    [str(BIN / "flexreg"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-            bases.append(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 90
-        now: dt.datetime | None = None
-        for index, base in enumerate(bases):
-            while True:
-                assert servers[index].poll() is None, (var / f"serve-{index}.log").read_text()
-                with contextlib.suppress(httpx.TransportError):
-                    answer = httpx.get(f"{base}/api/v1/activities", timeout=2)
-                    if answer.status_code == 200:
-                        now = email.utils.parsedate_to_datetime(answer.headers["date"])
-                        break
-                assert time.monotonic() < deadline, "the services did not start within 90 s"
-                time.sleep(0.2)
-        assert now is not None
-        yield Served(bases=bases, database_url=url, now=now)
+        with flexreg_servers(url, settings, tmp_path_factory.mktemp("road-race"), count=2) as served:
+            yield served
     finally:
-        for server in servers:
-            _stop(server)
-        for log in logs:
-            log.close()
         asyncio.run(drop_database(server_url, name))
 
 
