@@ -330,9 +330,9 @@ async def _mark_pitch(client: httpx.AsyncClient, world: World) -> httpx.Response
 
 async def _amend_pitch(client: httpx.AsyncClient, world: World) -> httpx.Response:
     pitch = await _the_pitch(client, world)
-    return await client.patch(
-        f"/api/v1/pitches/{pitch['id']}", json={"label": "A-01"}, headers=_if_match(world, pitch["version"])
-    )
+    # A real change (a PATCH that changes nothing writes nothing): 10 cm taller, the label kept for _the_pitch.
+    body = {"label": "A-01", "geometry": box(-0.5, -0.5, 0.5, 0.6)}
+    return await client.patch(f"/api/v1/pitches/{pitch['id']}", json=body, headers=_if_match(world, pitch["version"]))
 
 
 async def _pitch_status(client: httpx.AsyncClient, world: World) -> httpx.Response:
