@@ -71,6 +71,8 @@ MAX_BEACON_DELAY: Final = dt.timedelta(days=31)
 # 128 random bits: unguessable and unlinkable across rounds (a fresh value per application, DOMAIN §7.3).
 APPLICANT_REF_BYTES: Final = 16
 DEFAULT_PRIORITY_TIERS: Final[list[list[str]]] = [list(KEY_GROUPS)]
+# Fewest key groups in one tier: a tier is public, so a tier of one group would name the group of its applicants.
+MIN_TIER_GROUPS: Final = 2
 _LISTED: Final = 10  # ids named in one refusal at most
 
 _ONE_APPLICATION: Final = "uq_venues_round_application_round_id_vendor_id"
@@ -194,6 +196,18 @@ def check_round_terms(
     twice = _duplicates(named)
     if twice:
         errors.append(FieldError("priority_tiers", f"names a key group in more than one place: {', '.join(twice)}"))
+    # The tiers and every applicant_ref's tier are public: a tier of one group would publish that its applicants
+    # belong to that group (DOMAIN §7.3), so a tier names at least two groups.
+    small = [number for number, tier in enumerate(priority_tiers, start=1) if len(tier) < MIN_TIER_GROUPS]
+    if small:
+        errors.append(
+            FieldError(
+                "priority_tiers",
+                f"each tier names at least {MIN_TIER_GROUPS} key groups, since tiers and each applicant's tier are "
+                f"public and a tier of one group would reveal its applicants' group; tier(s) "
+                f"{', '.join(map(str, small))} name fewer",
+            )
+        )
     _refuse(errors)
 
 

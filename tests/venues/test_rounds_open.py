@@ -76,7 +76,7 @@ async def test_open_round_publishes_the_commitment_never_the_seed(
 
 async def test_open_round_with_tiers_and_a_beacon(client: httpx.AsyncClient, place: Place) -> None:
     beacon = {"description": "福彩3D 2026166期开奖号码", "available_after": "2026-06-20T21:30:00+08:00"}
-    tiers = [["employment_difficulty"], ["laid_off_unemployed", "migrant_worker"]]
+    tiers = [["employment_difficulty", "college_graduate"], ["laid_off_unemployed", "migrant_worker"]]
     response = await client.post(URL, json=_body(place, priority_tiers=tiers, beacon=beacon), headers=place.as_admin())
     assert response.status_code == 201, response.text
     body = response.json()
@@ -102,7 +102,10 @@ async def test_open_round_with_tiers_and_a_beacon(client: httpx.AsyncClient, pla
             },
             "applications_close_at",
         ),
-        ({"priority_tiers": [["college_graduate"], ["college_graduate"]]}, "priority_tiers"),
+        (
+            {"priority_tiers": [["college_graduate", "migrant_worker"], ["college_graduate", "employment_difficulty"]]},
+            "priority_tiers",
+        ),
         (
             {"beacon": {"description": "福彩3D 2026160期", "available_after": "2026-06-19T21:30:00+08:00"}},
             "beacon.available_after",
@@ -128,6 +131,24 @@ async def test_open_round_refuses_bad_terms(
 ) -> None:
     response = await client.post(URL, json=_body(place, **overrides), headers=place.as_office())
     assert_problem(response, 422, "validation_failed", fields=[field])
+    assert await _rounds(session) == 0
+
+
+@pytest.mark.parametrize(
+    "tiers",
+    [
+        [["employment_difficulty"], ["college_graduate"]],
+        [["employment_difficulty", "college_graduate", "migrant_worker"], ["laid_off_unemployed"]],
+    ],
+    ids=["two_lone_groups", "one_lone_group"],
+)
+async def test_open_round_refuses_a_tier_of_one_key_group(
+    client: httpx.AsyncClient, place: Place, session: AsyncSession, tiers: list[list[str]]
+) -> None:
+    # Tiers and each applicant_ref's tier are public: a tier of one group would reveal its applicants' group.
+    response = await client.post(URL, json=_body(place, priority_tiers=tiers), headers=place.as_office())
+    body = assert_problem(response, 422, "validation_failed", fields=["priority_tiers"])
+    assert "reveal" in body["errors"][0]["message"]
     assert await _rounds(session) == 0
 
 

@@ -58,7 +58,8 @@ class BeaconOut(msgspec.Struct, kw_only=True):
 
 class OpenRound(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """`priority_tiers`: tier n holds applicants with a verified claim to any key group of list n (first match
-    wins), everyone else comes last; default `[[all four groups]]`, `[]` for no priority. The term and the
+    wins), everyone else comes last; each tier names at least two groups (a tier is public: one group alone would
+    reveal its applicants' group); default `[[all four groups]]`, `[]` for no priority. The term and the
     close are checked against each other and the clock (422 naming the field)."""
 
     name: RoundName
@@ -310,8 +311,9 @@ class RoundController(Controller):
             "lie outside your jurisdiction (the same 422 `validation_failed` naming `pitch_ids`, listing them), "
             "repeated pitches, pitches of two jurisdictions, a term ending before it starts or longer than 366 days, "
             "a close in the past, more than 366 days ahead or after the term starts, a beacon available before the "
-            "close or more than 31 days after it, and repeated key "
-            "groups in `priority_tiers` (422 naming the field); closed or suspended venues (409 `venue_not_open`) "
+            "close or more than 31 days after it, key groups repeated in `priority_tiers` and a tier naming fewer "
+            "than two groups (422 naming `priority_tiers`: tiers and each applicant's tier are public, so a tier of "
+            "one group would reveal its applicants' group, DOMAIN §7.3); closed or suspended venues (409 `venue_not_open`) "
             "and pitches (409 `pitch_not_open`); a pitch already in a round with an overlapping term (409 "
             "`pitch_in_another_round`). Answers 201 with the round's Location."
         ),
