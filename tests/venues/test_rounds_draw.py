@@ -171,6 +171,38 @@ async def test_the_draw_refuses_before_the_close_and_twice(
     assert await _allocations(session) == 3
 
 
+async def test_a_round_without_a_beacon_is_drawn_with_no_body(
+    client: httpx.AsyncClient, closed: Applied, session: AsyncSession
+) -> None:
+    # Nothing to send: the body is optional (`{}` works as well, see the tests above).
+    response = await client.post(f"{closed.url}/draw", headers=closed.place.as_office())
+    assert response.status_code == 200, response.text
+    assert verify(response.json()).matches
+    assert await _drawn(session, closed.round)
+    assert await _allocations(session) == 3
+
+
+async def test_a_round_with_a_beacon_drawn_with_no_body_names_beacon_value(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, clock: FixedClock
+) -> None:
+    made = await make_applied_round(
+        session, settings, beacon_description="福彩3D 2026166期开奖号码", beacon_available_after=CLOSE
+    )
+    await session.commit()
+    clock.set(AFTER_CLOSE)
+    response = await client.post(f"{made.url}/draw", headers=made.place.as_office())
+    assert_problem(response, 422, "validation_failed", fields=["beacon_value"])
+    assert not await _drawn(session, made.round)
+
+
+def test_the_draw_body_is_optional_in_the_schema(app: Any) -> None:
+    operation = app.openapi_schema.to_schema()["paths"]["/api/v1/allocation-rounds/{round_id}/draw"]["post"]
+    assert operation["requestBody"].get("required", False) is False
+    assert operation["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/DrawRound"
+    }
+
+
 async def test_a_round_with_a_beacon_needs_its_value_once_it_exists(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings, clock: FixedClock
 ) -> None:

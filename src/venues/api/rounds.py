@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi.spec import OpenAPI, RequestBody, Schema
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from core.auth import requires
@@ -132,7 +133,7 @@ class ApplicationOut(msgspec.Struct, kw_only=True):
 
 class DrawRound(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """`beacon_value`: the beacon's public value, exactly as published (required when the round names one, refused
-    when it names none: send `{}`)."""
+    when it names none: send no body, or `{}`)."""
 
     beacon_value: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
 
@@ -295,6 +296,24 @@ def _application_out(application: Any) -> ApplicationOut:
     )
 
 
+DRAW_PATH = "/api/v1/allocation-rounds/{round_id}/draw"
+
+
+def document_draw_body(schema: OpenAPI) -> None:
+    """The draw's body may be left out (Litestar marks every body required): a round without a beacon is drawn
+    with no body, or `{}`; the schema names DrawRound, not its `null` alternative."""
+    item = (schema.paths or {}).get(DRAW_PATH)
+    body = item.post.request_body if item is not None and item.post is not None else None
+    if not isinstance(body, RequestBody):
+        return
+    body.required = False
+    for media in (body.content or {}).values():
+        if isinstance(media.schema, Schema) and media.schema.one_of:
+            kept = [item for item in media.schema.one_of if not (isinstance(item, Schema) and item.type == "null")]
+            if len(kept) == 1:
+                media.schema = kept[0]
+
+
 class RoundController(Controller):
     path = "/allocation-rounds"
     tags = ("allocation rounds",)
@@ -313,9 +332,9 @@ class RoundController(Controller):
             "a close in the past, more than 366 days ahead or after the term starts, a beacon available before the "
             "close or more than 31 days after it, key groups repeated in `priority_tiers` and a tier naming fewer "
             "than two groups (422 naming `priority_tiers`: tiers and each applicant's tier are public, so a tier of "
-            "one group would reveal its applicants' group, DOMAIN §7.3); closed or suspended venues (409 `venue_not_open`) "
-            "and pitches (409 `pitch_not_open`); a pitch already in a round with an overlapping term (409 "
-            "`pitch_in_another_round`). Answers 201 with the round's Location."
+            "one group would reveal its applicants' group, DOMAIN §7.3); closed or suspended venues (409 "
+            "`venue_not_open`) and pitches (409 `pitch_not_open`); a pitch already in a round with an overlapping "
+            "term (409 `pitch_in_another_round`). Answers 201 with the round's Location."
         ),
         opt={PROBLEMS_OPT: (VenueNotOpen, PitchNotOpen, PitchInAnotherRound)},
     )
@@ -442,7 +461,8 @@ class RoundController(Controller):
         security=[{"bearer": []}],
         description=(
             "Street offices of the round's jurisdiction and admins; vendors and departments 403, another "
-            "jurisdiction's office 404 `round_not_found` before any state is checked. Answers the public results. "
+            "jurisdiction's office 404 `round_not_found` before any state is checked. The body may be left out for a "
+            "round without a beacon. Answers the public results. "
             "Refuses a draw before the close (409 `round_still_open`), a second draw (409 `round_already_drawn`), "
             "a round with a beacon drawn without `beacon_value` or one without a beacon drawn with it (422 naming "
             "`beacon_value`) or before the beacon exists (409 `beacon_not_available`), and a draw while key-group "
@@ -465,15 +485,15 @@ class RoundController(Controller):
         self,
         request: Request[Any, Any, Any],
         round_id: FromPath[uuid.UUID],
-        data: JSONBody[DrawRound],
         principal: CurrentPrincipal,
         session: DbSession,
+        data: JSONBody[DrawRound | None] = None,
     ) -> RoundResultsOut:
         result = await rounds.draw_round(
             session,
             principal,
             round_id,
-            beacon_value=data.beacon_value,
+            beacon_value=data.beacon_value if data is not None else None,
             now=_now(request),
             zone=_zone(request),
         )
