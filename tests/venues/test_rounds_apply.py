@@ -120,6 +120,14 @@ async def test_apply_refuses_bad_choices(
     assert await _applications(session) == 0
 
 
+def test_apply_documents_the_status_it_answers_for_too_many_choices(app: Any) -> None:
+    # The test above: six choices or none is a 422 naming `choices`; the description says so, not 400.
+    paths = app.openapi_schema.to_schema()["paths"]
+    description = paths["/api/v1/allocation-rounds/{round_id}/applications"]["post"]["description"]
+    assert "400" not in description
+    assert "more than five choices or none (422" in description
+
+
 @pytest.mark.parametrize(
     ("what", "status", "code"),
     [

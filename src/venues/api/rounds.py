@@ -417,8 +417,8 @@ class RoundController(Controller):
         description=(
             "Vendors only; others 403. Answers 201 with the application and its `applicant_ref`, the random "
             "pseudonym the public results show. Refuses repeated choices, choices outside the round, an unknown "
-            "`activity_code` or one a chosen pitch's venue does not allow (422 naming the field; more than five "
-            "or none is a 400); a closed or suspended venue (409 `venue_not_open`) or pitch (409 "
+            "`activity_code` or one a chosen pitch's venue does not allow, and more than five choices or none (422 "
+            "`validation_failed` naming the field); a closed or suspended venue (409 `venue_not_open`) or pitch (409 "
             "`pitch_not_open`); after the close (409 `applications_closed`); a second application (409 "
             "`already_applied`); and a vendor holding a pitch for an overlapping term (409 `already_holds_pitch`)."
         ),
