@@ -35,6 +35,7 @@ from registry import claims as registry_claims
 from registry.policies import KEY_GROUPS
 from venues import allocations, draw
 from venues.access import managed_by
+from venues.venues import current_status
 from venues.errors import (
     AlreadyApplied,
     AlreadyHoldsPitch,
@@ -245,7 +246,7 @@ async def open_round(
     )
     rows = (
         await session.execute(
-            select(Pitch.id, Pitch.pitch_no, Pitch.status, Venue.status.label("venue_status"), Venue.jurisdiction_code)
+            select(Pitch.id, Pitch.pitch_no, Pitch.venue_id, Venue.kind, Venue.jurisdiction_code, *_STANDING)
             .join(Venue, Venue.id == Pitch.venue_id)
             .where(Pitch.id == any_(_uuids("pitch_ids", pitch_ids)), managed_by(principal, Venue.jurisdiction_code))
         )
@@ -256,10 +257,10 @@ async def open_round(
         raise InvalidInput.for_field("pitch_ids", f"no such pitch in your jurisdiction: {_listed(missing)}")
     if len({row.jurisdiction_code for row in rows}) > 1:
         raise InvalidInput.for_field("pitch_ids", "the pitches of a round lie in one jurisdiction")
-    closed_venues = [pitch_id for pitch_id in pitch_ids if found[pitch_id].venue_status != "open"]
+    closed_venues = [pitch_id for pitch_id in pitch_ids if not _venue_open(found[pitch_id], now)]
     if closed_venues:
         raise VenueNotOpen(f"The venue of these pitches is closed or suspended: {_listed(closed_venues)}")
-    closed = [pitch_id for pitch_id in pitch_ids if found[pitch_id].status != "open"]
+    closed = [pitch_id for pitch_id in pitch_ids if not _pitch_open(found[pitch_id], now)]
     if closed:
         raise PitchNotOpen(f"These pitches are closed or suspended: {_listed(closed)}")
 
@@ -294,6 +295,26 @@ async def open_round(
     )
     await flush_or_raise(session, {_PITCH_IN_ROUND: _pitch_in_another_round})
     return _view(round_, now, pitch_count=len(pitch_ids), application_count=0, pitch_ids=list(pitch_ids))
+
+
+# A pitch's and its venue's status columns, for `current_status`: a suspension or closure counts from its `from`
+# (and a suspension until its `until`), not from when it was recorded.
+_STANDING: Final = (
+    Pitch.status,
+    Pitch.status_from,
+    Pitch.status_until,
+    Venue.status.label("venue_status"),
+    Venue.status_from.label("venue_status_from"),
+    Venue.status_until.label("venue_status_until"),
+)
+
+
+def _venue_open(row: Any, now: dt.datetime) -> bool:
+    return current_status(row.venue_status, row.venue_status_from, row.venue_status_until, now) == "open"
+
+
+def _pitch_open(row: Any, now: dt.datetime) -> bool:
+    return current_status(row.status, row.status_from, row.status_until, now) == "open"
 
 
 def _pitch_in_another_round() -> PitchInAnotherRound:
@@ -431,14 +452,24 @@ async def apply_to_round(
     repeated = _duplicates(choices)
     if repeated:
         raise InvalidInput.for_field("choices", f"names a pitch more than once: {_listed(repeated)}")
+    # The chosen pitches' venues FOR SHARE (in id order), before their status is read: a status change of a venue
+    # or of one of its pitches locks the venue FOR UPDATE, so it either committed before this read or waits for
+    # this application to commit; an application never slips in past a closure it did not see.
+    await session.execute(
+        select(Venue.id)
+        .where(
+            Venue.id.in_(
+                select(Pitch.venue_id)
+                .join(RoundPitch, RoundPitch.pitch_id == Pitch.id)
+                .where(RoundPitch.round_id == round_id, Pitch.id == any_(_uuids("chosen", choices)))
+            )
+        )
+        .order_by(Venue.id)
+        .with_for_update(read=True)
+    )
     rows = (
         await session.execute(
-            select(
-                RoundPitch.pitch_id,
-                Pitch.status,
-                Venue.status.label("venue_status"),
-                Venue.allowed_categories,
-            )
+            select(RoundPitch.pitch_id, Venue.allowed_categories, *_STANDING)
             .join(Pitch, Pitch.id == RoundPitch.pitch_id)
             .join(Venue, Venue.id == Pitch.venue_id)
             .where(RoundPitch.round_id == round_id, RoundPitch.pitch_id == any_(_uuids("choices", choices)))
@@ -458,10 +489,10 @@ async def apply_to_round(
                 "activity_code",
                 f"{activity.category} is not allowed at the venue of these chosen pitches: {_listed(refusing)}",
             )
-    closed_venues = [choice for choice in choices if found[choice].venue_status != "open"]
+    closed_venues = [choice for choice in choices if not _venue_open(found[choice], now)]
     if closed_venues:
         raise VenueNotOpen(f"The venue of these chosen pitches takes no applications now: {_listed(closed_venues)}")
-    closed = [choice for choice in choices if found[choice].status != "open"]
+    closed = [choice for choice in choices if not _pitch_open(found[choice], now)]
     if closed:
         raise PitchNotOpen(f"These chosen pitches are closed or suspended: {_listed(closed)}")
     holding = await session.scalar(

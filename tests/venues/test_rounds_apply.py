@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import FixedClock
 from core.settings import Settings
+from tests.clock import START
 from tests.problems import assert_problem
 from tests.venues.builders import box, make_pitch
 from tests.venues.round_builders import CLOSE, Place, make_allocation, make_application, make_place, make_round
@@ -148,6 +149,34 @@ async def test_apply_refuses_places_not_open(
     )
     assert_problem(response, 409, code)
     assert await _applications(session) == 0
+
+
+@pytest.mark.parametrize("what", ["venue", "pitch"])
+@pytest.mark.parametrize(
+    ("status", "starts", "ends"),
+    [("suspended", -48, -1), ("closed", 24, None)],
+    ids=["suspension_over", "closure_not_yet"],
+)
+async def test_apply_judges_a_status_by_its_period(
+    client: httpx.AsyncClient,
+    open_round: Open,
+    session: AsyncSession,
+    what: str,
+    status: str,
+    starts: int,
+    ends: int | None,
+) -> None:
+    # A suspension whose `until` has passed no longer blocks; a closure from tomorrow does not block yet.
+    target = open_round.place.venue if what == "venue" else open_round.place.pitches[1]
+    target.status = status
+    target.status_reason = "社区改造"
+    target.status_from = START + dt.timedelta(hours=starts)
+    target.status_until = None if ends is None else START + dt.timedelta(hours=ends)
+    await session.commit()
+    response = await client.post(
+        open_round.url, json={"choices": open_round.choices(1)}, headers=open_round.place.as_vendor()
+    )
+    assert response.status_code == 201, response.text
 
 
 async def test_apply_refuses_after_the_close(

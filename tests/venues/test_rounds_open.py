@@ -233,6 +233,32 @@ async def test_open_round_refuses_closed_places(
     assert await _rounds(session) == 0
 
 
+@pytest.mark.parametrize("what", ["venue", "pitch"])
+@pytest.mark.parametrize(
+    ("status", "starts", "ends"),
+    [("suspended", -48, -1), ("closed", 24, None)],
+    ids=["suspension_over", "closure_not_yet"],
+)
+async def test_open_round_judges_a_status_by_its_period(
+    client: httpx.AsyncClient,
+    place: Place,
+    session: AsyncSession,
+    what: str,
+    status: str,
+    starts: int,
+    ends: int | None,
+) -> None:
+    # A suspension whose `until` has passed no longer blocks; a closure from tomorrow does not block yet.
+    target = place.venue if what == "venue" else place.pitches[1]
+    target.status = status
+    target.status_reason = "道路施工"
+    target.status_from = START + dt.timedelta(hours=starts)
+    target.status_until = None if ends is None else START + dt.timedelta(hours=ends)
+    await session.commit()
+    response = await client.post(URL, json=_body(place), headers=place.as_office())
+    assert response.status_code == 201, response.text
+
+
 async def test_a_pitch_is_in_one_round_per_overlapping_term(
     client: httpx.AsyncClient, place: Place, session: AsyncSession
 ) -> None:
