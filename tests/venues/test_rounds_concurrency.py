@@ -12,17 +12,18 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from core.clock import FixedClock
 from core.db import create_sessionmaker, drop_database, sqlalchemy_url, transaction
 from core.settings import Settings
 from flexreg.app import create_app
+from tests.clock import START
 from tests.conftest import migrated_database
 from tests.registry.builders import make_vendor
 from tests.venues.round_builders import CLOSE, Applied, make_applied_round
-from venues.models import Allocation, AllocationRound, RoundApplication
+from venues.models import Allocation, AllocationRound, RoundApplication, Venue
 
 pytestmark = pytest.mark.concurrency
 APPLICANTS = 30
@@ -134,3 +135,45 @@ async def test_two_releases_of_one_allocation_at_once_have_one_winner(
     assert next(r for r in responses if r.status_code == 409).json()["code"] == "allocation_released"
     passed = select(func.count()).where(Allocation.round_id == made.round.id, Allocation.source == "waiting_list")
     assert await _count(pooled, passed) == 1
+
+
+async def test_an_application_waits_for_a_closure_of_its_venue_in_flight(
+    client: httpx.AsyncClient, pooled: AsyncEngine, settings: Settings
+) -> None:
+    """A closure holds the venue FOR UPDATE (as change_venue_status does); an application for a pitch of it takes
+    the venue FOR SHARE before it reads the status, so it waits, then sees the closure: 409, nothing written."""
+    made = await _applied(pooled, settings, pitches=2, vendors=0)
+    sessions = create_sessionmaker(pooled)
+    async with transaction(sessions) as session:
+        made.place.vendors.append(
+            await make_vendor(session, settings, residence_jurisdiction_code=made.place.jurisdiction.code)
+        )
+    url = f"{made.url}/applications"
+    async with sessions() as closer, closer.begin():
+        await closer.execute(select(Venue.id).where(Venue.id == made.place.venue.id).with_for_update())
+        await closer.execute(
+            update(Venue)
+            .where(Venue.id == made.place.venue.id)
+            .values(status="closed", status_reason="社区改造", status_from=START)
+        )
+        apply = asyncio.create_task(
+            client.post(url, json={"choices": [str(made.place.pitches[0].id)]}, headers=made.place.as_vendor())
+        )
+        # Until the application is seen waiting for a lock (or, wrongly, has answered without waiting).
+        for _ in range(600):  # a guard against a hang, not a timing threshold
+            if apply.done():
+                break
+            async with sessions() as probe:
+                waiting = await probe.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                )
+            if waiting:
+                break
+            await asyncio.sleep(0.05)
+    response = await apply
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "venue_not_open"
+    assert await _count(pooled, select(func.count()).where(RoundApplication.round_id == made.round.id)) == 0
