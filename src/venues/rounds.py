@@ -538,23 +538,38 @@ def tier_of(groups: frozenset[str], priority_tiers: Sequence[Sequence[str]]) -> 
     return len(priority_tiers) + 1
 
 
-async def _frozen(session: AsyncSession, round_: AllocationRound, zone: ZoneInfo) -> _Frozen:
+async def _frozen(session: AsyncSession, round_: AllocationRound, *, now: dt.datetime, zone: ZoneInfo) -> _Frozen:
     """Every application of the round with its tier, leaving out applicants who hold a pitch for an overlapping
-    term (one pitch per vendor per term); 409 `claims_pending` while a claim filed before the close is open."""
-    pitches = (
-        await session.execute(
-            select(RoundPitch.pitch_id, RoundPitch.pitch_no)
-            .where(RoundPitch.round_id == round_.id)
-            .order_by(RoundPitch.position)
-        )
-    ).all()
+    term (one pitch per vendor per term); 409 `claims_pending` while a claim filed before the close is open.
+
+    Only the round's pitches open at the draw (the pitch and its venue, `current_status` at `now`) are drawn:
+    choices of the others are dropped, and an application left with no choice is left out."""
+    pitches = [
+        pitch
+        for pitch in (
+            await session.execute(
+                select(RoundPitch.pitch_id, RoundPitch.pitch_no, *_STANDING)
+                .join(Pitch, Pitch.id == RoundPitch.pitch_id)
+                .join(Venue, Venue.id == Pitch.venue_id)
+                .where(RoundPitch.round_id == round_.id)
+                .order_by(RoundPitch.position)
+            )
+        ).all()
+        if _venue_open(pitch, now) and _pitch_open(pitch, now)
+    ]
+    drawn = {str(pitch.pitch_id) for pitch in pitches}
     # The driver straight, on the session's connection and transaction: tens of thousands of rows, their choices
     # as text (what the draw hashes), without a Python conversion per array item.
     driver = await driver_connection(session)
-    rows = await driver.fetch(_APPLICATIONS, round_.id, round_.term_start, round_.term_end)
+    fetched = await driver.fetch(_APPLICATIONS, round_.id, round_.term_start, round_.term_end)
+    rows = []
+    for application_id, vendor_id, ref, choices in fetched:
+        kept = tuple(choice for choice in choices if choice in drawn)
+        if kept:
+            rows.append((application_id, vendor_id, ref, kept))
     close_date = round_.applications_close_at.astimezone(zone).date()
     claims = await registry_claims.key_groups_at_close(
-        session, [row["vendor_id"] for row in rows], closed_at=round_.applications_close_at, close_date=close_date
+        session, [vendor_id for _, vendor_id, _, _ in rows], closed_at=round_.applications_close_at, close_date=close_date
     )
     if claims.pending:
         raise ClaimsPending(
@@ -569,7 +584,7 @@ async def _frozen(session: AsyncSession, round_: AllocationRound, zone: ZoneInfo
     for application_id, vendor_id, ref, choices in rows:
         held = groups.get(vendor_id)
         tier = last if held is None else tier_of(held, priority_tiers)
-        applications.append(draw.Application(applicant_ref=ref, tier=tier, choices=tuple(choices)))
+        applications.append(draw.Application(applicant_ref=ref, tier=tier, choices=choices))
         by_ref[ref] = (application_id, vendor_id)
     return _Frozen(
         applications=applications,
@@ -651,7 +666,7 @@ async def run_draw(
     if round_ is None:
         raise RoundNotFound()
     await _check_drawable(round_, beacon_value, now)
-    frozen = await _frozen(session, round_, zone)
+    frozen = await _frozen(session, round_, now=now, zone=zone)
     result = draw.draw(
         round_id=str(round_.id),
         seed=round_.seed,
@@ -745,7 +760,7 @@ async def get_results(session: AsyncSession, round_id: uuid.UUID) -> draw.DrawRe
 
 # awaiting_draw: applied, not drawn yet; allocated: holds a pitch (from the draw or the waiting list); waiting: on
 # the waiting list; released: gave up the pitch they had; left_out: held a pitch for an overlapping term at the
-# draw, so their application was not in the frozen list.
+# draw, or none of their choices was open at the draw, so their application was not in the frozen list.
 MyRoundStatus = Literal["awaiting_draw", "allocated", "waiting", "released", "left_out"]
 # A choice's fate in the draw: the one they got, one an applicant ahead of them took first, or one below the
 # choice they got (never needed).

@@ -21,7 +21,7 @@ from flexreg.verify_draw import verify
 from registry.models import Vendor
 from tests.builders import auth_headers
 from tests.problems import assert_problem
-from tests.registry.builders import make_account, make_claim, make_jurisdiction
+from tests.registry.builders import make_account, make_claim, make_jurisdiction, make_vendor
 from tests.venues.builders import box, make_pitch
 from tests.venues.round_builders import (
     CLOSE,
@@ -142,6 +142,46 @@ async def test_custom_tier_order(
     served = [entry["applicant_ref"] for entry in results["order"]]
     assert served[0] == made.refs[2]
     assert set(served[1:3]) == {made.refs[1], made.refs[3]}
+
+
+async def test_the_draw_leaves_out_pitches_not_open_at_the_draw(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, clock: FixedClock
+) -> None:
+    made = await make_applied_round(session, settings, pitches=3, vendors=4)
+    closed, suspended_once, fine = made.place.pitches
+    only_closed = await make_vendor(session, settings, residence_jurisdiction_code=made.place.jurisdiction.code)
+    lost = await make_application(session, round_=made.round, vendor=only_closed, choices=[closed])
+    closed.status, closed.status_reason, closed.status_from = "closed", "社区改造", CLOSE
+    # A suspension over before the draw does not keep a pitch out.
+    suspended_once.status, suspended_once.status_reason = "suspended", "管线检修"
+    suspended_once.status_from, suspended_once.status_until = BEFORE_CLOSE, CLOSE
+    await session.commit()
+    clock.set(AFTER_CLOSE)
+
+    response = await client.post(f"{made.url}/draw", headers=made.place.as_office())
+    assert response.status_code == 200, response.text
+    results = response.json()
+    assert results["pitch_ids"] == [str(suspended_once.id), str(fine.id)]
+    assert {entry["applicant_ref"] for entry in results["order"]} == set(made.refs.values())
+    assert all(entry["choices"] == [str(suspended_once.id), str(fine.id)] for entry in results["order"])
+    assert {a["pitch_id"] for a in results["assignments"]} == {str(suspended_once.id), str(fine.id)}
+    assert verify(results).matches
+    assert await _allocations(session) == 2
+    left = await session.scalar(select(RoundApplication.position).where(RoundApplication.id == lost.id))
+    assert left is None
+
+
+async def test_the_draw_leaves_out_pitches_of_a_venue_closed_at_the_draw(
+    client: httpx.AsyncClient, closed: Applied, session: AsyncSession
+) -> None:
+    venue = closed.place.venue
+    venue.status, venue.status_reason, venue.status_from = "closed", "街区改造", CLOSE
+    await session.commit()
+    response = await client.post(f"{closed.url}/draw", headers=closed.place.as_office())
+    assert response.status_code == 200, response.text
+    results = response.json()
+    assert (results["pitch_ids"], results["order"], results["assignments"]) == ([], [], [])
+    assert await _allocations(session) == 0
 
 
 async def test_a_claim_filed_before_the_close_and_still_pending_blocks_the_draw(

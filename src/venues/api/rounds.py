@@ -468,7 +468,9 @@ class RoundController(Controller):
             "`beacon_value`) or before the beacon exists (409 `beacon_not_available`), and a draw while key-group "
             "claims of applicants filed before the close are undecided (409 `claims_pending`). Tiers use only "
             "claims filed before the close, verified and valid on the close's date; applicants holding a pitch "
-            "for an overlapping term are left out of the frozen list."
+            "for an overlapping term are left out of the frozen list. Only the round's pitches open at the draw (the "
+            "pitch and its venue) are drawn and published in `pitch_ids`: choices of the others are dropped, and an "
+            "application left with no choice is left out."
         ),
         opt={
             PROBLEMS_OPT: (
