@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from sqlalchemy import ARRAY, Select, Text, any_, bindparam, exists, func, select
+from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlalchemy.types import Uuid
@@ -33,9 +34,8 @@ from core.pagination import Page, keyset_page
 from registry import catalogue
 from registry import claims as registry_claims
 from registry.policies import KEY_GROUPS
-from venues import allocations, draw
+from venues import allocations, draw, geo
 from venues.access import managed_by
-from venues.venues import current_status
 from venues.errors import (
     AlreadyApplied,
     AlreadyHoldsPitch,
@@ -45,6 +45,7 @@ from venues.errors import (
     ClaimsPending,
     PitchInAnotherRound,
     PitchNotOpen,
+    PitchOccupied,
     RoundAlreadyDrawn,
     RoundNotDrawn,
     RoundNotFound,
@@ -52,14 +53,18 @@ from venues.errors import (
     VenueNotOpen,
 )
 from venues.models import (
+    HOLDING_OCCUPANCY_STATUSES,
     Allocation,
     AllocationRound,
     Pitch,
+    RoadOccupancy,
+    RoadOccupancyPeriod,
     RoundApplication,
     RoundPitch,
     RoundStatus,
     Venue,
 )
+from venues.venues import current_status
 
 MAX_ROUND_PITCHES: Final = 5000
 # A free pitch rotates (DOMAIN §8.1: monthly to quarterly terms); a year is the longest term a round hands out.
@@ -264,6 +269,18 @@ async def open_round(
     if closed:
         raise PitchNotOpen(f"These pitches are closed or suspended: {_listed(closed)}")
 
+    on_roads = [pitch_id for pitch_id in pitch_ids if found[pitch_id].kind == "road_zone"]
+    if on_roads:
+        # A road zone's occupancies and its pitches held for a term exclude each other: lock the zones (as a road
+        # request does), so an occupancy approved at this moment and this round are decided one after the other.
+        await allocations.lock_road_zones_of(session, on_roads)
+        occupied = await _occupied(session, on_roads, term_start=term_start, term_end=term_end, zone=zone)
+        if occupied:
+            raise PitchOccupied(
+                "A road occupancy, approved or awaiting its permit, holds part of these pitches during the term: "
+                f"{_listed(occupied)}"
+            )
+
     seed = secrets.token_bytes(32)
     round_ = AllocationRound(
         id=uuid.uuid4(),
@@ -295,6 +312,40 @@ async def open_round(
     )
     await flush_or_raise(session, {_PITCH_IN_ROUND: _pitch_in_another_round})
     return _view(round_, now, pitch_count=len(pitch_ids), application_count=0, pitch_ids=list(pitch_ids))
+
+
+async def _occupied(
+    session: AsyncSession, pitch_ids: Sequence[uuid.UUID], *, term_start: dt.date, term_end: dt.date, zone: ZoneInfo
+) -> list[uuid.UUID]:
+    """The road-zone pitches (of `pitch_ids`, in that order) whose area an approved or pending occupancy of their
+    zone reaches into during the term's days (in the city's calendar, all day long), as siting judges overlap."""
+    term = Range(
+        dt.datetime.combine(term_start, dt.time(0, 0), tzinfo=zone),
+        dt.datetime.combine(term_end + dt.timedelta(days=1), dt.time(0, 0), tzinfo=zone),
+        bounds="[)",
+    )
+    meets_term = exists().where(
+        RoadOccupancyPeriod.occupancy_id == RoadOccupancy.id, RoadOccupancyPeriod.during.op("&&")(term)
+    )
+    rows = await session.execute(
+        select(Pitch.id, Pitch.geometry, RoadOccupancy.footprint)
+        .join(RoadOccupancy, RoadOccupancy.zone_id == Pitch.venue_id)
+        .where(
+            Pitch.id == any_(_uuids("road_pitch_ids", pitch_ids)),
+            RoadOccupancy.status.in_(HOLDING_OCCUPANCY_STATUSES),
+            RoadOccupancy.span.op("&&")(term),
+            meets_term,
+        )
+    )
+    hit: set[uuid.UUID] = set()
+    for pitch_id, geometry, footprint in rows:
+        if pitch_id in hit:
+            continue
+        area = geo.to_shape(geometry)
+        projection = geo.projection_of(area)
+        if geo.interiors_meet(projection.to_metres(area), projection.to_metres(geo.to_shape(footprint))):
+            hit.add(pitch_id)
+    return [pitch_id for pitch_id in pitch_ids if pitch_id in hit]
 
 
 # A pitch's and its venue's status columns, for `current_status`: a suspension or closure counts from its `from`
@@ -569,7 +620,10 @@ async def _frozen(session: AsyncSession, round_: AllocationRound, *, now: dt.dat
             rows.append((application_id, vendor_id, ref, kept))
     close_date = round_.applications_close_at.astimezone(zone).date()
     claims = await registry_claims.key_groups_at_close(
-        session, [vendor_id for _, vendor_id, _, _ in rows], closed_at=round_.applications_close_at, close_date=close_date
+        session,
+        [vendor_id for _, vendor_id, _, _ in rows],
+        closed_at=round_.applications_close_at,
+        close_date=close_date,
     )
     if claims.pending:
         raise ClaimsPending(

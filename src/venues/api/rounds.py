@@ -32,6 +32,7 @@ from venues.errors import (
     ClaimsPending,
     PitchInAnotherRound,
     PitchNotOpen,
+    PitchOccupied,
     RoundAlreadyDrawn,
     RoundNotDrawn,
     RoundNotFound,
@@ -334,9 +335,10 @@ class RoundController(Controller):
             "than two groups (422 naming `priority_tiers`: tiers and each applicant's tier are public, so a tier of "
             "one group would reveal its applicants' group, DOMAIN §7.3); closed or suspended venues (409 "
             "`venue_not_open`) and pitches (409 `pitch_not_open`); a pitch already in a round with an overlapping "
-            "term (409 `pitch_in_another_round`). Answers 201 with the round's Location."
+            "term (409 `pitch_in_another_round`); a pitch of a road zone whose area an approved or pending road "
+            "occupancy reaches into during the term's days (409 `pitch_occupied`). Answers 201 with the round's Location."
         ),
-        opt={PROBLEMS_OPT: (VenueNotOpen, PitchNotOpen, PitchInAnotherRound)},
+        opt={PROBLEMS_OPT: (VenueNotOpen, PitchNotOpen, PitchInAnotherRound, PitchOccupied)},
     )
     async def open_round(
         self,
