@@ -296,7 +296,8 @@ async def test_a_road_zone_pitch_held_by_an_occupancy_during_the_term_is_refused
         URL, json=_body(place, pitch_ids=[str(early.id), str(taken.id), str(pending.id)]), headers=place.as_office()
     )
     body = assert_problem(refused, 409, "pitch_occupied")
-    assert str(taken.id) in body["detail"] and str(pending.id) in body["detail"]
+    assert str(taken.id) in body["detail"]
+    assert str(pending.id) in body["detail"]
     assert str(early.id) not in body["detail"]
     assert await _rounds(session) == 0
     free = [str(early.id), str(withdrawn.id), str(beside.id)]

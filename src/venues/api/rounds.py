@@ -336,7 +336,8 @@ class RoundController(Controller):
             "one group would reveal its applicants' group, DOMAIN §7.3); closed or suspended venues (409 "
             "`venue_not_open`) and pitches (409 `pitch_not_open`); a pitch already in a round with an overlapping "
             "term (409 `pitch_in_another_round`); a pitch of a road zone whose area an approved or pending road "
-            "occupancy reaches into during the term's days (409 `pitch_occupied`). Answers 201 with the round's Location."
+            "occupancy reaches into during the term's days (409 `pitch_occupied`). Answers 201 with the round's "
+            "Location."
         ),
         opt={PROBLEMS_OPT: (VenueNotOpen, PitchNotOpen, PitchInAnotherRound, PitchOccupied)},
     )
