@@ -14,17 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import email.utils
 import itertools
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,100 +38,31 @@ from tests.problems import assert_problem
 from tests.registry.builders import make_account, make_jurisdiction, make_vendor, vendor_headers
 from tests.venues.builders import box
 from tests.venues.road_builders import make_occupancy, make_road_zone, period
+from tests.venues.servers import Servers, serving
 from venues import geo
 from venues.models import RoadOccupancy, Venue
 
 pytestmark = pytest.mark.concurrency
 
-BIN = Path(sys.executable).parent
 CITY = ZoneInfo("Asia/Shanghai")
 VENDORS = 100
 URL = "/api/v1/road-occupancy-requests"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server's process group, SIGKILL if it lingers."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=10)
-
-
-@dataclass
-class Served:
-    bases: list[str]
-    database_url: str
-    now: dt.datetime  # the servers' clock, from their Date header
-
-
 @pytest.fixture(scope="module")
-def served(server_url: str, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(server_url: str, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     """Two `flexreg serve` processes on one migrated scratch database, with the suite's signing keys."""
     name = f"flexreg_road_race_{os.getpid()}"
     url = asyncio.run(migrated_database(server_url, name))
-    var = tmp_path_factory.mktemp("road-race")
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "FLEXREG_VAR_DIR": str(var),
-        "FLEXREG_ENV": "development",
-        "FLEXREG_TIMEZONE": "Asia/Shanghai",
-        "FLEXREG_SECRET_KEY": settings.auth.secret_key.hex(),
-        "FLEXREG_DATA_KEY": settings.data.data_key.hex(),
-        "FLEXREG_RATE_LIMITS": "off",
-    }
-    servers: list[subprocess.Popen[bytes]] = []
-    logs = []
     try:
-        bases = []
-        for index in range(2):
-            port = _free_port()
-            log = (var / f"serve-{index}.log").open("wb")
-            logs.append(log)
-            servers.append(
-                subprocess.Popen(
-                    [str(BIN / "flexreg"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-            bases.append(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 90
-        now: dt.datetime | None = None
-        for index, base in enumerate(bases):
-            while True:
-                assert servers[index].poll() is None, (var / f"serve-{index}.log").read_text()
-                with contextlib.suppress(httpx.TransportError):
-                    answer = httpx.get(f"{base}/api/v1/activities", timeout=2)
-                    if answer.status_code == 200:
-                        now = email.utils.parsedate_to_datetime(answer.headers["date"])
-                        break
-                assert time.monotonic() < deadline, "the services did not start within 90 s"
-                time.sleep(0.2)
-        assert now is not None
-        yield Served(bases=bases, database_url=url, now=now)
+        with serving(url, settings, tmp_path_factory.mktemp("road-race")) as servers:
+            yield servers
     finally:
-        for server in servers:
-            _stop(server)
-        for log in logs:
-            log.close()
         asyncio.run(drop_database(server_url, name))
 
 
 @pytest.fixture
-async def committing(served: Served) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def committing(served: Servers) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     engine = create_async_engine(sqlalchemy_url(served.database_url), poolclass=NullPool)
     try:
         yield create_sessionmaker(engine)
@@ -153,7 +77,7 @@ class Street:
     period: tuple[dt.datetime, dt.datetime]
 
 
-async def _street(committing: async_sessionmaker[AsyncSession], settings: Settings, served: Served, n: int) -> Street:
+async def _street(committing: async_sessionmaker[AsyncSession], settings: Settings, served: Servers, n: int) -> Street:
     """A sidewalk zone valid around the servers' today, `n` vendors, and tomorrow 10:00–12:00 in the city."""
     today = served.now.astimezone(CITY).date()
     tomorrow = today + dt.timedelta(days=1)
@@ -179,7 +103,7 @@ def _link(i: int) -> dict[str, Any]:
 
 
 async def test_a_hundred_requests_for_a_chain_of_overlapping_footprints_never_approve_two_that_meet(
-    served: Served, committing: async_sessionmaker[AsyncSession], settings: Settings
+    served: Servers, committing: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
     street = await _street(committing, settings, served, VENDORS)
     start = asyncio.Event()
@@ -235,7 +159,7 @@ async def test_a_hundred_requests_for_a_chain_of_overlapping_footprints_never_ap
 
 
 async def test_simultaneous_withdrawals_of_one_occupancy_have_one_winner(
-    served: Served, committing: async_sessionmaker[AsyncSession], settings: Settings
+    served: Servers, committing: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
     street = await _street(committing, settings, served, 1)
     [vendor] = street.vendors
@@ -266,7 +190,7 @@ async def test_simultaneous_withdrawals_of_one_occupancy_have_one_winner(
 
 
 async def test_a_request_that_waits_too_long_for_the_zones_lock_is_told_to_retry(
-    served: Served, committing: async_sessionmaker[AsyncSession], settings: Settings
+    served: Servers, committing: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
     """lock_timeout while another transaction holds the zone: 409 zone_busy with Retry-After, not a 500."""
     street = await _street(committing, settings, served, 1)

@@ -1,14 +1,17 @@
 """Races the database decides: 30 applications of one vendor at once, several draws of one round at once, two
 releases of one allocation at once. Each request runs in its own committing session on a pooled engine, on a
-database of this module's own (dropped at the end), through the app as clients call it: no 5xx, one winner."""
+database of this module's own (dropped at the end), through the app as clients call it: no 5xx, one winner.
+The applications go alternately to two real `flexreg serve` processes on that database (tests/venues/servers.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -23,6 +26,7 @@ from tests.clock import START
 from tests.conftest import migrated_database
 from tests.registry.builders import make_vendor
 from tests.venues.round_builders import CLOSE, Applied, make_applied_round
+from tests.venues.servers import Servers, serving
 from venues.models import Allocation, AllocationRound, RoundApplication, Venue
 
 pytestmark = pytest.mark.concurrency
@@ -81,22 +85,48 @@ async def _count(pooled: AsyncEngine, query: Any) -> int:
         return int(await session.scalar(query) or 0)
 
 
+@pytest.fixture(scope="module")
+def two_servers(race_url: str, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    """Two `flexreg serve` processes on this module's database ("Done when": races across app processes)."""
+    with serving(race_url, settings, tmp_path_factory.mktemp("round-race")) as servers:
+        yield servers
+
+
 async def test_thirty_applications_of_one_vendor_at_once_make_one(
-    client: httpx.AsyncClient, pooled: AsyncEngine, settings: Settings
+    two_servers: Servers, pooled: AsyncEngine, settings: Settings
 ) -> None:
-    made = await _applied(pooled, settings, pitches=3, vendors=0)
+    # The servers run on the real clock: the round closes a day after their now, its term starts after that.
+    close = two_servers.now + dt.timedelta(days=1)
+    term_start = close.astimezone(ZoneInfo(settings.timezone)).date() + dt.timedelta(days=1)
+    made = await _applied(
+        pooled,
+        settings,
+        pitches=3,
+        vendors=0,
+        applications_close_at=close,
+        term_start=term_start,
+        term_end=term_start + dt.timedelta(days=30),
+        created_at=two_servers.now,
+    )
     async with transaction(create_sessionmaker(pooled)) as session:
         vendor = await make_vendor(session, settings, residence_jurisdiction_code=made.place.jurisdiction.code)
     made.place.vendors.append(vendor)
     url = f"{made.url}/applications"
     choices = [str(pitch.id) for pitch in made.place.pitches]
 
-    responses = await _at_once(
-        APPLICANTS,
-        lambda index: client.post(
-            url, json={"choices": choices[index % 3 :] or choices}, headers=made.place.as_vendor()
-        ),
-    )
+    limits = httpx.Limits(max_connections=APPLICANTS, max_keepalive_connections=APPLICANTS)
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=60, limits=limits))
+            for base in two_servers.bases
+        ]
+        # Alternately to the two processes.
+        responses = await _at_once(
+            APPLICANTS,
+            lambda index: clients[index % 2].post(
+                url, json={"choices": choices[index % 3 :] or choices}, headers=made.place.as_vendor()
+            ),
+        )
     assert _statuses(responses) == [201] + [409] * (APPLICANTS - 1), [r.text for r in responses if r.status_code >= 500]
     assert {r.json()["code"] for r in responses if r.status_code == 409} == {"already_applied"}
     rows = select(func.count()).where(RoundApplication.round_id == made.round.id)
