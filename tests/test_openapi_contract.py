@@ -138,6 +138,7 @@ KNOWN_REFUSALS: list[tuple[str, int, str]] = [
     ("openRound", 409, "venue_not_open"),
     ("openRound", 409, "pitch_not_open"),
     ("openRound", 409, "pitch_in_another_round"),
+    ("openRound", 409, "pitch_occupied"),
     ("openRound", 422, "validation_failed"),
     ("listRounds", 400, "invalid_parameter"),
     ("getRound", 404, "round_not_found"),

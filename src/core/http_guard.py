@@ -226,6 +226,8 @@ class _HandlerContract(msgspec.Struct, frozen=True):
     multipart: bool
     query_names: frozenset[str]
     free_text: frozenset[str]
+    # The body may be left out (`data: JSONBody[X | None] = None`): an empty body is then no body, not bad JSON.
+    body_optional: bool = False
 
 
 # Keyed by id() but holding the handler too, so a freed handler's id cannot be reused for a stale entry.
@@ -244,9 +246,20 @@ def _contract(handler: HTTPRouteHandler) -> _HandlerContract:
         data = parameters.get("data")
         multipart = data is not None and _is_multipart(data)
         body_type = data.annotation if data is not None and not multipart else None
-        contract = _HandlerContract(body_type, multipart, _query_names(handler), free_text_paths(body_type))
+        contract = _HandlerContract(
+            body_type, multipart, _query_names(handler), free_text_paths(body_type), _admits_none(body_type)
+        )
         cached = _contracts[id(handler)] = (handler, contract)
     return cached[1]
+
+
+def _admits_none(body_type: Any) -> bool:
+    if body_type is None:
+        return False
+    info = mi.type_info(body_type)
+    return isinstance(info, mi.NoneType) or (
+        isinstance(info, mi.UnionType) and any(isinstance(item, mi.NoneType) for item in info.types)
+    )
 
 
 def _query_names(handler: HTTPRouteHandler) -> frozenset[str]:
@@ -293,7 +306,10 @@ def make_strict_body_hook(max_depth: int) -> Any:
             media_type is not None or _has_body(request)
         ):
             raise _unsupported_media_type(multipart=False)
-        _check_json(await request.body(), body_type, max_depth, contract.free_text)
+        body = await request.body()
+        if not body and contract.body_optional:
+            return
+        _check_json(body, body_type, max_depth, contract.free_text)
 
     return strict_request
 

@@ -34,6 +34,7 @@ from venues.models import (
     RoundApplication,
     Venue,
 )
+from venues.venues import current_status
 
 _HOLDER_ALLOCATED: Final = "ex_venues_allocation_holder_term"
 # Waiting applicants tried in turn when the first ones came to hold a pitch elsewhere at this very moment.
@@ -232,12 +233,20 @@ async def _pass_down(
         return None
     standing = (
         await session.execute(
-            select(Pitch.status, Venue.status)
+            select(
+                Pitch.status,
+                Pitch.status_from,
+                Pitch.status_until,
+                Venue.status,
+                Venue.status_from,
+                Venue.status_until,
+            )
             .join(Venue, Venue.id == Pitch.venue_id)
             .where(Pitch.id == released.pitch_id)
         )
     ).one()
-    if "closed" in standing:
+    # As they stand now: a closure recorded with a later `from` has not closed the pitch yet.
+    if "closed" in (current_status(*standing[:3], now), current_status(*standing[3:], now)):
         return None
     holding = exists().where(
         Allocation.vendor_id == RoundApplication.vendor_id,

@@ -178,3 +178,11 @@ class PitchLabelTaken(DomainError):
 class ApplicationNotFound(NotFound):
     code = "application_not_found"
     title = "You have not applied to this round"
+
+
+class PitchOccupied(DomainError):
+    """A road-zone pitch offered in a round while a road occupancy holds a footprint meeting it during the term."""
+
+    status = 409
+    code = "pitch_occupied"
+    title = "A road occupancy holds part of the pitch during the term"

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from sqlalchemy import ARRAY, Select, Text, any_, bindparam, exists, func, select
+from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlalchemy.types import Uuid
@@ -33,7 +34,7 @@ from core.pagination import Page, keyset_page
 from registry import catalogue
 from registry import claims as registry_claims
 from registry.policies import KEY_GROUPS
-from venues import allocations, draw
+from venues import allocations, draw, geo
 from venues.access import managed_by
 from venues.errors import (
     AlreadyApplied,
@@ -44,6 +45,7 @@ from venues.errors import (
     ClaimsPending,
     PitchInAnotherRound,
     PitchNotOpen,
+    PitchOccupied,
     RoundAlreadyDrawn,
     RoundNotDrawn,
     RoundNotFound,
@@ -51,14 +53,18 @@ from venues.errors import (
     VenueNotOpen,
 )
 from venues.models import (
+    HOLDING_OCCUPANCY_STATUSES,
     Allocation,
     AllocationRound,
     Pitch,
+    RoadOccupancy,
+    RoadOccupancyPeriod,
     RoundApplication,
     RoundPitch,
     RoundStatus,
     Venue,
 )
+from venues.venues import current_status
 
 MAX_ROUND_PITCHES: Final = 5000
 # A free pitch rotates (DOMAIN §8.1: monthly to quarterly terms); a year is the longest term a round hands out.
@@ -71,6 +77,8 @@ MAX_BEACON_DELAY: Final = dt.timedelta(days=31)
 # 128 random bits: unguessable and unlinkable across rounds (a fresh value per application, DOMAIN §7.3).
 APPLICANT_REF_BYTES: Final = 16
 DEFAULT_PRIORITY_TIERS: Final[list[list[str]]] = [list(KEY_GROUPS)]
+# Fewest key groups in one tier: a tier is public, so a tier of one group would name the group of its applicants.
+MIN_TIER_GROUPS: Final = 2
 _LISTED: Final = 10  # ids named in one refusal at most
 
 _ONE_APPLICATION: Final = "uq_venues_round_application_round_id_vendor_id"
@@ -194,6 +202,18 @@ def check_round_terms(
     twice = _duplicates(named)
     if twice:
         errors.append(FieldError("priority_tiers", f"names a key group in more than one place: {', '.join(twice)}"))
+    # The tiers and every applicant_ref's tier are public: a tier of one group would publish that its applicants
+    # belong to that group (DOMAIN §7.3), so a tier names at least two groups.
+    small = [number for number, tier in enumerate(priority_tiers, start=1) if len(tier) < MIN_TIER_GROUPS]
+    if small:
+        errors.append(
+            FieldError(
+                "priority_tiers",
+                f"each tier names at least {MIN_TIER_GROUPS} key groups, since tiers and each applicant's tier are "
+                f"public and a tier of one group would reveal its applicants' group; tier(s) "
+                f"{', '.join(map(str, small))} name fewer",
+            )
+        )
     _refuse(errors)
 
 
@@ -231,7 +251,7 @@ async def open_round(
     )
     rows = (
         await session.execute(
-            select(Pitch.id, Pitch.pitch_no, Pitch.status, Venue.status.label("venue_status"), Venue.jurisdiction_code)
+            select(Pitch.id, Pitch.pitch_no, Pitch.venue_id, Venue.kind, Venue.jurisdiction_code, *_STANDING)
             .join(Venue, Venue.id == Pitch.venue_id)
             .where(Pitch.id == any_(_uuids("pitch_ids", pitch_ids)), managed_by(principal, Venue.jurisdiction_code))
         )
@@ -242,12 +262,24 @@ async def open_round(
         raise InvalidInput.for_field("pitch_ids", f"no such pitch in your jurisdiction: {_listed(missing)}")
     if len({row.jurisdiction_code for row in rows}) > 1:
         raise InvalidInput.for_field("pitch_ids", "the pitches of a round lie in one jurisdiction")
-    closed_venues = [pitch_id for pitch_id in pitch_ids if found[pitch_id].venue_status != "open"]
+    closed_venues = [pitch_id for pitch_id in pitch_ids if not _venue_open(found[pitch_id], now)]
     if closed_venues:
         raise VenueNotOpen(f"The venue of these pitches is closed or suspended: {_listed(closed_venues)}")
-    closed = [pitch_id for pitch_id in pitch_ids if found[pitch_id].status != "open"]
+    closed = [pitch_id for pitch_id in pitch_ids if not _pitch_open(found[pitch_id], now)]
     if closed:
         raise PitchNotOpen(f"These pitches are closed or suspended: {_listed(closed)}")
+
+    on_roads = [pitch_id for pitch_id in pitch_ids if found[pitch_id].kind == "road_zone"]
+    if on_roads:
+        # A road zone's occupancies and its pitches held for a term exclude each other: lock the zones (as a road
+        # request does), so an occupancy approved at this moment and this round are decided one after the other.
+        await allocations.lock_road_zones_of(session, on_roads)
+        occupied = await _occupied(session, on_roads, term_start=term_start, term_end=term_end, zone=zone)
+        if occupied:
+            raise PitchOccupied(
+                "A road occupancy, approved or awaiting its permit, holds part of these pitches during the term: "
+                f"{_listed(occupied)}"
+            )
 
     seed = secrets.token_bytes(32)
     round_ = AllocationRound(
@@ -280,6 +312,60 @@ async def open_round(
     )
     await flush_or_raise(session, {_PITCH_IN_ROUND: _pitch_in_another_round})
     return _view(round_, now, pitch_count=len(pitch_ids), application_count=0, pitch_ids=list(pitch_ids))
+
+
+async def _occupied(
+    session: AsyncSession, pitch_ids: Sequence[uuid.UUID], *, term_start: dt.date, term_end: dt.date, zone: ZoneInfo
+) -> list[uuid.UUID]:
+    """The road-zone pitches (of `pitch_ids`, in that order) whose area an approved or pending occupancy of their
+    zone reaches into during the term's days (in the city's calendar, all day long), as siting judges overlap."""
+    term = Range(
+        dt.datetime.combine(term_start, dt.time(0, 0), tzinfo=zone),
+        dt.datetime.combine(term_end + dt.timedelta(days=1), dt.time(0, 0), tzinfo=zone),
+        bounds="[)",
+    )
+    meets_term = exists().where(
+        RoadOccupancyPeriod.occupancy_id == RoadOccupancy.id, RoadOccupancyPeriod.during.op("&&")(term)
+    )
+    rows = await session.execute(
+        select(Pitch.id, Pitch.geometry, RoadOccupancy.footprint)
+        .join(RoadOccupancy, RoadOccupancy.zone_id == Pitch.venue_id)
+        .where(
+            Pitch.id == any_(_uuids("road_pitch_ids", pitch_ids)),
+            RoadOccupancy.status.in_(HOLDING_OCCUPANCY_STATUSES),
+            RoadOccupancy.span.op("&&")(term),
+            meets_term,
+        )
+    )
+    hit: set[uuid.UUID] = set()
+    for pitch_id, geometry, footprint in rows:
+        if pitch_id in hit:
+            continue
+        area = geo.to_shape(geometry)
+        projection = geo.projection_of(area)
+        if geo.interiors_meet(projection.to_metres(area), projection.to_metres(geo.to_shape(footprint))):
+            hit.add(pitch_id)
+    return [pitch_id for pitch_id in pitch_ids if pitch_id in hit]
+
+
+# A pitch's and its venue's status columns, for `current_status`: a suspension or closure counts from its `from`
+# (and a suspension until its `until`), not from when it was recorded.
+_STANDING: Final = (
+    Pitch.status,
+    Pitch.status_from,
+    Pitch.status_until,
+    Venue.status.label("venue_status"),
+    Venue.status_from.label("venue_status_from"),
+    Venue.status_until.label("venue_status_until"),
+)
+
+
+def _venue_open(row: Any, now: dt.datetime) -> bool:
+    return current_status(row.venue_status, row.venue_status_from, row.venue_status_until, now) == "open"
+
+
+def _pitch_open(row: Any, now: dt.datetime) -> bool:
+    return current_status(row.status, row.status_from, row.status_until, now) == "open"
 
 
 def _pitch_in_another_round() -> PitchInAnotherRound:
@@ -417,14 +503,24 @@ async def apply_to_round(
     repeated = _duplicates(choices)
     if repeated:
         raise InvalidInput.for_field("choices", f"names a pitch more than once: {_listed(repeated)}")
+    # The chosen pitches' venues FOR SHARE (in id order), before their status is read: a status change of a venue
+    # or of one of its pitches locks the venue FOR UPDATE, so it either committed before this read or waits for
+    # this application to commit; an application never slips in past a closure it did not see.
+    await session.execute(
+        select(Venue.id)
+        .where(
+            Venue.id.in_(
+                select(Pitch.venue_id)
+                .join(RoundPitch, RoundPitch.pitch_id == Pitch.id)
+                .where(RoundPitch.round_id == round_id, Pitch.id == any_(_uuids("chosen", choices)))
+            )
+        )
+        .order_by(Venue.id)
+        .with_for_update(read=True)
+    )
     rows = (
         await session.execute(
-            select(
-                RoundPitch.pitch_id,
-                Pitch.status,
-                Venue.status.label("venue_status"),
-                Venue.allowed_categories,
-            )
+            select(RoundPitch.pitch_id, Venue.allowed_categories, *_STANDING)
             .join(Pitch, Pitch.id == RoundPitch.pitch_id)
             .join(Venue, Venue.id == Pitch.venue_id)
             .where(RoundPitch.round_id == round_id, RoundPitch.pitch_id == any_(_uuids("choices", choices)))
@@ -444,10 +540,10 @@ async def apply_to_round(
                 "activity_code",
                 f"{activity.category} is not allowed at the venue of these chosen pitches: {_listed(refusing)}",
             )
-    closed_venues = [choice for choice in choices if found[choice].venue_status != "open"]
+    closed_venues = [choice for choice in choices if not _venue_open(found[choice], now)]
     if closed_venues:
         raise VenueNotOpen(f"The venue of these chosen pitches takes no applications now: {_listed(closed_venues)}")
-    closed = [choice for choice in choices if found[choice].status != "open"]
+    closed = [choice for choice in choices if not _pitch_open(found[choice], now)]
     if closed:
         raise PitchNotOpen(f"These chosen pitches are closed or suspended: {_listed(closed)}")
     holding = await session.scalar(
@@ -493,23 +589,41 @@ def tier_of(groups: frozenset[str], priority_tiers: Sequence[Sequence[str]]) -> 
     return len(priority_tiers) + 1
 
 
-async def _frozen(session: AsyncSession, round_: AllocationRound, zone: ZoneInfo) -> _Frozen:
+async def _frozen(session: AsyncSession, round_: AllocationRound, *, now: dt.datetime, zone: ZoneInfo) -> _Frozen:
     """Every application of the round with its tier, leaving out applicants who hold a pitch for an overlapping
-    term (one pitch per vendor per term); 409 `claims_pending` while a claim filed before the close is open."""
-    pitches = (
-        await session.execute(
-            select(RoundPitch.pitch_id, RoundPitch.pitch_no)
-            .where(RoundPitch.round_id == round_.id)
-            .order_by(RoundPitch.position)
-        )
-    ).all()
+    term (one pitch per vendor per term); 409 `claims_pending` while a claim filed before the close is open.
+
+    Only the round's pitches open at the draw (the pitch and its venue, `current_status` at `now`) are drawn:
+    choices of the others are dropped, and an application left with no choice is left out."""
+    pitches = [
+        pitch
+        for pitch in (
+            await session.execute(
+                select(RoundPitch.pitch_id, RoundPitch.pitch_no, *_STANDING)
+                .join(Pitch, Pitch.id == RoundPitch.pitch_id)
+                .join(Venue, Venue.id == Pitch.venue_id)
+                .where(RoundPitch.round_id == round_.id)
+                .order_by(RoundPitch.position)
+            )
+        ).all()
+        if _venue_open(pitch, now) and _pitch_open(pitch, now)
+    ]
+    drawn = {str(pitch.pitch_id) for pitch in pitches}
     # The driver straight, on the session's connection and transaction: tens of thousands of rows, their choices
     # as text (what the draw hashes), without a Python conversion per array item.
     driver = await driver_connection(session)
-    rows = await driver.fetch(_APPLICATIONS, round_.id, round_.term_start, round_.term_end)
+    fetched = await driver.fetch(_APPLICATIONS, round_.id, round_.term_start, round_.term_end)
+    rows = []
+    for application_id, vendor_id, ref, choices in fetched:
+        kept = tuple(choice for choice in choices if choice in drawn)
+        if kept:
+            rows.append((application_id, vendor_id, ref, kept))
     close_date = round_.applications_close_at.astimezone(zone).date()
     claims = await registry_claims.key_groups_at_close(
-        session, [row["vendor_id"] for row in rows], closed_at=round_.applications_close_at, close_date=close_date
+        session,
+        [vendor_id for _, vendor_id, _, _ in rows],
+        closed_at=round_.applications_close_at,
+        close_date=close_date,
     )
     if claims.pending:
         raise ClaimsPending(
@@ -524,7 +638,7 @@ async def _frozen(session: AsyncSession, round_: AllocationRound, zone: ZoneInfo
     for application_id, vendor_id, ref, choices in rows:
         held = groups.get(vendor_id)
         tier = last if held is None else tier_of(held, priority_tiers)
-        applications.append(draw.Application(applicant_ref=ref, tier=tier, choices=tuple(choices)))
+        applications.append(draw.Application(applicant_ref=ref, tier=tier, choices=choices))
         by_ref[ref] = (application_id, vendor_id)
     return _Frozen(
         applications=applications,
@@ -606,7 +720,7 @@ async def run_draw(
     if round_ is None:
         raise RoundNotFound()
     await _check_drawable(round_, beacon_value, now)
-    frozen = await _frozen(session, round_, zone)
+    frozen = await _frozen(session, round_, now=now, zone=zone)
     result = draw.draw(
         round_id=str(round_.id),
         seed=round_.seed,
@@ -700,7 +814,7 @@ async def get_results(session: AsyncSession, round_id: uuid.UUID) -> draw.DrawRe
 
 # awaiting_draw: applied, not drawn yet; allocated: holds a pitch (from the draw or the waiting list); waiting: on
 # the waiting list; released: gave up the pitch they had; left_out: held a pitch for an overlapping term at the
-# draw, so their application was not in the frozen list.
+# draw, or none of their choices was open at the draw, so their application was not in the frozen list.
 MyRoundStatus = Literal["awaiting_draw", "allocated", "waiting", "released", "left_out"]
 # A choice's fate in the draw: the one they got, one an applicant ahead of them took first, or one below the
 # choice they got (never needed).

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import FixedClock
 from core.settings import Settings
+from tests.clock import START
 from tests.problems import assert_problem
 from tests.venues.builders import box, make_pitch
 from tests.venues.round_builders import CLOSE, Place, make_allocation, make_application, make_place, make_round
@@ -120,6 +121,14 @@ async def test_apply_refuses_bad_choices(
     assert await _applications(session) == 0
 
 
+def test_apply_documents_the_status_it_answers_for_too_many_choices(app: Any) -> None:
+    # The test above: six choices or none is a 422 naming `choices`; the description says so, not 400.
+    paths = app.openapi_schema.to_schema()["paths"]
+    description = paths["/api/v1/allocation-rounds/{round_id}/applications"]["post"]["description"]
+    assert "400" not in description
+    assert "more than five choices or none (422" in description
+
+
 @pytest.mark.parametrize(
     ("what", "status", "code"),
     [
@@ -140,6 +149,34 @@ async def test_apply_refuses_places_not_open(
     )
     assert_problem(response, 409, code)
     assert await _applications(session) == 0
+
+
+@pytest.mark.parametrize("what", ["venue", "pitch"])
+@pytest.mark.parametrize(
+    ("status", "starts", "ends"),
+    [("suspended", -48, -1), ("closed", 24, None)],
+    ids=["suspension_over", "closure_not_yet"],
+)
+async def test_apply_judges_a_status_by_its_period(
+    client: httpx.AsyncClient,
+    open_round: Open,
+    session: AsyncSession,
+    what: str,
+    status: str,
+    starts: int,
+    ends: int | None,
+) -> None:
+    # A suspension whose `until` has passed no longer blocks; a closure from tomorrow does not block yet.
+    target = open_round.place.venue if what == "venue" else open_round.place.pitches[1]
+    target.status = status
+    target.status_reason = "社区改造"
+    target.status_from = START + dt.timedelta(hours=starts)
+    target.status_until = None if ends is None else START + dt.timedelta(hours=ends)
+    await session.commit()
+    response = await client.post(
+        open_round.url, json={"choices": open_round.choices(1)}, headers=open_round.place.as_vendor()
+    )
+    assert response.status_code == 201, response.text
 
 
 async def test_apply_refuses_after_the_close(

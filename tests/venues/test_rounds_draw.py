@@ -21,7 +21,7 @@ from flexreg.verify_draw import verify
 from registry.models import Vendor
 from tests.builders import auth_headers
 from tests.problems import assert_problem
-from tests.registry.builders import make_account, make_claim, make_jurisdiction
+from tests.registry.builders import make_account, make_claim, make_jurisdiction, make_vendor
 from tests.venues.builders import box, make_pitch
 from tests.venues.round_builders import (
     CLOSE,
@@ -125,7 +125,11 @@ async def test_the_draw_puts_verified_key_groups_first_and_allocates(
 async def test_custom_tier_order(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings, clock: FixedClock
 ) -> None:
-    made = await make_applied_round(session, settings, priority_tiers=[["employment_difficulty"], ["college_graduate"]])
+    made = await make_applied_round(
+        session,
+        settings,
+        priority_tiers=[["employment_difficulty", "laid_off_unemployed"], ["college_graduate", "migrant_worker"]],
+    )
     vendors = made.place.vendors
     await _claim(session, vendors[1], status="verified", valid_until=dt.date(2027, 1, 1))  # college_graduate
     await _claim(session, vendors[2], group="employment_difficulty", status="verified", valid_until=dt.date(2027, 1, 1))
@@ -134,8 +138,50 @@ async def test_custom_tier_order(
     clock.set(AFTER_CLOSE)
     results = (await client.post(f"{made.url}/draw", json={}, headers=made.place.as_office())).json()
     tiers = {entry["applicant_ref"]: entry["tier"] for entry in results["order"]}
-    assert tiers == {made.refs[0]: 3, made.refs[1]: 2, made.refs[2]: 1, made.refs[3]: 3, made.refs[4]: 3}
-    assert [entry["applicant_ref"] for entry in results["order"][:2]] == [made.refs[2], made.refs[1]]
+    assert tiers == {made.refs[0]: 3, made.refs[1]: 2, made.refs[2]: 1, made.refs[3]: 2, made.refs[4]: 3}
+    served = [entry["applicant_ref"] for entry in results["order"]]
+    assert served[0] == made.refs[2]
+    assert set(served[1:3]) == {made.refs[1], made.refs[3]}
+
+
+async def test_the_draw_leaves_out_pitches_not_open_at_the_draw(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, clock: FixedClock
+) -> None:
+    made = await make_applied_round(session, settings, pitches=3, vendors=4)
+    closed, suspended_once, fine = made.place.pitches
+    only_closed = await make_vendor(session, settings, residence_jurisdiction_code=made.place.jurisdiction.code)
+    lost = await make_application(session, round_=made.round, vendor=only_closed, choices=[closed])
+    closed.status, closed.status_reason, closed.status_from = "closed", "社区改造", CLOSE
+    # A suspension over before the draw does not keep a pitch out.
+    suspended_once.status, suspended_once.status_reason = "suspended", "管线检修"
+    suspended_once.status_from, suspended_once.status_until = BEFORE_CLOSE, CLOSE
+    await session.commit()
+    clock.set(AFTER_CLOSE)
+
+    response = await client.post(f"{made.url}/draw", headers=made.place.as_office())
+    assert response.status_code == 200, response.text
+    results = response.json()
+    assert results["pitch_ids"] == [str(suspended_once.id), str(fine.id)]
+    assert {entry["applicant_ref"] for entry in results["order"]} == set(made.refs.values())
+    assert all(entry["choices"] == [str(suspended_once.id), str(fine.id)] for entry in results["order"])
+    assert {a["pitch_id"] for a in results["assignments"]} == {str(suspended_once.id), str(fine.id)}
+    assert verify(results).matches
+    assert await _allocations(session) == 2
+    left = await session.scalar(select(RoundApplication.position).where(RoundApplication.id == lost.id))
+    assert left is None
+
+
+async def test_the_draw_leaves_out_pitches_of_a_venue_closed_at_the_draw(
+    client: httpx.AsyncClient, closed: Applied, session: AsyncSession
+) -> None:
+    venue = closed.place.venue
+    venue.status, venue.status_reason, venue.status_from = "closed", "街区改造", CLOSE
+    await session.commit()
+    response = await client.post(f"{closed.url}/draw", headers=closed.place.as_office())
+    assert response.status_code == 200, response.text
+    results = response.json()
+    assert (results["pitch_ids"], results["order"], results["assignments"]) == ([], [], [])
+    assert await _allocations(session) == 0
 
 
 async def test_a_claim_filed_before_the_close_and_still_pending_blocks_the_draw(
@@ -163,6 +209,38 @@ async def test_the_draw_refuses_before_the_close_and_twice(
     again = await client.post(f"{closed.url}/draw", json={}, headers=closed.place.as_admin())
     assert_problem(again, 409, "round_already_drawn")
     assert await _allocations(session) == 3
+
+
+async def test_a_round_without_a_beacon_is_drawn_with_no_body(
+    client: httpx.AsyncClient, closed: Applied, session: AsyncSession
+) -> None:
+    # Nothing to send: the body is optional (`{}` works as well, see the tests above).
+    response = await client.post(f"{closed.url}/draw", headers=closed.place.as_office())
+    assert response.status_code == 200, response.text
+    assert verify(response.json()).matches
+    assert await _drawn(session, closed.round)
+    assert await _allocations(session) == 3
+
+
+async def test_a_round_with_a_beacon_drawn_with_no_body_names_beacon_value(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, clock: FixedClock
+) -> None:
+    made = await make_applied_round(
+        session, settings, beacon_description="福彩3D 2026166期开奖号码", beacon_available_after=CLOSE
+    )
+    await session.commit()
+    clock.set(AFTER_CLOSE)
+    response = await client.post(f"{made.url}/draw", headers=made.place.as_office())
+    assert_problem(response, 422, "validation_failed", fields=["beacon_value"])
+    assert not await _drawn(session, made.round)
+
+
+def test_the_draw_body_is_optional_in_the_schema(app: Any) -> None:
+    operation = app.openapi_schema.to_schema()["paths"]["/api/v1/allocation-rounds/{round_id}/draw"]["post"]
+    assert operation["requestBody"].get("required", False) is False
+    assert operation["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/DrawRound"
+    }
 
 
 async def test_a_round_with_a_beacon_needs_its_value_once_it_exists(

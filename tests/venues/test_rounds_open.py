@@ -17,7 +17,8 @@ from tests.builders import auth_headers
 from tests.clock import START
 from tests.problems import assert_problem
 from tests.registry.builders import make_account, make_jurisdiction
-from tests.venues.builders import make_pitch, make_venue
+from tests.venues.builders import box, make_pitch, make_venue
+from tests.venues.road_builders import at, make_occupancy, make_road_zone
 from tests.venues.round_builders import CLOSE, TERM_END, TERM_START, Place, make_place, make_round
 from venues.models import AllocationRound, RoundPitch
 
@@ -76,7 +77,7 @@ async def test_open_round_publishes_the_commitment_never_the_seed(
 
 async def test_open_round_with_tiers_and_a_beacon(client: httpx.AsyncClient, place: Place) -> None:
     beacon = {"description": "福彩3D 2026166期开奖号码", "available_after": "2026-06-20T21:30:00+08:00"}
-    tiers = [["employment_difficulty"], ["laid_off_unemployed", "migrant_worker"]]
+    tiers = [["employment_difficulty", "college_graduate"], ["laid_off_unemployed", "migrant_worker"]]
     response = await client.post(URL, json=_body(place, priority_tiers=tiers, beacon=beacon), headers=place.as_admin())
     assert response.status_code == 201, response.text
     body = response.json()
@@ -102,7 +103,10 @@ async def test_open_round_with_tiers_and_a_beacon(client: httpx.AsyncClient, pla
             },
             "applications_close_at",
         ),
-        ({"priority_tiers": [["college_graduate"], ["college_graduate"]]}, "priority_tiers"),
+        (
+            {"priority_tiers": [["college_graduate", "migrant_worker"], ["college_graduate", "employment_difficulty"]]},
+            "priority_tiers",
+        ),
         (
             {"beacon": {"description": "福彩3D 2026160期", "available_after": "2026-06-19T21:30:00+08:00"}},
             "beacon.available_after",
@@ -128,6 +132,24 @@ async def test_open_round_refuses_bad_terms(
 ) -> None:
     response = await client.post(URL, json=_body(place, **overrides), headers=place.as_office())
     assert_problem(response, 422, "validation_failed", fields=[field])
+    assert await _rounds(session) == 0
+
+
+@pytest.mark.parametrize(
+    "tiers",
+    [
+        [["employment_difficulty"], ["college_graduate"]],
+        [["employment_difficulty", "college_graduate", "migrant_worker"], ["laid_off_unemployed"]],
+    ],
+    ids=["two_lone_groups", "one_lone_group"],
+)
+async def test_open_round_refuses_a_tier_of_one_key_group(
+    client: httpx.AsyncClient, place: Place, session: AsyncSession, tiers: list[list[str]]
+) -> None:
+    # Tiers and each applicant_ref's tier are public: a tier of one group would reveal its applicants' group.
+    response = await client.post(URL, json=_body(place, priority_tiers=tiers), headers=place.as_office())
+    body = assert_problem(response, 422, "validation_failed", fields=["priority_tiers"])
+    assert "reveal" in body["errors"][0]["message"]
     assert await _rounds(session) == 0
 
 
@@ -210,6 +232,77 @@ async def test_open_round_refuses_closed_places(
     response = await client.post(URL, json=_body(place), headers=place.as_office())
     assert_problem(response, 409, code)
     assert await _rounds(session) == 0
+
+
+@pytest.mark.parametrize("what", ["venue", "pitch"])
+@pytest.mark.parametrize(
+    ("status", "starts", "ends"),
+    [("suspended", -48, -1), ("closed", 24, None)],
+    ids=["suspension_over", "closure_not_yet"],
+)
+async def test_open_round_judges_a_status_by_its_period(
+    client: httpx.AsyncClient,
+    place: Place,
+    session: AsyncSession,
+    what: str,
+    status: str,
+    starts: int,
+    ends: int | None,
+) -> None:
+    # A suspension whose `until` has passed no longer blocks; a closure from tomorrow does not block yet.
+    target = place.venue if what == "venue" else place.pitches[1]
+    target.status = status
+    target.status_reason = "道路施工"
+    target.status_from = START + dt.timedelta(hours=starts)
+    target.status_until = None if ends is None else START + dt.timedelta(hours=ends)
+    await session.commit()
+    response = await client.post(URL, json=_body(place), headers=place.as_office())
+    assert response.status_code == 201, response.text
+
+
+async def test_a_road_zone_pitch_held_by_an_occupancy_during_the_term_is_refused(
+    client: httpx.AsyncClient, place: Place, session: AsyncSession
+) -> None:
+    zone = await make_road_zone(session, jurisdiction_code=place.jurisdiction.code, created_by=place.office)
+    taken, pending, early, withdrawn, beside = [
+        await make_pitch(session, venue=zone, created_by=place.office, label=f"R-{n}", geometry=box(x, 0, x + 1, 1))
+        for n, x in enumerate((-18, -14, -10, -6, -2))
+    ]
+    vendor = place.vendors[0]
+    in_term = [(at(5, 10, month=7), at(5, 12, month=7))]
+    # Approved, overlapping, in the term.
+    await make_occupancy(session, zone=zone, vendor=vendor, footprint=box(-17.5, 0, -16.5, 1), periods=in_term)
+    # Awaiting its permit, overlapping, on the term's last evening (a day of the term in the city's calendar).
+    last_evening = [(at(30, 23, month=9), at(30, 23, 30, month=9))]
+    await make_occupancy(
+        session,
+        zone=zone,
+        vendor=vendor,
+        footprint=box(-13.5, 0, -12.5, 1),
+        periods=last_evening,
+        status="pending_permit",
+    )
+    # Overlapping, but only before the term; withdrawn; sharing an edge only.
+    await make_occupancy(
+        session, zone=zone, vendor=vendor, footprint=box(-9.5, 0, -8.5, 1), periods=[(at(16, 10), at(16, 12))]
+    )
+    await make_occupancy(
+        session, zone=zone, vendor=vendor, footprint=box(-5.5, 0, -4.5, 1), periods=in_term, status="withdrawn"
+    )
+    await make_occupancy(session, zone=zone, vendor=vendor, footprint=box(-1, 0, 0, 1), periods=in_term)
+    await session.commit()
+
+    refused = await client.post(
+        URL, json=_body(place, pitch_ids=[str(early.id), str(taken.id), str(pending.id)]), headers=place.as_office()
+    )
+    body = assert_problem(refused, 409, "pitch_occupied")
+    assert str(taken.id) in body["detail"]
+    assert str(pending.id) in body["detail"]
+    assert str(early.id) not in body["detail"]
+    assert await _rounds(session) == 0
+    free = [str(early.id), str(withdrawn.id), str(beside.id)]
+    response = await client.post(URL, json=_body(place, pitch_ids=free), headers=place.as_office())
+    assert response.status_code == 201, response.text
 
 
 async def test_a_pitch_is_in_one_round_per_overlapping_term(

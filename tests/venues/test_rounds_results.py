@@ -4,6 +4,7 @@ POST /allocations/{id}/release (the pitch goes down the waiting list)."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 import httpx
@@ -27,7 +28,7 @@ from tests.venues.round_builders import (
     make_applied_round,
     make_round,
 )
-from venues.models import Allocation
+from venues.models import Allocation, Pitch
 
 AFTER_CLOSE = CLOSE + dt.timedelta(minutes=5)
 
@@ -141,6 +142,35 @@ async def test_an_applicant_holding_another_pitch_is_told_they_were_left_out(
     await _draw(client, applied, clock)
     mine = await _mine(client, applied, 2)
     assert (mine["status"], mine["position"]) == ("left_out", None)
+
+
+@pytest.mark.parametrize(("closed_from", "passed"), [(-1, False), (24, True)], ids=["closed", "closing_tomorrow"])
+async def test_a_released_pitch_passes_down_unless_it_is_closed_now(
+    client: httpx.AsyncClient,
+    applied: Applied,
+    clock: FixedClock,
+    session: AsyncSession,
+    closed_from: int,
+    passed: bool,
+) -> None:
+    results = await _draw(client, applied, clock)
+    holder = _index_of(applied, results["assignments"][1]["applicant_ref"])
+    mine = await _mine(client, applied, holder)
+    released_at = dt.datetime(2026, 7, 10, 9, 0, tzinfo=CLOSE.tzinfo)
+    pitch = await session.get(Pitch, uuid.UUID(results["assignments"][1]["pitch_id"]))
+    assert pitch is not None
+    pitch.status = "closed"
+    pitch.status_reason = "社区改造"
+    pitch.status_from = released_at + dt.timedelta(hours=closed_from)
+    await session.commit()
+
+    clock.set(released_at)
+    response = await client.post(
+        f"/api/v1/allocations/{mine['allocation_id']}/release", headers=applied.place.as_vendor(holder)
+    )
+    assert response.status_code == 200, response.text
+    expected = results["waiting_list"][0] if passed else None
+    assert response.json()["passed_to_applicant_ref"] == expected
 
 
 async def test_a_released_pitch_goes_to_the_first_waiting_applicant_who_chose_it(

@@ -16,7 +16,7 @@ from venues.api.pitches import PitchController
 from venues.api.places_examples import PLACES_ENUMS, places_examples
 from venues.api.road import RoadOccupancyController
 from venues.api.round_examples import examples as round_examples
-from venues.api.rounds import RoundController
+from venues.api.rounds import RoundController, document_draw_body
 from venues.api.venues import VenueController
 from venues.models import AllocationSource, AllocationStatus, RoundStatus
 
@@ -58,3 +58,4 @@ def examples() -> list[msgspec.Struct]:
 def refine_openapi(schema: OpenAPI) -> None:
     """What the generated schema cannot know about venues' operations."""
     designated.document_parameters(schema)
+    document_draw_body(schema)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi.spec import OpenAPI, RequestBody, Schema
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from core.auth import requires
@@ -31,6 +32,7 @@ from venues.errors import (
     ClaimsPending,
     PitchInAnotherRound,
     PitchNotOpen,
+    PitchOccupied,
     RoundAlreadyDrawn,
     RoundNotDrawn,
     RoundNotFound,
@@ -58,7 +60,8 @@ class BeaconOut(msgspec.Struct, kw_only=True):
 
 class OpenRound(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """`priority_tiers`: tier n holds applicants with a verified claim to any key group of list n (first match
-    wins), everyone else comes last; default `[[all four groups]]`, `[]` for no priority. The term and the
+    wins), everyone else comes last; each tier names at least two groups (a tier is public: one group alone would
+    reveal its applicants' group); default `[[all four groups]]`, `[]` for no priority. The term and the
     close are checked against each other and the clock (422 naming the field)."""
 
     name: RoundName
@@ -131,7 +134,7 @@ class ApplicationOut(msgspec.Struct, kw_only=True):
 
 class DrawRound(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """`beacon_value`: the beacon's public value, exactly as published (required when the round names one, refused
-    when it names none: send `{}`)."""
+    when it names none: send no body, or `{}`)."""
 
     beacon_value: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
 
@@ -294,6 +297,24 @@ def _application_out(application: Any) -> ApplicationOut:
     )
 
 
+DRAW_PATH = "/api/v1/allocation-rounds/{round_id}/draw"
+
+
+def document_draw_body(schema: OpenAPI) -> None:
+    """The draw's body may be left out (Litestar marks every body required): a round without a beacon is drawn
+    with no body, or `{}`; the schema names DrawRound, not its `null` alternative."""
+    item = (schema.paths or {}).get(DRAW_PATH)
+    body = item.post.request_body if item is not None and item.post is not None else None
+    if not isinstance(body, RequestBody):
+        return
+    body.required = False
+    for media in (body.content or {}).values():
+        if isinstance(media.schema, Schema) and media.schema.one_of:
+            kept = [item for item in media.schema.one_of if not (isinstance(item, Schema) and item.type == "null")]
+            if len(kept) == 1:
+                media.schema = kept[0]
+
+
 class RoundController(Controller):
     path = "/allocation-rounds"
     tags = ("allocation rounds",)
@@ -310,12 +331,15 @@ class RoundController(Controller):
             "lie outside your jurisdiction (the same 422 `validation_failed` naming `pitch_ids`, listing them), "
             "repeated pitches, pitches of two jurisdictions, a term ending before it starts or longer than 366 days, "
             "a close in the past, more than 366 days ahead or after the term starts, a beacon available before the "
-            "close or more than 31 days after it, and repeated key "
-            "groups in `priority_tiers` (422 naming the field); closed or suspended venues (409 `venue_not_open`) "
-            "and pitches (409 `pitch_not_open`); a pitch already in a round with an overlapping term (409 "
-            "`pitch_in_another_round`). Answers 201 with the round's Location."
+            "close or more than 31 days after it, key groups repeated in `priority_tiers` and a tier naming fewer "
+            "than two groups (422 naming `priority_tiers`: tiers and each applicant's tier are public, so a tier of "
+            "one group would reveal its applicants' group, DOMAIN §7.3); closed or suspended venues (409 "
+            "`venue_not_open`) and pitches (409 `pitch_not_open`); a pitch already in a round with an overlapping "
+            "term (409 `pitch_in_another_round`); a pitch of a road zone whose area an approved or pending road "
+            "occupancy reaches into during the term's days (409 `pitch_occupied`). Answers 201 with the round's "
+            "Location."
         ),
-        opt={PROBLEMS_OPT: (VenueNotOpen, PitchNotOpen, PitchInAnotherRound)},
+        opt={PROBLEMS_OPT: (VenueNotOpen, PitchNotOpen, PitchInAnotherRound, PitchOccupied)},
     )
     async def open_round(
         self,
@@ -396,8 +420,8 @@ class RoundController(Controller):
         description=(
             "Vendors only; others 403. Answers 201 with the application and its `applicant_ref`, the random "
             "pseudonym the public results show. Refuses repeated choices, choices outside the round, an unknown "
-            "`activity_code` or one a chosen pitch's venue does not allow (422 naming the field; more than five "
-            "or none is a 400); a closed or suspended venue (409 `venue_not_open`) or pitch (409 "
+            "`activity_code` or one a chosen pitch's venue does not allow, and more than five choices or none (422 "
+            "`validation_failed` naming the field); a closed or suspended venue (409 `venue_not_open`) or pitch (409 "
             "`pitch_not_open`); after the close (409 `applications_closed`); a second application (409 "
             "`already_applied`); and a vendor holding a pitch for an overlapping term (409 `already_holds_pitch`)."
         ),
@@ -440,13 +464,16 @@ class RoundController(Controller):
         security=[{"bearer": []}],
         description=(
             "Street offices of the round's jurisdiction and admins; vendors and departments 403, another "
-            "jurisdiction's office 404 `round_not_found` before any state is checked. Answers the public results. "
+            "jurisdiction's office 404 `round_not_found` before any state is checked. The body may be left out for a "
+            "round without a beacon. Answers the public results. "
             "Refuses a draw before the close (409 `round_still_open`), a second draw (409 `round_already_drawn`), "
             "a round with a beacon drawn without `beacon_value` or one without a beacon drawn with it (422 naming "
             "`beacon_value`) or before the beacon exists (409 `beacon_not_available`), and a draw while key-group "
             "claims of applicants filed before the close are undecided (409 `claims_pending`). Tiers use only "
             "claims filed before the close, verified and valid on the close's date; applicants holding a pitch "
-            "for an overlapping term are left out of the frozen list."
+            "for an overlapping term are left out of the frozen list. Only the round's pitches open at the draw (the "
+            "pitch and its venue) are drawn and published in `pitch_ids`: choices of the others are dropped, and an "
+            "application left with no choice is left out."
         ),
         opt={
             PROBLEMS_OPT: (
@@ -463,15 +490,15 @@ class RoundController(Controller):
         self,
         request: Request[Any, Any, Any],
         round_id: FromPath[uuid.UUID],
-        data: JSONBody[DrawRound],
         principal: CurrentPrincipal,
         session: DbSession,
+        data: JSONBody[DrawRound | None] = None,
     ) -> RoundResultsOut:
         result = await rounds.draw_round(
             session,
             principal,
             round_id,
-            beacon_value=data.beacon_value,
+            beacon_value=data.beacon_value if data is not None else None,
             now=_now(request),
             zone=_zone(request),
         )
