@@ -189,14 +189,18 @@ class Bbox:
     max_lat: float
 
 
-BBOX_PATTERN: Final = r"^-?[0-9]{1,3}(\.[0-9]{1,17})?(,-?[0-9]{1,3}(\.[0-9]{1,17})?){3}$"
+# Degrees in range, by pattern, so a longitude over 180 or a latitude over 90 is malformed (400) as API.md's
+# conventions want of an out-of-range parameter; only the order of the corners is a rule (422).
+_LON: Final = r"-?(?:180(?:\.0{1,17})?|(?:1[0-7][0-9]|[0-9]{1,2})(?:\.[0-9]{1,17})?)"
+_LAT: Final = r"-?(?:90(?:\.0{1,17})?|[0-8]?[0-9](?:\.[0-9]{1,17})?)"
+BBOX_PATTERN: Final = rf"^{_LON},{_LAT},{_LON},{_LAT}$"
 
 
 def parse_bbox(value: str, *, field: str = "bbox") -> Bbox:
-    """`minLon,minLat,maxLon,maxLat` in WGS84 degrees: not four numbers → 400; out of range or min > max → 422.
+    """`minLon,minLat,maxLon,maxLat` in WGS84 degrees: not four numbers in range → 400; min > max → 422.
 
-    The second kind is a 422 (like a forged cursor) because a schema's pattern cannot say it: a request the
-    schema allows must not be refused as malformed.
+    The order is a 422 (like a forged cursor) because a schema's pattern cannot say it: a request the schema
+    allows must not be refused as malformed.
     """
     parts = value.split(",")
     try:
@@ -204,10 +208,10 @@ def parse_bbox(value: str, *, field: str = "bbox") -> Bbox:
     except ValueError:
         numbers = []
     if len(numbers) != 4 or not re.fullmatch(BBOX_PATTERN, value):
-        raise InvalidParameter.for_field(field, "must be four numbers minLon,minLat,maxLon,maxLat")
+        raise InvalidParameter.for_field(
+            field, "must be four numbers minLon,minLat,maxLon,maxLat, longitudes in [-180, 180], latitudes in [-90, 90]"
+        )
     min_lon, min_lat, max_lon, max_lat = numbers
-    if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180 and -90 <= min_lat <= 90 and -90 <= max_lat <= 90):
-        raise InvalidInput.for_field(field, "longitudes must lie in [-180, 180] and latitudes in [-90, 90]")
     if min_lon > max_lon or min_lat > max_lat:
         raise InvalidInput.for_field(field, "minLon must not exceed maxLon, nor minLat maxLat")
     return Bbox(min_lon, min_lat, max_lon, max_lat)

@@ -390,7 +390,9 @@ async def test_venues_are_listed_by_jurisdiction_kind_and_bbox_a_page_at_a_time(
         ("116.40,39.92,116.42,39.94,1", 400, "invalid_parameter"),
         ("116.42,39.92,116.40,39.94", 422, "validation_failed"),
         ("116.40,39.94,116.42,39.92", 422, "validation_failed"),
-        ("116.40,95,116.42,96", 422, "validation_failed"),
+        ("116.40,95,116.42,96", 400, "invalid_parameter"),
+        ("116.40,39.92,200,39.94", 400, "invalid_parameter"),
+        ("-180.5,39.92,116.42,39.94", 400, "invalid_parameter"),
     ],
 )
 async def test_a_bbox_that_is_not_four_ordered_numbers_is_refused_naming_it(

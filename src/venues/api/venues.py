@@ -337,8 +337,8 @@ class VenueController(Controller):
         description=(
             "Anyone. Venues oldest first, a page at a time, by `jurisdiction_code`, `kind` and `bbox` "
             "(minLon,minLat,maxLon,maxLat: places whose bounding box meets it). A bbox that is not four numbers "
-            "is a 400 `invalid_parameter`; one out of range or with a minimum above its maximum a 422 "
-            "`validation_failed`, both naming `bbox`."
+            "with longitudes in [-180, 180] and latitudes in [-90, 90] is a 400 `invalid_parameter`; one with a "
+            "minimum above its maximum a 422 `validation_failed`, both naming `bbox`."
         ),
         opt={PROBLEMS_OPT: (InvalidInput,)},
     )
