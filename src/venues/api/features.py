@@ -160,8 +160,8 @@ class RestrictedFeatureController(Controller):
         summary="List restricted features (anyone)",
         description=(
             "Anyone (where stalls may not go is public). Oldest first, a page at a time, by `jurisdiction_code`, "
-            "`kind` and `bbox` (minLon,minLat,maxLon,maxLat; not four numbers 400 `invalid_parameter`, out of "
-            "range or min above max 422 `validation_failed`, naming `bbox`)."
+            "`kind` and `bbox` (minLon,minLat,maxLon,maxLat; not four numbers in range 400 "
+            "`invalid_parameter`, min above max 422 `validation_failed`, naming `bbox`)."
         ),
         opt={PROBLEMS_OPT: (InvalidInput,)},
     )
