@@ -46,7 +46,7 @@ from bench.seed import CODE
 from core.auth import Principal, issue_token
 from core.db import driver_connection, sqlalchemy_url
 from core.settings import Settings
-from venues import draw, geo, rounds
+from venues import draw, geo, round_results
 from venues.designated import DesignatedIndex, find_designated_places
 
 CITY = ZoneInfo("Asia/Shanghai")
@@ -415,7 +415,7 @@ _LOAD_APPLICATIONS = "SELECT id, vendor_id, applicant_ref, choices FROM venues_r
 
 
 async def _draw_once(url: str, round_id: uuid.UUID, office: uuid.UUID) -> tuple[int, float]:
-    """One draw through the service (`venues.rounds.run_draw`): load, draw and save, then commit; the seconds
+    """One draw through the service (`venues.round_results.run_draw`): load, draw and save, then commit; the seconds
     count from the first statement to the commit, on a connection already open."""
     engine = create_async_engine(sqlalchemy_url(url), pool_size=1)
     try:
@@ -424,7 +424,7 @@ async def _draw_once(url: str, round_id: uuid.UUID, office: uuid.UUID) -> tuple[
             await (await session.connection()).exec_driver_sql("SELECT 1")
             await session.commit()
             started = time.perf_counter()
-            result = await rounds.run_draw(
+            result = await round_results.run_draw(
                 session, round_id, drawn_by=office, beacon_value=None, now=dt.datetime.now(dt.UTC), zone=CITY
             )
             await session.commit()
@@ -688,7 +688,7 @@ def report(
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT MET"
 
-    via = "through venues.rounds.run_draw"
+    via = "through venues.round_results.run_draw"
     printer(
         f"\nvenues: the draw, {DRAW_APPLICANTS} applicants × {DRAW_PITCHES} pitches × {DRAW_CHOICES} choices ({via})"
     )

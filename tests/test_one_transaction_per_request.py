@@ -51,7 +51,7 @@ from tests.registry.builders import (
 )
 from tests.venues import road_builders, round_builders
 from tests.venues.builders import EVERY_DAY, box, point
-from venues import allocations, road, rounds
+from venues import allocations, road, round_results, rounds
 from venues import features as venue_features
 from venues import pitches as venue_pitches
 from venues import venues as venue_venues
@@ -751,7 +751,7 @@ ROUND_WRITE_PATHS = [
     ),
     RoundWritePath(
         "draw round",
-        rounds,
+        round_results,
         "draw_round",
         _draw,
         lambda w: select(func.count()).where(Allocation.round_id == w.closed_round.id),

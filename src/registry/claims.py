@@ -527,7 +527,7 @@ def _fact(claim: VerifiedClaim) -> rules.ClaimFact:
 
 
 class KeyGroupsAtClose(msgspec.Struct, frozen=True, kw_only=True):
-    """What an allocation draw may use of its applicants' claims (venues.rounds): the groups each vendor holds by
+    """What an allocation draw may use of its applicants' claims (venues.round_results): the groups each vendor holds by
     claims filed before the close, verified (whenever decided) and valid on the close's date; and how many
     claims filed before the close are still undecided, which must block the draw."""
 

@@ -7,8 +7,7 @@ from typing import Any
 import msgspec
 from litestar.openapi.spec import OpenAPI
 
-from venues import models, road_rules
-from venues import rounds as round_service
+from venues import models, road_rules, round_results
 from venues.api import designated, road_examples
 from venues.api.allocations import AllocationController
 from venues.api.features import RestrictedFeatureController
@@ -38,8 +37,8 @@ NAMED_ENUMS: dict[str, Any] = {
     "RoundStatus": RoundStatus,
     "AllocationStatus": AllocationStatus,
     "AllocationSource": AllocationSource,
-    "MyRoundStatus": round_service.MyRoundStatus,
-    "ChoiceOutcome": round_service.ChoiceOutcome,
+    "MyRoundStatus": round_results.MyRoundStatus,
+    "ChoiceOutcome": round_results.ChoiceOutcome,
     "OccupancyStatus": models.OccupancyStatus,
     "RoadCheckName": road_rules.RoadCheckName,
 }

@@ -21,7 +21,7 @@ from core.settings import Settings
 from core.text import free_text
 from registry.catalogue import Code
 from registry.policies import KeyGroup
-from venues import draw, rounds
+from venues import draw, round_results, rounds
 from venues.api.allocations import AllocationOut, allocation_out
 from venues.errors import (
     AlreadyApplied,
@@ -173,7 +173,7 @@ class ChoiceResultOut(msgspec.Struct, kw_only=True):
 
     pitch_id: uuid.UUID
     choice_rank: int
-    outcome: rounds.ChoiceOutcome | None
+    outcome: round_results.ChoiceOutcome | None
     taken_by_position: int | None
 
 
@@ -188,7 +188,7 @@ class MyResultOut(msgspec.Struct, kw_only=True):
     applicant_ref: str
     activity_code: str | None
     submitted_at: dt.datetime
-    status: rounds.MyRoundStatus
+    status: round_results.MyRoundStatus
     tier: int | None
     position: int | None
     lottery_key: str | None
@@ -198,7 +198,7 @@ class MyResultOut(msgspec.Struct, kw_only=True):
     allocation: AllocationOut | None
 
 
-def _my_result_out(result: rounds.MyResult) -> MyResultOut:
+def _my_result_out(result: round_results.MyResult) -> MyResultOut:
     return MyResultOut(
         round_id=result.round_id,
         round_status=result.round_status,
@@ -494,7 +494,7 @@ class RoundController(Controller):
         session: DbSession,
         data: JSONBody[DrawRound | None] = None,
     ) -> RoundResultsOut:
-        result = await rounds.draw_round(
+        result = await round_results.draw_round(
             session,
             principal,
             round_id,
@@ -517,7 +517,7 @@ class RoundController(Controller):
         opt={PROBLEMS_OPT: (RoundNotFound, RoundNotDrawn)},
     )
     async def results(self, round_id: FromPath[uuid.UUID], session: DbSession) -> RoundResultsOut:
-        return results_out(await rounds.get_results(session, round_id))
+        return results_out(await round_results.get_results(session, round_id))
 
     @get(
         "/{round_id:uuid}/my-result",
@@ -540,4 +540,4 @@ class RoundController(Controller):
         principal: CurrentPrincipal,
         session: DbSession,
     ) -> MyResultOut:
-        return _my_result_out(await rounds.my_result(session, principal, round_id, now=_now(request)))
+        return _my_result_out(await round_results.my_result(session, principal, round_id, now=_now(request)))
