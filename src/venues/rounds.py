@@ -2,13 +2,10 @@
 
 A street office opens a round over pitches of its jurisdiction, publishing the commitment to a secret seed
 (and, optionally, a beacon: a public value that will exist only after the close). Vendors apply once, with up
-to five ranked choices, and get a random per-round `applicant_ref`. After the close the office draws: the
-frozen application list, tiers from claims verified and valid at the close, `venues.draw.draw`, and the
-allocations, all in the request's transaction. Races the database decides: a pitch in two rounds with
-overlapping terms (`ex_venues_round_pitch_term`), one application per vendor per round (a unique constraint),
-one draw per round (the round row locked FOR UPDATE; applications hold it FOR SHARE, so a draw waits for the
-applications in flight at the close), one pitch per vendor per term and one holder per pitch per term
-(the allocation exclusion constraints).
+to five ranked choices, and get a random per-round `applicant_ref`. After the close the office draws
+(`venues.round_results`). Races the database decides here: a pitch in two rounds with overlapping terms
+(`ex_venues_round_pitch_term`) and one application per vendor per round (a unique constraint); applications
+hold the round row FOR SHARE, so a draw (FOR UPDATE) waits for those in flight at the close.
 """
 
 from __future__ import annotations
