@@ -30,6 +30,12 @@ from core.request_log import HEADER as REQUEST_ID_HEADER
 from core.request_log import RequestLogMiddleware
 from core.settings import Settings
 from flexreg import docs
+from permits.api import CONTROLLERS as PERMITS_CONTROLLERS
+from permits.api import NAMED_ENUMS as PERMITS_ENUMS
+from permits.api import examples as permits_examples
+from permits.api import refine_openapi as refine_permits_openapi
+from permits.calendars import CalendarSource
+from permits.road_flow import RoadPermitFlow
 from registry.api import CONTROLLERS as REGISTRY_CONTROLLERS
 from registry.api import NAMED_ENUMS as REGISTRY_ENUMS
 from registry.api import examples as registry_examples
@@ -39,7 +45,7 @@ from venues.api import CONTROLLERS as VENUES_CONTROLLERS
 from venues.api import NAMED_ENUMS as VENUES_ENUMS
 from venues.api import examples as venues_examples
 from venues.api import refine_openapi as refine_venues_openapi
-from venues.road import NoPermitFlow, PermitFlow
+from venues.road import PermitFlow
 
 
 async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
@@ -99,19 +105,20 @@ def create_app(
             await designated.close_index(app.state)  # its reading connection goes back before the engine goes
             await engine.dispose()
 
+    calendars = CalendarSource()
     state: dict[str, Any] = {
         "settings": settings,
         "cipher": FieldCipher(settings.data.data_key),
-        # Where road-occupancy requests that need a permit go (venues.road.PermitFlow). Until permits implements
-        # it, NoPermitFlow refuses them honestly (409 permit_flow_unavailable) rather than approve anything.
-        "permit_flow": permit_flow or NoPermitFlow(),
+        # Where road-occupancy requests that need a permit go (venues.road.PermitFlow): the one-stop application.
+        "permit_flow": permit_flow or RoadPermitFlow(settings, calendars=calendars),
+        "calendars": calendars,
     }
     if sessionmaker is not None:
         # Tests hand in sessions bound to their rolled-back connection; the app then owns no engine.
         state["sessionmaker"] = sessionmaker
     app = Litestar(
         route_handlers=[
-            Router(path="/api/v1", route_handlers=[*REGISTRY_CONTROLLERS, *VENUES_CONTROLLERS]),
+            Router(path="/api/v1", route_handlers=[*REGISTRY_CONTROLLERS, *VENUES_CONTROLLERS, *PERMITS_CONTROLLERS]),
             docs.assets_router(),
             docs.to_docs,
         ],
@@ -150,8 +157,9 @@ def create_app(
     name_generic_components(schema)
     refine_registry_openapi(schema)
     refine_venues_openapi(schema)
-    name_enums(schema, {**CORE_ENUMS, **REGISTRY_ENUMS, **VENUES_ENUMS})
-    add_examples(schema, [*registry_examples(), *venues_examples()])
+    refine_permits_openapi(schema)
+    name_enums(schema, {**CORE_ENUMS, **REGISTRY_ENUMS, **VENUES_ENUMS, **PERMITS_ENUMS})
+    add_examples(schema, [*registry_examples(), *venues_examples(), *permits_examples()])
     close_request_schemas(schema)
     describe_request_text(schema, app)
     # Outside routing, error rendering and CORS: unrouted requests and every problem get an id and a log line.

@@ -146,7 +146,7 @@ class RoadOccupancyConflict(DomainError):
 
 
 class RoadOccupancyNotActive(DomainError):
-    """Withdrawing an occupancy already withdrawn or revoked (also the loser of two withdrawals at once)."""
+    """Withdrawing an occupancy already refused, withdrawn or revoked (also the loser of two withdrawals at once)."""
 
     status = 409
     code = "road_occupancy_not_active"

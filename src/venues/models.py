@@ -57,7 +57,7 @@ ALLOCATION_STATUSES: Final[tuple[AllocationStatus, ...]] = get_args(AllocationSt
 # How an allocation came about: the draw, or a released pitch passed down the waiting list.
 AllocationSource = Literal["draw", "waiting_list"]
 ALLOCATION_SOURCES: Final[tuple[AllocationSource, ...]] = get_args(AllocationSource)
-OccupancyStatus = Literal["approved", "pending_permit", "withdrawn", "revoked"]
+OccupancyStatus = Literal["approved", "pending_permit", "refused", "withdrawn", "revoked"]
 OCCUPANCY_STATUSES: Final[tuple[OccupancyStatus, ...]] = get_args(OccupancyStatus)
 # Occupancies that hold their footprint and period against others (pending ones hold their slot too).
 HOLDING_OCCUPANCY_STATUSES: Final[tuple[OccupancyStatus, ...]] = ("approved", "pending_permit")

@@ -19,7 +19,7 @@ import datetime as dt
 import itertools
 import uuid
 from collections.abc import Sequence
-from typing import Any, Final, Protocol
+from typing import Any, Final, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -57,6 +57,8 @@ from venues.models import (
 )
 from venues.road_rules import FEE_EXEMPTION_BASIS, Period, RoadCheck
 from venues.schedule import calendar
+
+SettledOutcome = Literal["approved", "refused", "withdrawn"]
 
 # A phone's clock and the network may lag: a period may start this much before the service's now.
 START_GRACE: Final = dt.timedelta(minutes=5)
@@ -438,6 +440,27 @@ async def list_road_occupancies(
     )
     periods = await _periods_of(session, [occupancy.id for occupancy in page.items])
     return Page(items=[_record(o, periods[o.id]) for o in page.items], next_cursor=page.next_cursor)
+
+
+# --- settling what the permit flow decided -------------------------------------------------------------------
+
+
+async def settle_pending_occupancy(
+    session: AsyncSession, occupancy_id: uuid.UUID, *, outcome: SettledOutcome, now: dt.datetime
+) -> bool:
+    """The permit flow's answer for a `pending_permit` occupancy: approved (the permit issued), refused (a
+    department rejected it) or withdrawn (the applicant withdrew the application). False if it was no longer
+    pending (its holder withdrew it first), so the caller's decision does not resurrect it."""
+    values: dict[str, Any] = {"status": outcome, "decided_at": now}
+    if outcome == "withdrawn":
+        values = {"status": outcome, "withdrawn_at": now}
+    settled = await session.execute(
+        update(RoadOccupancy)
+        .where(RoadOccupancy.id == occupancy_id, RoadOccupancy.status == "pending_permit")
+        .values(**values)
+        .returning(RoadOccupancy.id)
+    )
+    return settled.first() is not None
 
 
 # --- withdrawing ----------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from tests.venues.road_builders import (
 )
 from tests.venues.round_builders import make_round
 from venues.models import RoadOccupancy, RoadOccupancyPeriod, Venue
+from venues.road import NoPermitFlow
 from venues.road_rules import Period
 
 URL = "/api/v1/road-occupancy-requests"
@@ -560,13 +561,20 @@ async def test_a_carriageway_zone_hands_the_request_to_the_permit_flow_and_the_p
     ids=["carriageway", "no joint approval", "joint approval ends before the period"],
 )
 async def test_without_a_permit_flow_a_request_that_needs_a_permit_is_refused_and_nothing_written(
-    client: httpx.AsyncClient, city: City, session: AsyncSession, zone_fields: dict[str, Any]
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    city: City,
+    session: AsyncSession,
+    zone_fields: dict[str, Any],
 ) -> None:
+    """An app wired with venues' NoPermitFlow (a deployment without the permits domain) refuses honestly."""
     if zone_fields.get("joint_approval_valid_to") is None:
         zone_fields = {**zone_fields, "joint_approval_road_document": None, "joint_approval_police_document": None}
     zone = await make_road_zone(session, jurisdiction_code=city.jurisdiction.code, created_by=city.staff, **zone_fields)
     await session.commit()
-    response = await client.post(URL, json=body(zone), headers=city.as_vendor())
+    app = create_app(settings, sessionmaker=sessionmaker, permit_flow=NoPermitFlow())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        response = await client.post(URL, json=body(zone), headers=city.as_vendor())
     problem = assert_problem(response, 409, "permit_flow_unavailable")
     assert "not yet available" in problem["detail"]
     assert await _occupancies(session) == 0

@@ -213,7 +213,8 @@ class RoadOccupancyController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
         status: Annotated[
-            OccupancyStatus | None, QueryParameter(description="approved, pending_permit, withdrawn or revoked")
+            OccupancyStatus | None,
+            QueryParameter(description="approved, pending_permit, refused, withdrawn or revoked"),
         ] = None,
         zone_id: Annotated[uuid.UUID | None, QueryParameter(description="Only this road zone's")] = None,
     ) -> Page[RoadOccupancyOut]:
@@ -253,7 +254,7 @@ class RoadOccupancyController(Controller):
         description=(
             "The vendor who holds it, without If-Match (a holder's own act); staff 403, another vendor 404 "
             "`road_occupancy_not_found`. Its place and time are free again at once; a pending one's permit "
-            "application is withdrawn with it. One already withdrawn or revoked, as for the loser of two "
+            "application is withdrawn with it. One already refused, withdrawn or revoked, as for the loser of two "
             "withdrawals at once: 409 `road_occupancy_not_active`."
         ),
         opt={PROBLEMS_OPT: (RoadOccupancyNotFound, RoadOccupancyNotActive)},

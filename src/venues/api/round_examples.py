@@ -15,7 +15,6 @@ import msgspec
 from venues import draw
 from venues.api.allocations import AllocationOut, PitchStandingOut, ReleasedOut
 from venues.api.rounds import (
-    ApplicationOut,
     ApplyToRound,
     BeaconIn,
     BeaconOut,
@@ -23,6 +22,7 @@ from venues.api.rounds import (
     DrawRound,
     MyResultOut,
     OpenRound,
+    RoundApplicationOut,
     RoundOut,
     RoundSummaryOut,
     results_out,
@@ -153,7 +153,7 @@ def examples() -> list[msgspec.Struct]:
             created_at=opened,
         ),
         ApplyToRound(choices=[_PITCHES[1], _PITCHES[0]], activity_code="shoe_repair"),
-        ApplicationOut(
+        RoundApplicationOut(
             id=_APPLICATION_ID,
             round_id=_ROUND_ID,
             applicant_ref=_REFS[0],

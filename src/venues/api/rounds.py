@@ -121,7 +121,7 @@ class ApplyToRound(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     activity_code: Code | None = None
 
 
-class ApplicationOut(msgspec.Struct, kw_only=True):
+class RoundApplicationOut(msgspec.Struct, kw_only=True):
     """`applicant_ref`: the applicant's pseudonym in this round's public results (random, unlinkable)."""
 
     id: uuid.UUID
@@ -286,8 +286,8 @@ def _now(request: Request[Any, Any, Any]) -> dt.datetime:
     return _settings(request).now()
 
 
-def _application_out(application: Any) -> ApplicationOut:
-    return ApplicationOut(
+def _application_out(application: Any) -> RoundApplicationOut:
+    return RoundApplicationOut(
         id=application.id,
         round_id=application.round_id,
         applicant_ref=application.applicant_ref,
@@ -443,7 +443,7 @@ class RoundController(Controller):
         data: JSONBody[ApplyToRound],
         principal: CurrentPrincipal,
         session: DbSession,
-    ) -> Response[ApplicationOut]:
+    ) -> Response[RoundApplicationOut]:
         application = await rounds.apply_to_round(
             session,
             principal,

@@ -1,0 +1,35 @@
+"""The HTTP layer of permits: one module per resource, each a Controller plus the Structs it speaks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar.openapi.spec import OpenAPI
+
+from permits import models
+from permits.api.applications import ApplicationController
+from permits.api.tasks import TaskController
+
+__all__ = ["CONTROLLERS", "NAMED_ENUMS", "examples", "refine_openapi"]
+
+CONTROLLERS: list[Any] = [
+    ApplicationController,
+    TaskController,
+]
+
+# Enum component names for the schema (core.openapi_components.name_enums): name -> the Literal.
+NAMED_ENUMS: dict[str, Any] = {
+    "ApplicationStatus": models.ApplicationStatus,
+    "TaskStatus": models.TaskStatus,
+    "TaskMode": models.TaskMode,
+}
+
+
+def examples() -> list[msgspec.Struct]:
+    """One realistic instance of each request and response Struct of permits (core.openapi_components)."""
+    return []
+
+
+def refine_openapi(schema: OpenAPI) -> None:
+    """What the generated schema cannot know about permits' operations."""

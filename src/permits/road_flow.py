@@ -1,0 +1,112 @@
+"""The road-occupancy hand-off venues defines (`venues.road.PermitFlow`), and its way back.
+
+A road-occupancy request that needs a permit becomes a one-stop application with two tasks for the one permit
+type: the road authority's and the traffic police's (城市道路管理条例 Art. 31: both approve). Which department is
+the road authority is configured per jurisdiction (urban management, or housing and construction). The
+application's approval approves the occupancy; a rejection refuses it; a withdrawal on either side withdraws
+the other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.settings import Settings
+from permits.applications import Requirement, Submission, open_application, withdraw_open
+from permits.calendars import CalendarSource
+from permits.models import OPEN_APPLICATION_STATUSES, Application
+from venues import road
+from venues.models import Venue
+from venues.road_rules import Period
+
+ROAD_OCCUPANCY = "road_occupancy"
+TRAFFIC_POLICE = "traffic_police"
+ROAD_RULE_VERSION = "城市道路管理条例 Art. 31"
+
+# Which department is the road authority where a jurisdiction (by its code) is: urban management by default.
+RoadAuthority = Callable[[str], str]
+
+
+def urban_management_everywhere(jurisdiction_code: str) -> str:
+    return "urban_management"
+
+
+class RoadPermitFlow:
+    """`venues.road.PermitFlow`, implemented by the one-stop application."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        calendars: CalendarSource,
+        road_authority: RoadAuthority = urban_management_everywhere,
+    ) -> None:
+        self._settings = settings
+        self._calendars = calendars
+        self._road_authority = road_authority
+
+    async def open_road_occupancy_application(
+        self,
+        session: AsyncSession,
+        *,
+        occupancy_id: uuid.UUID,
+        vendor_id: uuid.UUID,
+        zone_id: uuid.UUID,
+        activity_code: str,
+        periods: Sequence[Period],
+    ) -> uuid.UUID:
+        # venues locked the zone's row before handing the request over
+        zone = (await session.execute(select(Venue).where(Venue.id == zone_id))).scalar_one()
+        requirements = [
+            Requirement(ROAD_OCCUPANCY, self._road_authority(zone.jurisdiction_code)),
+            Requirement(ROAD_OCCUPANCY, TRAFFIC_POLICE),
+        ]
+        application = await open_application(
+            session,
+            vendor_id=vendor_id,
+            submission=Submission(
+                activity_code=activity_code,
+                location=None,
+                periods=periods,
+                document_ids=(),
+                requirements=requirements,
+                rule_version=ROAD_RULE_VERSION,
+                venue_id=zone.id,
+                venue_revision=zone.version,
+                road_occupancy_id=occupancy_id,
+            ),
+            calendar=await self._calendars.current(session),
+            today=self._settings.today(),
+        )
+        return application.id
+
+    async def road_occupancy_withdrawn(
+        self, session: AsyncSession, *, occupancy_id: uuid.UUID, application_id: uuid.UUID
+    ) -> None:
+        application = await session.scalar(
+            select(Application).where(Application.id == application_id).with_for_update()
+        )
+        if application is None or application.status not in OPEN_APPLICATION_STATUSES:
+            return
+        await withdraw_open(session, application, now=self._settings.now())
+
+
+async def settle_road_occupancy(session: AsyncSession, application: Application, *, now: dt.datetime) -> None:
+    """Carry an application's end over to the road occupancy it decides (none: nothing to do)."""
+    if application.road_occupancy_id is None:
+        return
+    outcome: road.SettledOutcome
+    if application.status == "approved":
+        outcome = "approved"
+    elif application.status == "rejected":
+        outcome = "refused"
+    elif application.status == "withdrawn":
+        outcome = "withdrawn"
+    else:
+        return
+    await road.settle_pending_occupancy(session, application.road_occupancy_id, outcome=outcome, now=now)

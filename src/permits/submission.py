@@ -1,0 +1,115 @@
+"""A vendor's submission: the exemption decision names the permits, the application opens one task for each.
+
+The exemption check is run and stored with the application (its rule version and the venue revision it used),
+so what an application asks for can always be traced to the rules and the place as they stood on receipt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from litestar.datastructures import State
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.auth import Principal
+from core.errors import InvalidInput
+from core.geojson import CoordinateSystem, Point
+from permits import exemption, workdays
+from permits.applications import (
+    ApplicationRecord,
+    Requirement,
+    Submission,
+    check_documents,
+    open_application,
+    to_application_record,
+)
+from permits.errors import ActivityNotAllowed, NoPermitNeeded
+from registry import claims
+from registry.vendors import get_own_vendor
+from venues.designated import index_of
+from venues.errors import VenueNotFound
+from venues.models import Venue
+
+Period = tuple[dt.datetime, dt.datetime]
+# A permit is asked for one stretch of activity (an application for 50 years is refused).
+MAX_SPAN = dt.timedelta(days=366)
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitInput:
+    activity_code: str
+    location: Point | None
+    coordinate_system: CoordinateSystem
+    periods: Sequence[Period]
+    venue_id: uuid.UUID | None
+    document_ids: Sequence[uuid.UUID]
+
+
+def _check_span(periods: Sequence[Period]) -> None:
+    first = min(start for start, _ in periods)
+    last = max(end for _, end in periods)
+    if last - first > MAX_SPAN:
+        raise InvalidInput.for_field("periods", "must lie within one year of the first period's start")
+
+
+async def submit_application(
+    session: AsyncSession,
+    principal: Principal,
+    data: SubmitInput,
+    *,
+    state: State,
+    calendar: workdays.WorkCalendar,
+    now: dt.datetime,
+    today: dt.date,
+) -> ApplicationRecord:
+    """Check, decide which permits are needed, and open the application with its tasks."""
+    vendor = await get_own_vendor(session, principal)
+    _check_span(data.periods)
+    venue = None
+    if data.venue_id is not None:
+        venue = await session.get(Venue, data.venue_id)
+        if venue is None:
+            raise VenueNotFound("venue_id: no such venue", errors=[])
+    await check_documents(session, principal, data.document_ids)
+    decision = await exemption.decide_exemption(
+        session,
+        index_of(state),
+        activity_code=data.activity_code,
+        location=data.location,
+        coordinate_system=data.coordinate_system,
+        periods=data.periods,
+        vendor_id=vendor.id,
+        now=now,
+    )
+    # A refusal writes nothing, the decision included: its reasons travel in the problem instead.
+    if decision.outcome == "exempt":
+        raise NoPermitNeeded(
+            "This activity needs no permit here and then (POST /exemption-checks gives the reasoned decision)",
+            reasons=decision.reasons,
+        )
+    if decision.outcome == "not_allowed":
+        raise ActivityNotAllowed("This activity cannot be carried on here by an individual", reasons=decision.reasons)
+    check_id = await exemption.record_exemption_check(session, decision)
+    green = bool(await claims.verified_key_groups(session, vendor.id, today))
+    application = await open_application(
+        session,
+        vendor_id=vendor.id,
+        submission=Submission(
+            activity_code=data.activity_code,
+            location=decision.location_geojson,
+            periods=data.periods,
+            document_ids=data.document_ids,
+            requirements=[Requirement(p.permit_type, p.department) for p in decision.required_permits],
+            rule_version=decision.rule_version,
+            venue_id=venue.id if venue else decision.matched_venue_id,
+            venue_revision=venue.version if venue else decision.matched_venue_revision,
+            exemption_check_id=check_id,
+            green_channel=green,
+        ),
+        calendar=calendar,
+        today=today,
+    )
+    return await to_application_record(session, application)

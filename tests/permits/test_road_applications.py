@@ -1,0 +1,397 @@
+"""The road-occupancy hand-off: a carriageway request becomes an application with two departments' tasks;
+decisions, supplements and withdrawal settle the occupancy it decides."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.settings import Settings
+from permits.models import Application, SupplementNotice, Task
+from tests.permits.builders import (
+    APPLICATIONS,
+    ROAD_URL,
+    TASKS,
+    PermitCity,
+    decide,
+    make_permit_city,
+    road_application,
+    task_of,
+)
+from tests.problems import assert_problem
+from venues.models import RoadOccupancy
+
+
+@pytest.fixture
+async def city(session: AsyncSession, settings: Settings) -> PermitCity:
+    return await make_permit_city(session, settings)
+
+
+async def _occupancy_status(session: AsyncSession, application_id: str) -> str:
+    status = await session.scalar(select(RoadOccupancy.status).where(RoadOccupancy.application_id == application_id))
+    assert status is not None
+    return status
+
+
+async def test_a_carriageway_request_opens_one_application_with_the_road_authority_and_the_police(
+    client: httpx.AsyncClient, city: PermitCity
+) -> None:
+    application = await road_application(client, city)
+    assert application["status"] == "in_review"
+    assert sorted((t["department"], t["permit_type"]) for t in application["tasks"]) == [
+        ("traffic_police", "road_occupancy"),
+        ("urban_management", "road_occupancy"),
+    ]
+    assert application["venue_id"] == str(city.carriageway.id)
+    assert application["received_on"] == "2026-06-15"
+    assert application["accepted_on"] == "2026-06-15"  # deemed accepted on receipt until a timely notice
+    assert application["completeness_due_on"] == "2026-06-23"  # 5 working days; 2026-06-19 is 端午
+    # Two departments: a joint application, 45 working days as a whole (Art. 42).
+    assert application["joint_due_on"] is not None
+    for task in application["tasks"]:
+        assert task["status"] == "in_review"
+        assert task["mode"] == "review"
+        assert task["kind"] == "licence"
+        assert task["etag"] == '"1"'
+        assert task["due_provisional"] is False
+        assert task["due_at"].startswith(task["due_on"])
+
+
+async def test_both_departments_approving_approves_the_application_and_the_occupancy(
+    client: httpx.AsyncClient, city: PermitCity, session: AsyncSession
+) -> None:
+    application = await road_application(client, city)
+    first = await decide(client, city, city.road_authority, task_of(application, "urban_management"))
+    assert first.status_code == 200, first.text
+    assert first.json()["status"] == "approved"
+    assert first.headers["etag"] == '"2"'
+    assert first.json()["decision"]["number"].startswith("UM-2026-")
+    middle = (await client.get(f"{APPLICATIONS}/{application['id']}", headers=city.as_vendor())).json()
+    assert middle["status"] == "in_review"
+    assert await _occupancy_status(session, application["id"]) == "pending_permit"
+
+    second = await decide(
+        client, city, city.police, task_of(application, "traffic_police"), conditions=["限 18:00 前撤离"]
+    )
+    assert second.status_code == 200, second.text
+    assert second.json()["decision"]["conditions"] == ["限 18:00 前撤离"]
+    done = (await client.get(f"{APPLICATIONS}/{application['id']}", headers=city.as_vendor())).json()
+    assert done["status"] == "approved"
+    assert done["decided_at"] is not None
+    assert await _occupancy_status(session, application["id"]) == "approved"
+
+
+async def test_one_rejection_rejects_the_application_keeps_approvals_and_refuses_the_occupancy(
+    client: httpx.AsyncClient, city: PermitCity, session: AsyncSession
+) -> None:
+    application = await road_application(client, city)
+    await decide(client, city, city.road_authority, task_of(application, "urban_management"))
+    refused = await decide(
+        client, city, city.police, task_of(application, "traffic_police"), "reject", note="主干道高峰时段\n影响通行"
+    )
+    assert refused.status_code == 200, refused.text
+    decision = refused.json()["decision"]
+    assert decision["outcome"] == "rejected"
+    assert decision["note"] == "主干道高峰时段\n影响通行"
+    assert any("行政复议" in route and "60 days" in route for route in decision["challenge_routes"])
+    assert any("行政诉讼" in route and "6 months" in route for route in decision["challenge_routes"])
+    done = (await client.get(f"{APPLICATIONS}/{application['id']}", headers=city.as_vendor())).json()
+    assert done["status"] == "rejected"
+    assert task_of(done, "urban_management")["status"] == "approved"  # stays on record
+    assert await _occupancy_status(session, application["id"]) == "refused"
+    # Its slot is free again: the same request goes through (and opens a new application).
+    await road_application(client, city)
+
+
+async def test_a_rejection_closes_the_other_departments_open_task(client: httpx.AsyncClient, city: PermitCity) -> None:
+    application = await road_application(client, city)
+    await decide(client, city, city.police, task_of(application, "traffic_police"), "reject", note="不符合条件")
+    late = task_of(application, "urban_management")
+    read = await client.get(f"{TASKS}/{late['id']}", headers=city.as_(city.road_authority))
+    assert read.json()["status"] == "closed"
+    problem = assert_problem(
+        await decide(client, city, city.road_authority, late, etag=read.headers["etag"]), 409, "invalid_transition"
+    )
+    assert problem["allowed_transitions"] == []
+
+
+# --- scope before precondition ----------------------------------------------------------------------------------
+
+
+async def test_another_department_gets_404_before_any_precondition(
+    client: httpx.AsyncClient, city: PermitCity, session: AsyncSession
+) -> None:
+    application = await road_application(client, city)
+    task = task_of(application, "traffic_police")
+    url = f"{TASKS}/{task['id']}/decision"
+    without_if_match = await client.post(url, json={"decision": "approve"}, headers=city.as_(city.market))
+    assert_problem(without_if_match, 404, "task_not_found")
+    assert_problem(await decide(client, city, city.market, task), 404, "task_not_found")
+    assert_problem(await client.get(f"{TASKS}/{task['id']}", headers=city.as_(city.market)), 404, "task_not_found")
+    # The right department without If-Match: 428; with a stale one: 412.
+    assert_problem(
+        await client.post(url, json={"decision": "approve"}, headers=city.as_(city.police)),
+        428,
+        "precondition_required",
+    )
+    assert_problem(await decide(client, city, city.police, task, etag='"7"'), 412, "precondition_failed")
+    assert (await session.get(Task, task["id"])) is not None
+    assert (await session.scalar(select(Task.status).where(Task.id == task["id"]))) == "in_review"
+
+
+@pytest.mark.parametrize("role", ["vendor", "street_office", "admin"])
+async def test_only_a_department_decides(client: httpx.AsyncClient, city: PermitCity, role: str) -> None:
+    application = await road_application(client, city)
+    task = task_of(application, "traffic_police")
+    headers = {"vendor": city.as_vendor(), "street_office": city.as_(city.staff), "admin": city.as_(city.admin)}[role]
+    response = await client.post(
+        f"{TASKS}/{task['id']}/decision", json={"decision": "approve"}, headers={**headers, "If-Match": '"1"'}
+    )
+    assert_problem(response, 403, "forbidden")
+
+
+async def test_who_reads_an_application(client: httpx.AsyncClient, city: PermitCity) -> None:
+    application = await road_application(client, city)
+    url = f"{APPLICATIONS}/{application['id']}"
+    for allowed in (city.as_vendor(), city.as_(city.police), city.as_(city.road_authority), city.as_(city.admin)):
+        assert (await client.get(url, headers=allowed)).status_code == 200
+    assert_problem(await client.get(url, headers=city.as_vendor(city.other_vendor)), 404, "application_not_found")
+    assert_problem(await client.get(url, headers=city.as_(city.market)), 404, "application_not_found")
+    assert_problem(await client.get(url, headers=city.as_(city.staff)), 403, "forbidden")
+    mine = (await client.get(APPLICATIONS, headers=city.as_vendor())).json()["items"]
+    assert [a["id"] for a in mine] == [application["id"]]
+    assert (await client.get(APPLICATIONS, headers=city.as_vendor(city.other_vendor))).json()["items"] == []
+    assert (await client.get(APPLICATIONS, headers=city.as_(city.market))).json()["items"] == []
+
+
+async def test_the_queue_holds_only_the_departments_own_tasks(client: httpx.AsyncClient, city: PermitCity) -> None:
+    application = await road_application(client, city)
+    police = (await client.get(TASKS, headers=city.as_(city.police))).json()["items"]
+    assert [t["id"] for t in police] == [task_of(application, "traffic_police")["id"]]
+    assert police[0]["green_channel"] is False
+    assert (await client.get(TASKS, headers=city.as_(city.market))).json()["items"] == []
+    everything = (await client.get(TASKS, headers=city.as_(city.admin))).json()["items"]
+    assert len(everything) == 2
+    assert_problem(await client.get(TASKS, headers=city.as_vendor()), 403, "forbidden")
+
+
+# --- bad decisions ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"decision": "reject"}, "note"),
+        ({"decision": "reject", "note": "  \n "}, "note"),
+        ({"decision": "request_supplement", "note": "缺材料"}, "missing"),
+        (
+            {"decision": "request_supplement", "note": "缺材料", "missing": [{"item": "占道平面图", "reason": ""}]},
+            "missing[0].reason",
+        ),
+        ({"decision": "request_supplement", "missing": [{"item": "占道平面图", "reason": "需标明尺寸"}]}, "note"),
+        ({"decision": "approve", "missing": [{"item": "占道平面图", "reason": "需标明尺寸"}]}, "missing"),
+    ],
+    ids=[
+        "reject without reasons",
+        "reject with blank reasons",
+        "supplement without items",
+        "item without reason",
+        "supplement without note",
+        "approve with items",
+    ],
+)
+async def test_a_decision_without_its_reasons_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient, city: PermitCity, session: AsyncSession, extra: dict[str, object], field: str
+) -> None:
+    application = await road_application(client, city)
+    task = task_of(application, "traffic_police")
+    decision = str(extra.pop("decision"))
+    response = await decide(client, city, city.police, task, decision, **extra)
+    problem = assert_problem(response, 422, "validation_failed")
+    assert [e["field"] for e in problem["errors"]] == [field]
+    assert (await session.scalar(select(Task.version).where(Task.id == task["id"]))) == 1
+
+
+async def test_an_unknown_decision_value_is_refused_naming_the_field(
+    client: httpx.AsyncClient, city: PermitCity
+) -> None:
+    application = await road_application(client, city)
+    response = await decide(client, city, city.police, task_of(application, "traffic_police"), "maybe")
+    assert response.status_code in (400, 422), response.text
+    assert "decision" in response.text
+
+
+# --- supplements --------------------------------------------------------------------------------------------
+
+MISSING_PLAN = [{"item": "占道平面图", "reason": "需标明摊位尺寸与通道宽度"}]
+MISSING_PHOTO = [{"item": "现场照片", "reason": "需看清路面"}]
+
+
+async def test_two_departments_asking_before_the_answer_share_one_notice(
+    client: httpx.AsyncClient, city: PermitCity, session: AsyncSession
+) -> None:
+    application = await road_application(client, city)
+    asked = await decide(
+        client,
+        city,
+        city.police,
+        task_of(application, "traffic_police"),
+        "request_supplement",
+        note="请补正",
+        missing=MISSING_PLAN,
+    )
+    assert asked.status_code == 200, asked.text
+    assert asked.json()["status"] == "needs_supplement"
+    joined = await decide(
+        client,
+        city,
+        city.road_authority,
+        task_of(application, "urban_management"),
+        "request_supplement",
+        note="请补正",
+        missing=MISSING_PHOTO,
+    )
+    assert joined.status_code == 200, joined.text
+    read = (await client.get(f"{APPLICATIONS}/{application['id']}", headers=city.as_vendor())).json()
+    assert read["status"] == "needs_supplement"
+    assert len(read["notices"]) == 1
+    assert [(i["item"], i["department"]) for i in read["notices"][0]["items"]] == [
+        ("占道平面图", "traffic_police"),
+        ("现场照片", "urban_management"),
+    ]
+    # Sent inside the completeness stage: acceptance waits for the answer.
+    assert read["notices"][0]["before_acceptance"] is True
+    assert read["accepted_on"] is None
+
+
+async def test_the_answer_returns_the_application_to_review_and_accepts_it_that_day(
+    client: httpx.AsyncClient, city: PermitCity, clock: object, session: AsyncSession
+) -> None:
+    from tests.clock import city_time
+
+    application = await road_application(client, city)
+    police_task = task_of(application, "traffic_police")
+    await decide(client, city, city.police, police_task, "request_supplement", note="请补正", missing=MISSING_PLAN)
+    clock.set(city_time(2026, 6, 17, 9))  # type: ignore[attr-defined]
+    answered = await client.post(
+        f"{APPLICATIONS}/{application['id']}/supplements",
+        json={"note": "已补平面图，见附件说明"},
+        headers=city.as_vendor(),
+    )
+    assert answered.status_code == 200, answered.text
+    out = answered.json()
+    assert out["status"] == "in_review"
+    assert out["accepted_on"] == "2026-06-17"
+    assert out["notices"][0]["answered_at"] is not None
+    task = task_of(out, "traffic_police")
+    assert task["status"] == "in_review"
+    assert task["etag"] == '"3"'
+    # The limit now runs from the answer day.
+    assert task["due_on"] > police_task["due_on"]
+    # A second request may ask only about what was supplied.
+    again = await decide(client, city, city.police, task, "request_supplement", note="仍缺", missing=MISSING_PHOTO)
+    problem = assert_problem(again, 422, "validation_failed")
+    assert [e["field"] for e in problem["errors"]] == ["missing[0].item"]
+    about_the_same = await decide(
+        client, city, city.police, task, "request_supplement", note="平面图未标尺寸", missing=MISSING_PLAN
+    )
+    assert about_the_same.status_code == 200, about_the_same.text
+    notices = (await session.scalars(select(SupplementNotice).order_by(SupplementNotice.round))).all()
+    assert [n.round for n in notices] == [1, 2]
+    assert notices[1].before_acceptance is False
+
+
+@pytest.mark.parametrize(
+    ("payload", "fields"),
+    [({}, ["document_ids", "note"]), ({"note": "  "}, ["document_ids", "note"])],
+    ids=["empty", "blank note"],
+)
+async def test_a_supplement_with_nothing_in_it_is_refused(
+    client: httpx.AsyncClient, city: PermitCity, payload: dict[str, object], fields: list[str]
+) -> None:
+    application = await road_application(client, city)
+    await decide(
+        client,
+        city,
+        city.police,
+        task_of(application, "traffic_police"),
+        "request_supplement",
+        note="请补正",
+        missing=MISSING_PLAN,
+    )
+    response = await client.post(
+        f"{APPLICATIONS}/{application['id']}/supplements", json=payload, headers=city.as_vendor()
+    )
+    assert_problem(response, 422, "validation_failed", fields=fields)
+
+
+async def test_a_supplement_with_someone_elses_document_is_refused(
+    client: httpx.AsyncClient, city: PermitCity, session: AsyncSession
+) -> None:
+    from tests.registry.builders import make_document
+
+    application = await road_application(client, city)
+    await decide(
+        client,
+        city,
+        city.police,
+        task_of(application, "traffic_police"),
+        "request_supplement",
+        note="请补正",
+        missing=MISSING_PLAN,
+    )
+    theirs = await make_document(session, owner_account_id=city.other_vendor.account_id)
+    await session.commit()
+    response = await client.post(
+        f"{APPLICATIONS}/{application['id']}/supplements",
+        json={"document_ids": [str(theirs.id)]},
+        headers=city.as_vendor(),
+    )
+    assert_problem(response, 422, "validation_failed", fields=["document_ids"])
+    assert (
+        await session.scalar(select(Application.status).where(Application.id == application["id"]))
+    ) == "needs_supplement"
+
+
+async def test_a_supplement_when_none_was_asked_for_names_what_is_possible(
+    client: httpx.AsyncClient, city: PermitCity
+) -> None:
+    application = await road_application(client, city)
+    response = await client.post(
+        f"{APPLICATIONS}/{application['id']}/supplements", json={"note": "补充"}, headers=city.as_vendor()
+    )
+    problem = assert_problem(response, 409, "invalid_transition")
+    assert problem["allowed_transitions"] == ["withdraw"]
+
+
+# --- withdrawal ---------------------------------------------------------------------------------------------
+
+
+async def test_withdrawing_the_application_withdraws_the_occupancy(
+    client: httpx.AsyncClient, city: PermitCity, session: AsyncSession
+) -> None:
+    application = await road_application(client, city)
+    url = f"{APPLICATIONS}/{application['id']}/withdraw"
+    assert_problem(await client.post(url, headers=city.as_vendor(city.other_vendor)), 404, "application_not_found")
+    out = await client.post(url, headers=city.as_vendor())
+    assert out.status_code == 200, out.text
+    assert out.json()["status"] == "withdrawn"
+    assert {t["status"] for t in out.json()["tasks"]} == {"closed"}
+    assert await _occupancy_status(session, application["id"]) == "withdrawn"
+    again = assert_problem(await client.post(url, headers=city.as_vendor()), 409, "invalid_transition")
+    assert again["allowed_transitions"] == []
+
+
+async def test_withdrawing_the_occupancy_withdraws_the_application(
+    client: httpx.AsyncClient, city: PermitCity, session: AsyncSession
+) -> None:
+    application = await road_application(client, city)
+    response = await client.post(f"{ROAD_URL}/{application['road_occupancy_id']}/withdraw", headers=city.as_vendor())
+    assert response.status_code == 200, response.text
+    read = (await client.get(f"{APPLICATIONS}/{application['id']}", headers=city.as_vendor())).json()
+    assert read["status"] == "withdrawn"
+    task = task_of(read, "traffic_police")
+    problem = assert_problem(await decide(client, city, city.police, task), 409, "invalid_transition")
+    assert problem["allowed_transitions"] == []
