@@ -56,6 +56,14 @@ EXPECTED_MODULES = {
         "withdraw_road_occupancy_request",
     },
     "designated_places": {"find_designated_places"},
+    "applications": {
+        "submit_application",
+        "list_applications",
+        "get_application",
+        "submit_supplement",
+        "withdraw_application",
+    },
+    "tasks": {"list_tasks", "get_task", "decide_task"},
     "venues": {"establish_venue", "list_venues", "get_venue", "amend_venue", "change_venue_status", "get_venue_map"},
     "pitches": {"mark_pitch", "list_pitches", "get_pitch", "amend_pitch", "change_pitch_status"},
     "restricted_features": {

@@ -26,6 +26,10 @@ from sqlalchemy.pool import NullPool
 from core.db import create_sessionmaker, drop_database, sqlalchemy_url, transaction
 from core.settings import Settings
 from flexreg.app import create_app
+from permits import decisions
+from permits.models import Application as PermitApplication
+from permits.models import SupplementNotice
+from permits.models import Task as PermitTask
 from registry import accounts, claims, documents, jurisdictions, vendors
 from registry.models import (
     Account,
@@ -40,6 +44,7 @@ from registry.models import (
 from tests.builders import DONGCHENG_SQUARE, auth_headers, id_number, phone_number
 from tests.clock import START
 from tests.conftest import migrated_database
+from tests.permits.builders import PermitCity, decide, make_permit_city, road_application, task_of
 from tests.problems import assert_problem
 from tests.registry.builders import (
     PASSWORD,
@@ -609,6 +614,9 @@ def test_every_write_path_of_the_registry_is_covered(settings: Settings) -> None
         "/api/v1/allocation-rounds/{round_id:uuid}/applications",
         "/api/v1/allocation-rounds/{round_id:uuid}/draw",
         "/api/v1/allocations/{allocation_id:uuid}/release",
+        "/api/v1/applications",
+        "/api/v1/applications/{application_id:uuid}/supplements",
+        "/api/v1/applications/{application_id:uuid}/withdraw",
         "/api/v1/auth/token",
         "/api/v1/documents",
         "/api/v1/jurisdictions",
@@ -617,12 +625,13 @@ def test_every_write_path_of_the_registry_is_covered(settings: Settings) -> None
         "/api/v1/restricted-features",
         "/api/v1/road-occupancy-requests",
         "/api/v1/road-occupancy-requests/{occupancy_id:uuid}/withdraw",
+        "/api/v1/tasks/{task_id:uuid}/decision",
         "/api/v1/vendors",
         "/api/v1/vendors/{vendor_id:uuid}/key-group-claims",
         "/api/v1/venues",
         "/api/v1/venues/{venue_id:uuid}/pitches",
         "/api/v1/venues/{venue_id:uuid}/status",
-    ], "a new POST route: add it to WRITE_PATHS above (or ROUND_WRITE_PATHS below)"
+    ], "a new POST route: add it to WRITE_PATHS above (or ROUND_WRITE_PATHS or PERMIT_WRITE_PATHS below)"
 
 
 def test_every_patch_route_is_covered(settings: Settings) -> None:
@@ -786,3 +795,113 @@ async def test_a_round_request_that_fails_after_writing_leaves_nothing_behind(
         succeeded = await path.send(client, rounds_world)
         assert succeeded.status_code == path.succeeds_with, succeeded.text
         assert await _rows(committing, path.count(rounds_world)) == before + 1
+
+
+# --- one-stop applications (permits) ----------------------------------------------------------------------------
+
+
+@dataclass
+class PermitsWorld:
+    """A road-occupancy application in review and one waiting on its supplement notice."""
+
+    city: PermitCity
+    in_review: dict[str, Any]
+    waiting: dict[str, Any]
+
+
+@pytest.fixture
+async def permits_world(committing: async_sessionmaker[AsyncSession], settings: Settings) -> PermitsWorld:
+    async with committing() as session:
+        city = await make_permit_city(session, settings)
+    app = create_app(settings, sessionmaker=committing)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        in_review = await road_application(client, city)
+        later = road_builders.at(17, 10), road_builders.at(17, 12)
+        waiting = await road_application(client, city, periods=[later])
+        asked = await decide(
+            client,
+            city,
+            city.police,
+            task_of(waiting, "traffic_police"),
+            "request_supplement",
+            note="请补正",
+            missing=[{"item": "占道平面图", "reason": "需标明尺寸"}],
+        )
+        assert asked.status_code == 200, asked.text
+    return PermitsWorld(city, in_review, waiting)
+
+
+@dataclass(frozen=True)
+class PermitWritePath:
+    name: str
+    module: ModuleType
+    verb: str
+    send: Callable[[httpx.AsyncClient, PermitsWorld], Awaitable[httpx.Response]]
+    count: Callable[[PermitsWorld], Select[Any]]
+    succeeds_with: int = 200
+
+
+async def _decide_task(client: httpx.AsyncClient, w: PermitsWorld) -> httpx.Response:
+    return await decide(client, w.city, w.city.road_authority, task_of(w.in_review, "urban_management"))
+
+
+async def _answer_supplement(client: httpx.AsyncClient, w: PermitsWorld) -> httpx.Response:
+    url = f"/api/v1/applications/{w.waiting['id']}/supplements"
+    return await client.post(url, json={"note": "已补平面图"}, headers=w.city.as_vendor())
+
+
+async def _withdraw_application(client: httpx.AsyncClient, w: PermitsWorld) -> httpx.Response:
+    return await client.post(f"/api/v1/applications/{w.in_review['id']}/withdraw", headers=w.city.as_vendor())
+
+
+PERMIT_WRITE_PATHS = [
+    PermitWritePath(
+        "decide task",
+        decisions,
+        "decide_task",
+        _decide_task,
+        lambda w: select(func.count()).where(
+            PermitTask.id == task_of(w.in_review, "urban_management")["id"], PermitTask.status == "approved"
+        ),
+    ),
+    PermitWritePath(
+        "answer supplement",
+        decisions,
+        "answer_supplement",
+        _answer_supplement,
+        lambda w: select(func.count()).where(
+            SupplementNotice.application_id == w.waiting["id"], SupplementNotice.answered_at.is_not(None)
+        ),
+    ),
+    PermitWritePath(
+        "withdraw application",
+        decisions,
+        "withdraw_application",
+        _withdraw_application,
+        lambda w: select(func.count()).where(
+            PermitApplication.id == w.in_review["id"], PermitApplication.status == "withdrawn"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("path", PERMIT_WRITE_PATHS, ids=[path.name for path in PERMIT_WRITE_PATHS])
+async def test_a_permits_request_that_fails_after_writing_leaves_nothing_behind(
+    committing: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    permits_world: PermitsWorld,
+    monkeypatch: pytest.MonkeyPatch,
+    path: PermitWritePath,
+) -> None:
+    app = create_app(settings, sessionmaker=committing)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        before = await _rows(committing, path.count(permits_world))
+        with monkeypatch.context() as patch:
+            fail_after_writing(patch, path.module, path.verb)
+            failed = await path.send(client, permits_world)
+        assert_problem(failed, 500, "internal_error")
+        assert await _rows(committing, path.count(permits_world)) == before
+        succeeded = await path.send(client, permits_world)
+        assert succeeded.status_code == path.succeeds_with, succeeded.text
+        assert await _rows(committing, path.count(permits_world)) == before + 1

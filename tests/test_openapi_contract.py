@@ -31,6 +31,19 @@ VERBS |= {"apply", "draw", "release"}  # allocation rounds
 
 # Refusals the registry's services raise, by the operation whose handler reaches them (status, code).
 KNOWN_REFUSALS: list[tuple[str, int, str]] = [
+    ("submitApplication", 422, "no_permit_needed"),
+    ("submitApplication", 422, "activity_not_allowed"),
+    ("submitApplication", 422, "validation_failed"),
+    ("getApplication", 404, "application_not_found"),
+    ("submitSupplement", 404, "application_not_found"),
+    ("submitSupplement", 409, "invalid_transition"),
+    ("withdrawApplication", 409, "invalid_transition"),
+    ("getTask", 404, "task_not_found"),
+    ("decideTask", 404, "task_not_found"),
+    ("decideTask", 409, "invalid_transition"),
+    ("decideTask", 412, "precondition_failed"),
+    ("decideTask", 428, "precondition_required"),
+    ("decideTask", 422, "filing_not_refusable"),
     ("requestToken", 401, "invalid_credentials"),
     ("requestToken", 429, "too_many_login_attempts"),
     ("openAccount", 409, "username_taken"),

@@ -30,7 +30,6 @@ from permits.errors import ActivityNotAllowed, NoPermitNeeded
 from registry import claims
 from registry.vendors import get_own_vendor
 from venues.designated import index_of
-from venues.errors import VenueNotFound
 from venues.models import Venue
 
 Period = tuple[dt.datetime, dt.datetime]
@@ -72,7 +71,7 @@ async def submit_application(
     if data.venue_id is not None:
         venue = await session.get(Venue, data.venue_id)
         if venue is None:
-            raise VenueNotFound("venue_id: no such venue", errors=[])
+            raise InvalidInput.for_field("venue_id", "no such venue (GET /venues lists them)")
     await check_documents(session, principal, data.document_ids)
     decision = await exemption.decide_exemption(
         session,

@@ -7,7 +7,8 @@ from typing import Any
 import msgspec
 from litestar.openapi.spec import OpenAPI
 
-from permits import models
+from permits import decisions, models
+from permits.api import application_examples, tasks
 from permits.api.applications import ApplicationController
 from permits.api.tasks import TaskController
 
@@ -23,12 +24,15 @@ NAMED_ENUMS: dict[str, Any] = {
     "ApplicationStatus": models.ApplicationStatus,
     "TaskStatus": models.TaskStatus,
     "TaskMode": models.TaskMode,
+    "TaskKind": models.PermitKind,
+    "TaskDecision": decisions.Decision,
+    "DecisionOutcome": tasks.DecisionOutcome,
 }
 
 
 def examples() -> list[msgspec.Struct]:
     """One realistic instance of each request and response Struct of permits (core.openapi_components)."""
-    return []
+    return [*application_examples.examples()]
 
 
 def refine_openapi(schema: OpenAPI) -> None:

@@ -25,7 +25,6 @@ from permits.calendars import calendar_of
 from permits.errors import ActivityNotAllowed, ApplicationNotFound, InvalidTransition, NoPermitNeeded
 from permits.models import ApplicationStatus
 from venues.api.road import ActivityCode, OccupancyPeriod
-from venues.errors import VenueNotFound
 
 # A permit is asked for one stretch of activity: its periods lie within a year of the first one's start.
 MAX_PERIODS: Final = 366
@@ -154,7 +153,7 @@ def _settings(request: Request[Any, Any, Any]) -> Settings:
 
 class ApplicationController(Controller):
     path = "/applications"
-    tags = ("permits",)
+    tags = ("applications",)
     security = [{"bearer": []}]
 
     @post(
@@ -169,7 +168,7 @@ class ApplicationController(Controller):
             "an unknown activity or venue, documents that are not yours, and periods ending before they start or "
             "spanning more than a year (422 naming the field)."
         ),
-        opt={PROBLEMS_OPT: (NoPermitNeeded, ActivityNotAllowed, VenueNotFound)},
+        opt={PROBLEMS_OPT: (NoPermitNeeded, ActivityNotAllowed)},
     )
     async def submit_application(
         self,

@@ -40,12 +40,15 @@ class LimitOut(msgspec.Struct, frozen=True, kw_only=True):
     basis: str
 
 
+DecisionOutcome = Literal["approved", "rejected"]
+
+
 class DecisionOut(msgspec.Struct, frozen=True, kw_only=True):
     """A numbered written decision (行政许可法 Art. 38); a rejection names the ways to challenge it."""
 
     number: str
     decided_at: dt.datetime
-    outcome: Literal["approved", "rejected"]
+    outcome: DecisionOutcome
     note: str | None
     conditions: list[str]
     challenge_routes: list[str]
@@ -77,7 +80,7 @@ class TaskOut(msgspec.Struct, frozen=True, kw_only=True):
 def task_out(record: service.TaskRecord, city: ZoneInfo) -> TaskOut:
     decision = None
     if record.decision_number is not None and record.decided_at is not None:
-        outcome: Literal["approved", "rejected"] = "rejected" if record.status == "rejected" else "approved"
+        outcome: DecisionOutcome = "rejected" if record.status == "rejected" else "approved"
         decision = DecisionOut(
             number=record.decision_number,
             decided_at=record.decided_at.astimezone(city),
@@ -130,7 +133,7 @@ def _settings(request: Request[Any, Any, Any]) -> Settings:
 
 class TaskController(Controller):
     path = "/tasks"
-    tags = ("permits",)
+    tags = ("tasks",)
     security = [{"bearer": []}]
 
     @get(
