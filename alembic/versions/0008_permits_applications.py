@@ -144,6 +144,7 @@ def upgrade() -> None:
         sa.Column("decided_by", sa.Uuid(), nullable=True),
         sa.Column("decision_number", sa.String(length=40), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("overdue_reason", sa.Text(), nullable=True),
         sa.Column(
             "conditions", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'[]'::jsonb"), nullable=False
         ),

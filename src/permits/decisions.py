@@ -63,6 +63,7 @@ class DecisionInput:
     note: str
     conditions: Sequence[str] = ()
     missing: Sequence[MissingItem] = field(default_factory=tuple)
+    overdue_reason: str = ""
 
 
 def _task_steps(task: Task, application: Application) -> list[str]:
@@ -83,7 +84,13 @@ async def _decision_number(session: AsyncSession, department: str, year: int) ->
     return f"{prefix}-{year}-{serial:06d}"
 
 
-def _check_input(task: Task, data: DecisionInput) -> None:
+def _check_input(task: Task, data: DecisionInput, today: dt.date) -> None:
+    if data.decision != "request_supplement" and today > task.due_on and not data.overdue_reason.strip():
+        raise InvalidInput.for_field(
+            "overdue_reason",
+            f"the decision is late (due {task.due_on.isoformat()}): say why, as the statistics publish it "
+            "(优化营商环境条例 Art. 36)",
+        )
     if data.decision == "reject" and task.kind == "filing":
         raise FilingNotRefusable(
             "A filing is recorded once its materials are complete; ask for what is missing instead",
@@ -143,7 +150,7 @@ async def decide_task(
             f"This task is {task.status} and its application {application.status}: it cannot take {data.decision}",
             allowed=steps,
         )
-    _check_input(task, data)
+    _check_input(task, data, today)
     if data.decision == "request_supplement":
         await _request_supplement(session, application, task, data.missing, now=now, today=today)
     else:
@@ -151,6 +158,7 @@ async def decide_task(
         task.decided_at, task.decided_by = now, principal.account_id
         task.decision_number = await _decision_number(session, task.department, today.year)
         task.conditions = list(dict.fromkeys(c.strip() for c in data.conditions if c.strip()))
+        task.overdue_reason = data.overdue_reason.strip() or None
     task.note = data.note
     task.version += 1
     await session.flush()

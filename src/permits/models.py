@@ -161,6 +161,8 @@ class Task(Base):
     # A numbered written decision (行政许可法 Art. 38): the number is public; the reasons go to the applicant.
     decision_number: Mapped[str | None] = mapped_column(String(40), unique=True)
     note: Mapped[str | None] = mapped_column(Text)
+    # A decision after the due day says why, publicly (优化营商环境条例 Art. 36): the statistics show it.
+    overdue_reason: Mapped[str | None] = mapped_column(Text)
     conditions: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     created_at: Mapped[dt.datetime] = _now()
 

@@ -8,8 +8,9 @@ import msgspec
 from litestar.openapi.spec import OpenAPI
 
 from permits import decisions, models
-from permits.api import application_examples, tasks
+from permits.api import application_examples, statistics, tasks
 from permits.api.applications import ApplicationController
+from permits.api.statistics import StatisticsController
 from permits.api.tasks import TaskController
 
 __all__ = ["CONTROLLERS", "NAMED_ENUMS", "examples", "refine_openapi"]
@@ -17,6 +18,7 @@ __all__ = ["CONTROLLERS", "NAMED_ENUMS", "examples", "refine_openapi"]
 CONTROLLERS: list[Any] = [
     ApplicationController,
     TaskController,
+    StatisticsController,
 ]
 
 # Enum component names for the schema (core.openapi_components.name_enums): name -> the Literal.
@@ -32,7 +34,7 @@ NAMED_ENUMS: dict[str, Any] = {
 
 def examples() -> list[msgspec.Struct]:
     """One realistic instance of each request and response Struct of permits (core.openapi_components)."""
-    return [*application_examples.examples()]
+    return [*application_examples.examples(), *statistics.examples()]
 
 
 def refine_openapi(schema: OpenAPI) -> None:

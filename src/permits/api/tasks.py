@@ -124,6 +124,9 @@ class DecideTask(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     note: Note = ""
     conditions: Annotated[list[Condition], msgspec.Meta(max_length=20)] = []
     missing: Annotated[list[MissingItemIn], msgspec.Meta(max_length=50)] = []
+    overdue_reason: Annotated[
+        str, free_text(2000, min_length=0, description="Why, when deciding after the due day (published)")
+    ] = ""
 
 
 def _settings(request: Request[Any, Any, Any]) -> Settings:
@@ -224,6 +227,7 @@ class TaskController(Controller):
                 note=data.note,
                 conditions=data.conditions,
                 missing=[decisions.MissingItem(item=m.item, reason=m.reason) for m in data.missing],
+                overdue_reason=data.overdue_reason,
             ),
             precondition=precondition,
             calendar=await calendar_of(request.app.state, session),
