@@ -1,7 +1,7 @@
 """Permits history: the append-only, hash-chained record of applications, tasks and permits, and its anchors.
 
-The history refuses UPDATE and DELETE (row triggers) and TRUNCATE (a statement trigger): a record that could
-be changed in place would prove nothing (RELIABILITY.md A16). A superuser can still disable the triggers; the
+The history and its anchors refuse UPDATE and DELETE (row triggers) and TRUNCATE (a statement trigger): a
+record that could be changed in place would prove nothing (RELIABILITY.md A16). A superuser can still disable the triggers; the
 hash chain and the signed daily anchors kept outside are what catch that (permits.history_verify).
 
 Revision ID: 0012
@@ -19,6 +19,9 @@ revision: str = "0012"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# Facts once written: the history's rows and the heads signed over them.
+APPEND_ONLY = ("permits_history", "permits_history_anchor")
 
 
 def upgrade() -> None:
@@ -59,21 +62,13 @@ def upgrade() -> None:
     op.create_index("ix_permits_history_application_id_seq", "permits_history", ["application_id", "seq"])
     op.execute(
         """
-        CREATE FUNCTION permits_history_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        CREATE FUNCTION permits_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            RAISE EXCEPTION 'permits_history is append-only: % refused', TG_OP
+            RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
                 USING ERRCODE = 'insufficient_privilege';
         END
         $$
         """
-    )
-    op.execute(
-        "CREATE TRIGGER permits_history_no_update_or_delete BEFORE UPDATE OR DELETE ON permits_history "
-        "FOR EACH ROW EXECUTE FUNCTION permits_history_refuse_change()"
-    )
-    op.execute(
-        "CREATE TRIGGER permits_history_no_truncate BEFORE TRUNCATE ON permits_history "
-        "FOR EACH STATEMENT EXECUTE FUNCTION permits_history_refuse_change()"
     )
     op.create_table(
         "permits_history_anchor",
@@ -87,12 +82,22 @@ def upgrade() -> None:
         sa.CheckConstraint("length(row_hash) = 32", name=op.f("ck_permits_history_anchor_hash_size")),
         sa.PrimaryKeyConstraint("day", name=op.f("pk_permits_history_anchor")),
     )
+    for table in APPEND_ONLY:
+        op.execute(
+            f"CREATE TRIGGER {table}_no_update_or_delete BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION permits_refuse_change()"
+        )
+        op.execute(
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION permits_refuse_change()"
+        )
 
 
 def downgrade() -> None:
+    for table in APPEND_ONLY:
+        op.execute(f"DROP TRIGGER {table}_no_truncate ON {table}")
+        op.execute(f"DROP TRIGGER {table}_no_update_or_delete ON {table}")
     op.drop_table("permits_history_anchor")
-    op.execute("DROP TRIGGER permits_history_no_truncate ON permits_history")
-    op.execute("DROP TRIGGER permits_history_no_update_or_delete ON permits_history")
-    op.execute("DROP FUNCTION permits_history_refuse_change()")
+    op.execute("DROP FUNCTION permits_refuse_change()")
     op.drop_index("ix_permits_history_application_id_seq", table_name="permits_history")
     op.drop_table("permits_history")

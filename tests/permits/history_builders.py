@@ -54,8 +54,8 @@ async def append_rows(session: AsyncSession, count: int, *, application_id: uuid
     return entries
 
 
-async def tamper(session: AsyncSession, sql: str, **params: Any) -> None:
-    """Run `sql` on the history with its triggers off, in the test's transaction (rolled back with it)."""
-    await session.execute(text("ALTER TABLE permits_history DISABLE TRIGGER USER"))
+async def tamper(session: AsyncSession, sql: str, *, table: str = "permits_history", **params: Any) -> None:
+    """Run `sql` with `table`'s triggers off, as its owner, in the test's transaction (rolled back with it)."""
+    await session.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
     await session.execute(text(sql), params)
-    await session.execute(text("ALTER TABLE permits_history ENABLE TRIGGER USER"))
+    await session.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))

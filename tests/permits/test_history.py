@@ -19,6 +19,7 @@ from core.auth import ROLES, Principal
 from core import pagination
 from core.pagination import InvalidCursor
 from core.settings import Settings
+from permits import anchors
 from permits.history import (
     GENESIS,
     SYSTEM,
@@ -32,7 +33,7 @@ from permits.history import (
 )
 from permits.history_models import ActorRole, HistoryEntry
 from tests.clock import START
-from tests.permits.history_builders import REVIEWER, append_rows, tamper
+from tests.permits.history_builders import REVIEWER, LocalSigner, append_rows, tamper
 
 
 def _independent_row(entry: HistoryEntry) -> bytes:
@@ -179,23 +180,26 @@ async def test_naive_instants_are_refused(session: AsyncSession) -> None:
 @pytest.mark.parametrize(
     ("statement", "operation"),
     [
-        ("UPDATE permits_history SET payload = '{}'", "UPDATE"),
-        ("DELETE FROM permits_history WHERE seq = 1", "DELETE"),
-        ("TRUNCATE permits_history", "TRUNCATE"),
+        ("UPDATE {table} SET seq = seq", "UPDATE"),
+        ("DELETE FROM {table} WHERE seq >= 1", "DELETE"),
+        ("TRUNCATE {table}", "TRUNCATE"),
     ],
 )
-async def test_the_history_refuses_update_delete_and_truncate(
-    session: AsyncSession, statement: str, operation: str
+@pytest.mark.parametrize("table", ["permits_history", "permits_history_anchor"])
+async def test_the_history_and_its_anchors_refuse_update_delete_and_truncate(
+    session: AsyncSession, statement: str, operation: str, table: str
 ) -> None:
-    """T-L1 as the table owner: the triggers raise 42501, and the row is still there."""
+    """T-L1 as the table owner: the triggers raise 42501, and the rows are still there."""
     await append_rows(session, 2)
+    assert await anchors.publish_anchor(session, LocalSigner(), now=START, timezone="Asia/Shanghai") is not None
     with pytest.raises(DBAPIError) as refused:
         async with session.begin_nested():
-            await session.execute(text(statement))
+            await session.execute(text(statement.format(table=table)))
     cause: Any = refused.value.orig.__cause__  # type: ignore[union-attr]
     assert cause.sqlstate == "42501"
-    assert f"{operation} refused" in str(cause)
+    assert f"{table} is append-only: {operation} refused" in str(cause)
     assert (await session.scalar(text("SELECT count(*) FROM permits_history"))) == 2
+    assert (await session.scalar(text("SELECT count(*) FROM permits_history_anchor"))) == 1
 
 
 async def test_an_applications_history_pages_in_order(session: AsyncSession, settings: Settings) -> None:
