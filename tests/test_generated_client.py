@@ -74,6 +74,7 @@ EXPECTED_MODULES = {
         "get_my_round_result",
     },
     "allocations": {"list_allocations", "get_allocation", "release_allocation"},
+    "history": {"list_history_anchors"},
 }
 
 _CONFIG = f"""
