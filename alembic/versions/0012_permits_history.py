@@ -1,8 +1,8 @@
 """Permits history: the append-only, hash-chained record of applications, tasks and permits, and its anchors.
 
 The history and its anchors refuse UPDATE and DELETE (row triggers) and TRUNCATE (a statement trigger): a
-record that could be changed in place would prove nothing (RELIABILITY.md A16). A superuser can still disable the triggers; the
-hash chain and the signed daily anchors kept outside are what catch that (permits.history_verify).
+record that could be changed in place would prove nothing (RELIABILITY.md A16). A superuser can still disable
+the triggers; the hash chain and the signed daily anchors kept outside catch that (permits.history_verify).
 
 Revision ID: 0012
 Revises: 0007

@@ -36,7 +36,9 @@ class LocalSigner:
         return self._key.sign(message)
 
 
-async def append_rows(session: AsyncSession, count: int, *, application_id: uuid.UUID | None = None) -> list[HistoryEntry]:
+async def append_rows(
+    session: AsyncSession, count: int, *, application_id: uuid.UUID | None = None
+) -> list[HistoryEntry]:
     entries = []
     for index in range(count):
         actor = SYSTEM if index % 3 == 2 else REVIEWER

@@ -15,8 +15,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stdnum.cn.ric import calc_check_digit
 
-from core.auth import ROLES, Principal
 from core import pagination
+from core.auth import ROLES, Principal
 from core.pagination import InvalidCursor
 from core.settings import Settings
 from permits import anchors
@@ -58,7 +58,8 @@ async def test_rows_chain_from_the_genesis_hash(session: AsyncSession) -> None:
     first, second, third = await append_rows(session, 3)
     assert [first.seq, second.seq, third.seq] == [1, 2, 3]
     assert first.prev_hash == GENESIS == bytes(32)
-    assert second.prev_hash == first.row_hash and third.prev_hash == second.row_hash
+    assert second.prev_hash == first.row_hash
+    assert third.prev_hash == second.row_hash
     for entry in (first, second, third):
         assert entry.row_hash == hashlib.sha256(entry.prev_hash + _independent_row(entry)).digest()
 
@@ -151,7 +152,8 @@ async def test_payloads_never_hold_an_id_number(session: AsyncSession, payload: 
     """T-L6: a canary ID number in any string of the payload (values or keys, at any depth) is refused."""
     with pytest.raises(PersonalDataInHistory) as refused:
         await append_history(session, event="noted", actor=SYSTEM, at=START, payload=payload)
-    assert "11010119900307002" not in str(refused.value) and "44190019851230123" not in str(refused.value)
+    assert "11010119900307002" not in str(refused.value)
+    assert "44190019851230123" not in str(refused.value)
     assert (await session.scalar(text("SELECT count(*) FROM permits_history"))) == 0
 
 

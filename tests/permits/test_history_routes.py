@@ -42,12 +42,15 @@ async def test_anchors_are_published_to_anyone(
     assert all(anchors.signature_holds(anchor, signer.public_key) for anchor in page.items)
     async with sessionmaker() as session:
         verdict = await verify_history(session, anchors=page.items, public_keys={signer.kid: signer.public_key})
-    assert verdict.intact and verdict.rows == 6 and verdict.anchors_checked == 2
+    assert verdict.intact
+    assert verdict.rows == 6
+    assert verdict.anchors_checked == 2
 
 
 async def test_an_empty_list_and_a_forged_cursor(client: httpx.AsyncClient) -> None:
     empty = await client.get(PATH)
-    assert empty.status_code == 200 and empty.json() == {"items": [], "next_cursor": None}
+    assert empty.status_code == 200
+    assert empty.json() == {"items": [], "next_cursor": None}
     assert_problem(await client.get(PATH, params={"cursor": "A" * 32}), 422, "invalid_cursor")
     assert_problem(await client.get(PATH, params={"limit": 0}), 400, "invalid_parameter")
 
@@ -59,13 +62,15 @@ async def test_one_anchor_per_city_day(session: AsyncSession) -> None:
     # 2026-06-15 00:30 in the city is still 06-14 in UTC: the city's day counts.
     just_after_midnight = dt.datetime(2026, 6, 14, 16, 30, tzinfo=dt.UTC)
     published = await anchors.publish_anchor(session, signer, now=just_after_midnight, timezone="Asia/Shanghai")
-    assert published is not None and published.day == dt.date(2026, 6, 15) and published.seq == 1
+    assert published is not None
+    assert published.day == dt.date(2026, 6, 15)
+    assert published.seq == 1
     await append_rows(session, 1)
     assert await anchors.publish_anchor(session, signer, now=START, timezone="Asia/Shanghai") is None
-    tomorrow = await anchors.publish_anchor(
-        session, signer, now=START + dt.timedelta(days=1), timezone="Asia/Shanghai"
-    )
-    assert tomorrow is not None and tomorrow.seq == 2 and tomorrow.kid == signer.kid
+    tomorrow = await anchors.publish_anchor(session, signer, now=START + dt.timedelta(days=1), timezone="Asia/Shanghai")
+    assert tomorrow is not None
+    assert tomorrow.seq == 2
+    assert tomorrow.kid == signer.kid
     assert anchors.signature_holds(tomorrow, signer.public_key)
     assert not anchors.signature_holds(tomorrow, LocalSigner().public_key)
     moved = msgspec.structs.replace(tomorrow, seq=1)

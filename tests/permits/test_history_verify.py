@@ -20,14 +20,18 @@ from tests.permits.history_builders import LocalSigner, append_rows, tamper
 async def test_an_intact_chain_verifies(session: AsyncSession) -> None:
     entries = await append_rows(session, 7)
     verdict = await verify_history(session, batch=3)  # batch edges inside the chain
-    assert verdict.intact and verdict.rows == 7 and verdict.head_seq == 7
+    assert verdict.intact
+    assert verdict.rows == 7
+    assert verdict.head_seq == 7
     assert verdict.head_hash == entries[-1].row_hash.hex()
     assert verdict.summary().startswith("the history verifies: 7 rows, head seq 7 ")
 
 
 async def test_an_empty_history_verifies(session: AsyncSession) -> None:
     verdict = await verify_history(session)
-    assert verdict.intact and verdict.rows == 0 and verdict.head_seq is None
+    assert verdict.intact
+    assert verdict.rows == 0
+    assert verdict.head_seq is None
 
 
 @pytest.mark.parametrize("batch", [2, 1000])
@@ -67,13 +71,12 @@ async def test_a_later_edit_does_not_hide_an_earlier_one(session: AsyncSession) 
     await tamper(session, "DELETE FROM permits_history WHERE seq = 7")
     await tamper(session, "UPDATE permits_history SET payload = '{}' WHERE seq = 3")
     verdict = await verify_history(session)
-    assert verdict.finding is not None and verdict.finding.seq == 3
+    assert verdict.finding is not None
+    assert verdict.finding.seq == 3
 
 
 async def _anchor(session: AsyncSession, signer: LocalSigner, day: int) -> anchors.Anchor:
-    published = await anchors.publish_anchor(
-        session, signer, now=START.replace(day=day), timezone="Asia/Shanghai"
-    )
+    published = await anchors.publish_anchor(session, signer, now=START.replace(day=day), timezone="Asia/Shanghai")
     assert published is not None
     return published
 
@@ -89,7 +92,8 @@ async def test_a_cut_tail_is_caught_by_the_anchor(session: AsyncSession) -> None
     verdict = await verify_history(session, anchors=outside)
     assert verdict.finding is not None
     assert (verdict.finding.seq, verdict.finding.problem) == (6, "truncated")
-    assert "ends at row 5" in verdict.finding.detail and "names row 8" in verdict.finding.detail
+    assert "ends at row 5" in verdict.finding.detail
+    assert "names row 8" in verdict.finding.detail
 
 
 async def test_a_recomputed_chain_disagrees_with_its_anchor(session: AsyncSession) -> None:
@@ -104,7 +108,8 @@ async def test_a_recomputed_chain_disagrees_with_its_anchor(session: AsyncSessio
     for seq in range(5, 9):
         previous = await session.get(HistoryEntry, seq - 1, populate_existing=True)
         current = await session.get(HistoryEntry, seq, populate_existing=True)
-        assert previous is not None and current is not None
+        assert previous is not None
+        assert current is not None
         new_hash = chain_hash(previous.row_hash, entry_row(current))
         await tamper(
             session,
@@ -117,7 +122,8 @@ async def test_a_recomputed_chain_disagrees_with_its_anchor(session: AsyncSessio
     verdict = await verify_history(session, anchors=[early, late])
     assert verdict.finding is not None
     assert (verdict.finding.seq, verdict.finding.problem) == (4, "anchor_mismatch")
-    assert "after row 3" in verdict.finding.detail and "at or before row 8" in verdict.finding.detail
+    assert "after row 3" in verdict.finding.detail
+    assert "at or before row 8" in verdict.finding.detail
 
 
 async def test_anchor_signatures_are_checked_when_keys_are_given(session: AsyncSession) -> None:
@@ -128,10 +134,12 @@ async def test_anchor_signatures_are_checked_when_keys_are_given(session: AsyncS
     assert (await verify_history(session, anchors=[anchor], public_keys=keys)).intact
     forged = msgspec.structs.replace(anchor, signature=anchors.b64url(stranger.sign(b"something else")))
     verdict = await verify_history(session, anchors=[forged], public_keys=keys)
-    assert verdict.finding is not None and verdict.finding.problem == "bad_signature"
+    assert verdict.finding is not None
+    assert verdict.finding.problem == "bad_signature"
     unknown = msgspec.structs.replace(anchor, kid="retired")
     verdict = await verify_history(session, anchors=[unknown], public_keys=keys)
-    assert verdict.finding is not None and "unknown key" in verdict.finding.detail
+    assert verdict.finding is not None
+    assert "unknown key" in verdict.finding.detail
 
 
 def test_anchor_files_are_what_the_api_returns(tmp_path: Path) -> None:
@@ -165,7 +173,8 @@ def test_keys_files_are_jwks(tmp_path: Path) -> None:
         f'{{"keys": [{{"kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": "{x}"}}, {{"kty": "EC", "kid": "k2"}}]}}'
     )
     keys = load_public_keys(jwks)
-    assert list(keys) == ["k1"] and keys["k1"].public_bytes_raw() == raw
+    assert list(keys) == ["k1"]
+    assert keys["k1"].public_bytes_raw() == raw
     jwks.write_text('{"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": "too-short"}]}')
     with pytest.raises(UnreadableAnchors):
         load_public_keys(jwks)
