@@ -93,9 +93,34 @@ def canonical_row(
     payload: Mapping[str, Any],
 ) -> bytes:
     """The bytes a row's hash covers (the module docstring specifies them)."""
+    return _canonical(
+        seq=seq,
+        event=event,
+        actor_role=actor.role,
+        actor_account_id=actor.account_id,
+        at=at,
+        application_id=application_id,
+        task_id=task_id,
+        permit_number=permit_number,
+        payload=payload,
+    )
+
+
+def _canonical(
+    *,
+    seq: int,
+    event: str,
+    actor_role: str,
+    actor_account_id: uuid.UUID | None,
+    at: dt.datetime,
+    application_id: uuid.UUID | None,
+    task_id: uuid.UUID | None,
+    permit_number: str | None,
+    payload: Any,
+) -> bytes:
     return _ENCODER.encode(
         {
-            "actor": {"account_id": _uuid(actor.account_id), "role": actor.role},
+            "actor": {"account_id": _uuid(actor_account_id), "role": actor_role},
             "application_id": _uuid(application_id),
             "at": timestamp(at),
             "event": event,
@@ -112,11 +137,13 @@ def chain_hash(prev_hash: bytes, row: bytes) -> bytes:
 
 
 def entry_row(entry: HistoryEntry | Row[Any]) -> bytes:
-    """The canonical row of a stored entry as read back (an ORM entry, or a row of its columns)."""
-    return canonical_row(
+    """The canonical row of a stored entry as read back (an ORM entry, or a row of its columns). The stored
+    values are encoded as they are, unchecked: a tampered row must hash wrong, not fail to encode."""
+    return _canonical(
         seq=entry.seq,
         event=entry.event,
-        actor=Actor(role=entry.actor_role, account_id=entry.actor_account_id),  # type: ignore[arg-type]
+        actor_role=entry.actor_role,
+        actor_account_id=entry.actor_account_id,
         at=entry.at,
         application_id=entry.application_id,
         task_id=entry.task_id,
