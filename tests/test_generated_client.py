@@ -60,6 +60,7 @@ EXPECTED_MODULES = {
         "submit_application",
         "list_applications",
         "get_application",
+        "get_application_history",
         "submit_supplement",
         "withdraw_application",
     },
@@ -83,6 +84,7 @@ EXPECTED_MODULES = {
         "get_my_round_result",
     },
     "allocations": {"list_allocations", "get_allocation", "release_allocation"},
+    "history": {"list_history_anchors"},
 }
 
 _CONFIG = f"""

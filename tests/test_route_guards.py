@@ -34,6 +34,8 @@ PUBLIC = {
     ("GET", "/api/v1/allocation-rounds"),
     ("GET", "/api/v1/allocation-rounds/{round_id:uuid}"),
     ("GET", "/api/v1/allocation-rounds/{round_id:uuid}/results"),
+    # Permits: the signed daily heads of the history, so anyone can keep copies (permits.anchors).
+    ("GET", "/api/v1/history-anchors"),
 }
 
 

@@ -1,4 +1,4 @@
-"""The `flexreg` command: migrate, serve, demo, create-account, verify-draw."""
+"""The `flexreg` command: migrate, serve, demo, create-account, verify-draw, verify-audit."""
 
 from __future__ import annotations
 
@@ -234,6 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     account_parser.add_argument("--department")
     verify_parser = commands.add_parser("verify-draw", help="recompute an allocation draw from its public results")
     verify_parser.add_argument("source", metavar="URL-or-file", help="the results JSON: an http(s) URL or a file")
+    audit_parser = commands.add_parser("verify-audit", help="recompute the permits history's hash chain from row 1")
+    audit_parser.add_argument(
+        "--anchors", type=Path, help="anchors kept outside: the JSON GET /history-anchors returns (or a list of them)"
+    )
+    audit_parser.add_argument("--keys", type=Path, help="a JWKS document: also check each anchor's signature")
     args = parser.parse_args(argv)
     if args.command == "verify-draw":
         return _verify_draw(args.source)  # needs no database
@@ -244,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             check_port_free(args.host, args.port)  # before the database starts: fail fast
         settings = _settings_with_database()
+        if args.command == "verify-audit":
+            return asyncio.run(_verify_audit(settings, args.anchors, args.keys))
         _run(args, settings)
     except CannotListen as exc:
         print(f"flexreg {args.command}: {exc}", file=sys.stderr)  # noqa: T201
@@ -271,6 +278,27 @@ def _verify_draw(source: str) -> int:
         print(f"mismatch {mismatch}")  # noqa: T201
     print(f"the draw does not match ({len(verdict.mismatches)} mismatches)")  # noqa: T201
     return 1
+
+
+async def _verify_audit(settings: Settings, anchors_file: Path | None, keys_file: Path | None) -> int:
+    """0 when the chain and every anchor hold, 1 naming the first row that does not, 2 when a file is unreadable."""
+    from permits import anchors, history_verify
+
+    try:
+        outside = history_verify.load_anchors(anchors_file) if anchors_file is not None else []
+        keys = history_verify.load_public_keys(keys_file) if keys_file is not None else None
+    except history_verify.UnreadableAnchors as exc:
+        print(f"flexreg verify-audit: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    engine = create_engine(settings)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            kept = await anchors.all_anchors(session)
+            verdict = await history_verify.verify_history(session, anchors=[*kept, *outside], public_keys=keys)
+    finally:
+        await engine.dispose()
+    print(verdict.summary(), file=sys.stdout if verdict.intact else sys.stderr)
+    return 0 if verdict.intact else 1
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> None:

@@ -26,6 +26,7 @@ from core.errors import InvalidInput
 from core.pagination import Page, keyset_page
 from permits import workdays
 from permits.errors import ApplicationNotFound
+from permits.history import Actor, append_history
 from permits.models import (
     OPEN_TASK_STATUSES,
     Application,
@@ -168,8 +169,11 @@ async def open_application(
     submission: Submission,
     calendar: workdays.WorkCalendar,
     today: dt.date,
+    now: dt.datetime,
+    actor: Actor,
 ) -> Application:
-    """Write the application, its documents and one task per requirement; the caller checked the documents."""
+    """Write the application, its documents and one task per requirement, and its history's first row; the
+    caller checked the documents."""
     completeness = workdays.add_workdays(calendar, today, COMPLETENESS_WORKING_DAYS)
     application = Application(
         id=uuid.uuid4(),
@@ -223,6 +227,29 @@ async def open_application(
             )
         )
     await session.flush()
+    tasks = (await session.scalars(select(Task).where(Task.application_id == application.id))).all()
+    await append_history(
+        session,
+        event="application_submitted",
+        actor=actor,
+        at=now,
+        application_id=application.id,
+        payload={
+            "activity_code": application.activity_code,
+            "rule_version": application.rule_version,
+            "road_occupancy_id": str(application.road_occupancy_id) if application.road_occupancy_id else None,
+            "document_ids": [str(d) for d in dict.fromkeys(submission.document_ids)],
+            "tasks": [
+                {
+                    "task_id": str(t.id),
+                    "department": t.department,
+                    "permit_type": t.permit_type,
+                    "due_on": str(t.due_on),
+                }
+                for t in sorted(tasks, key=lambda t: (t.department, t.permit_type))
+            ],
+        },
+    )
     return application
 
 
@@ -234,6 +261,15 @@ async def lock_application(session: AsyncSession, principal: Principal, applicat
     if application is None:
         raise ApplicationNotFound()
     return application
+
+
+async def check_readable(session: AsyncSession, principal: Principal, application_id: uuid.UUID) -> None:
+    """404 unless the caller may read the application."""
+    found = await session.scalar(
+        select(Application.id).where(Application.id == application_id, readable_applications(principal))
+    )
+    if found is None:
+        raise ApplicationNotFound()
 
 
 async def get_application(session: AsyncSession, principal: Principal, application_id: uuid.UUID) -> ApplicationRecord:
@@ -342,9 +378,19 @@ async def close_open_tasks(session: AsyncSession, application_id: uuid.UUID) -> 
     )
 
 
-async def withdraw_open(session: AsyncSession, application: Application, *, now: dt.datetime) -> None:
+async def withdraw_open(
+    session: AsyncSession, application: Application, *, now: dt.datetime, actor: Actor, cause: str
+) -> None:
     """Withdraw a locked, open application and close its undecided tasks."""
     application.status, application.withdrawn_at = "withdrawn", now
     application.version += 1
     await close_open_tasks(session, application.id)
     await session.flush()
+    await append_history(
+        session,
+        event="application_withdrawn",
+        actor=actor,
+        at=now,
+        application_id=application.id,
+        payload={"cause": cause},
+    )

@@ -14,6 +14,7 @@ answer brought). A notice sent within 5 working days of receipt puts acceptance 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from permits.applications import (
     withdraw_open,
 )
 from permits.errors import FilingNotRefusable, InvalidTransition, TaskNotFound
+from permits.history import SYSTEM, Actor, append_history
 from permits.models import OPEN_APPLICATION_STATUSES, Application, ApplicationDocument, SupplementNotice, Task
 from permits.road_flow import settle_road_occupancy
 from permits.tasks import due_after
@@ -170,7 +172,49 @@ async def decide_task(
     application.version += 1
     await session.flush()
     await settle_road_occupancy(session, application, now=now)
+    await _record_decision(session, principal, task, application, data, now=now)
     return task, application
+
+
+def digest(text: str) -> str:
+    """SHA-256 of free text: the history proves what was written without copying what people typed into it."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def _record_decision(
+    session: AsyncSession,
+    principal: Principal,
+    task: Task,
+    application: Application,
+    data: DecisionInput,
+    *,
+    now: dt.datetime,
+) -> None:
+    payload: dict[str, object] = {"decision": data.decision, "note_sha256": digest(data.note), "version": task.version}
+    if data.decision == "request_supplement":
+        payload["items_sha256"] = [digest(m.item.strip() + "\n" + m.reason) for m in data.missing]
+    else:
+        payload["decision_number"] = task.decision_number
+        payload["conditions_sha256"] = [digest(c) for c in task.conditions]
+    event = {"approve": "task_approved", "reject": "task_rejected", "request_supplement": "supplement_requested"}
+    await append_history(
+        session,
+        event=event[data.decision],
+        actor=Actor.of(principal),
+        at=now,
+        application_id=application.id,
+        task_id=task.id,
+        payload=payload,
+    )
+    if application.status in ("approved", "rejected"):
+        await append_history(
+            session,
+            event=f"application_{application.status}",
+            actor=SYSTEM,
+            at=now,
+            application_id=application.id,
+            payload={"version": application.version},
+        )
 
 
 async def withdraw_application(
@@ -185,7 +229,7 @@ async def withdraw_application(
         raise InvalidTransition(
             f"This application is already {application.status}", allowed=APPLICANT_STEPS[application.status]
         )
-    await withdraw_open(session, application, now=now)
+    await withdraw_open(session, application, now=now, actor=Actor.of(principal), cause="applicant")
     await settle_road_occupancy(session, application, now=now)
     return await to_application_record(session, application)
 
@@ -311,6 +355,19 @@ async def answer_supplement(
     if notice.before_acceptance:
         await _accept(session, application, calendar, today)
     await session.flush()
+    await append_history(
+        session,
+        event="supplement_answered",
+        actor=Actor.of(principal),
+        at=now,
+        application_id=application.id,
+        payload={
+            "round": notice.round,
+            "document_ids": list(notice.answer_documents or []),
+            "note_sha256": digest(note),
+            "accepted_on": application.accepted_on.isoformat() if application.accepted_on else None,
+        },
+    )
     return await to_application_record(session, application)
 
 

@@ -19,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.settings import Settings
 from permits.applications import Requirement, Submission, open_application, withdraw_open
 from permits.calendars import CalendarSource
+from permits.history import Actor
 from permits.models import OPEN_APPLICATION_STATUSES, Application
+from registry.models import Vendor
 from venues import road
 from venues.models import Venue
 from venues.road_rules import Period
@@ -82,6 +84,8 @@ class RoadPermitFlow:
             ),
             calendar=await self._calendars.current(session),
             today=self._settings.today(),
+            now=self._settings.now(),
+            actor=Actor(role="vendor", account_id=await _account_of(session, vendor_id)),
         )
         return application.id
 
@@ -93,7 +97,15 @@ class RoadPermitFlow:
         )
         if application is None or application.status not in OPEN_APPLICATION_STATUSES:
             return
-        await withdraw_open(session, application, now=self._settings.now())
+        actor = Actor(role="vendor", account_id=await _account_of(session, application.vendor_id))
+        await withdraw_open(
+            session, application, now=self._settings.now(), actor=actor, cause="road_occupancy_withdrawn"
+        )
+
+
+async def _account_of(session: AsyncSession, vendor_id: uuid.UUID) -> uuid.UUID:
+    """The vendor's account: the hand-off is the vendor's own act, recorded as theirs."""
+    return (await session.execute(select(Vendor.account_id).where(Vendor.id == vendor_id))).scalar_one()
 
 
 async def settle_road_occupancy(session: AsyncSession, application: Application, *, now: dt.datetime) -> None:

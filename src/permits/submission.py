@@ -27,6 +27,7 @@ from permits.applications import (
     to_application_record,
 )
 from permits.errors import ActivityNotAllowed, NoPermitNeeded
+from permits.history import Actor
 from registry import claims
 from registry.vendors import get_own_vendor
 from venues.designated import index_of
@@ -110,5 +111,7 @@ async def submit_application(
         ),
         calendar=calendar,
         today=today,
+        now=now,
+        actor=Actor.of(principal),
     )
     return await to_application_record(session, application)

@@ -27,6 +27,7 @@ from core.db import create_sessionmaker, drop_database, sqlalchemy_url, transact
 from core.settings import Settings
 from permits import workdays
 from permits.applications import Requirement, Submission, open_application
+from permits.history import SYSTEM
 from permits.models import Application, Task
 from registry.models import Account, Vendor
 from tests.builders import auth_headers
@@ -97,6 +98,8 @@ async def _desk(committing: async_sessionmaker[AsyncSession], settings: Settings
                 ),
                 calendar=calendar,
                 today=today,
+                now=served.now,
+                actor=SYSTEM,
             )
             for _ in range(n)
         ]

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import Settings
+from permits import decisions
 from permits.models import Application, SupplementNotice, Task
 from tests.permits.builders import (
     APPLICATIONS,
@@ -395,3 +396,47 @@ async def test_withdrawing_the_occupancy_withdraws_the_application(
     task = task_of(read, "traffic_police")
     problem = assert_problem(await decide(client, city, city.police, task), 409, "invalid_transition")
     assert problem["allowed_transitions"] == []
+
+
+# --- history ------------------------------------------------------------------------------------------------
+
+
+async def test_every_step_is_in_the_applications_history_without_its_free_text(
+    client: httpx.AsyncClient, city: PermitCity
+) -> None:
+    application = await road_application(client, city)
+    police = task_of(application, "traffic_police")
+    note = "请补正：身份证号不要写在这里"
+    await decide(client, city, city.police, police, "request_supplement", note=note, missing=MISSING_PLAN)
+    await client.post(
+        f"{APPLICATIONS}/{application['id']}/supplements", json={"note": "已补"}, headers=city.as_vendor()
+    )
+    read = await client.get(f"{TASKS}/{police['id']}", headers=city.as_(city.police))
+    await decide(client, city, city.police, read.json(), etag=read.headers["etag"])
+    await decide(client, city, city.road_authority, task_of(application, "urban_management"))
+    url = f"{APPLICATIONS}/{application['id']}/history"
+    entries = (await client.get(url, headers=city.as_vendor())).json()["items"]
+    assert [e["event"] for e in entries] == [
+        "application_submitted",
+        "supplement_requested",
+        "supplement_answered",
+        "task_approved",
+        "task_approved",
+        "application_approved",
+    ]
+    assert [e["actor"]["role"] for e in entries] == [
+        "vendor",
+        "department",
+        "vendor",
+        "department",
+        "department",
+        "system",
+    ]
+    assert entries[0]["actor"]["account_id"] == str(city.vendor.account_id)
+    assert "请补正" not in str(entries)  # free text is hashed, never copied
+    assert entries[1]["payload"]["note_sha256"] == decisions.digest(note)
+    seqs = [e["seq"] for e in entries]
+    assert seqs == sorted(seqs)
+    assert (await client.get(url, headers=city.as_(city.police))).status_code == 200
+    assert_problem(await client.get(url, headers=city.as_vendor(city.other_vendor)), 404, "application_not_found")
+    assert_problem(await client.get(url, headers=city.as_(city.market)), 404, "application_not_found")

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.settings import Settings
 from permits import workdays
 from permits.applications import Requirement, Submission, open_application
+from permits.history import SYSTEM
 from permits.models import Task
 from registry.models import Vendor
 from tests.clock import CITY
@@ -46,6 +47,8 @@ async def _decided(
         ),
         calendar=workdays.NationalCalendar(),
         today=received,
+        now=dt.datetime.combine(received, dt.time(9), tzinfo=CITY),
+        actor=SYSTEM,
     )
     task = (await session.execute(select(Task).where(Task.application_id == application.id))).scalar_one()
     task.status = "approved"

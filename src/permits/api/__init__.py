@@ -8,10 +8,12 @@ import msgspec
 from litestar.openapi.spec import OpenAPI
 
 from permits import decisions, models
-from permits.api import application_examples, statistics, tasks
+from permits.api import application_examples, history_examples, statistics, tasks
 from permits.api.applications import ApplicationController
+from permits.api.history import HistoryAnchorController
 from permits.api.statistics import StatisticsController
 from permits.api.tasks import TaskController
+from permits.history_models import ActorRole
 
 __all__ = ["CONTROLLERS", "NAMED_ENUMS", "examples", "refine_openapi"]
 
@@ -19,6 +21,7 @@ CONTROLLERS: list[Any] = [
     ApplicationController,
     TaskController,
     StatisticsController,
+    HistoryAnchorController,
 ]
 
 # Enum component names for the schema (core.openapi_components.name_enums): name -> the Literal.
@@ -29,12 +32,13 @@ NAMED_ENUMS: dict[str, Any] = {
     "TaskKind": models.PermitKind,
     "TaskDecision": decisions.Decision,
     "DecisionOutcome": tasks.DecisionOutcome,
+    "HistoryActorRole": ActorRole,
 }
 
 
 def examples() -> list[msgspec.Struct]:
     """One realistic instance of each request and response Struct of permits (core.openapi_components)."""
-    return [*application_examples.examples(), *statistics.examples()]
+    return [*application_examples.examples(), *statistics.examples(), *history_examples.examples()]
 
 
 def refine_openapi(schema: OpenAPI) -> None:

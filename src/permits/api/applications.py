@@ -19,7 +19,8 @@ from core.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, page_of
 from core.settings import Settings
 from core.text import free_text
 from permits import applications as service
-from permits import decisions, submission
+from permits import decisions, history, submission
+from permits.api.history import HistoryEntryOut, history_entry_out
 from permits.api.tasks import TaskOut, task_out
 from permits.calendars import calendar_of
 from permits.errors import ActivityNotAllowed, ApplicationNotFound, InvalidTransition, NoPermitNeeded
@@ -236,6 +237,30 @@ class ApplicationController(Controller):
     ) -> ApplicationOut:
         record = await service.get_application(session, principal, application_id)
         return application_out(record, ZoneInfo(_settings(request).timezone))
+
+    @get(
+        "/{application_id:uuid}/history",
+        operation_id="getApplicationHistory",
+        summary="The application's history, oldest first (the applicant, departments involved, admin)",
+        guards=[requires("vendor", "department", "admin")],
+        description=(
+            "Every step as the hash-chained history recorded it: who (role and account), when, and what; free "
+            "text appears as its SHA-256, never copied. `row_hash` lets a reader show later the service recorded "
+            "exactly this (`flexreg verify-audit`; GET /history-anchors). Anyone else 404; street offices 403."
+        ),
+        opt={PROBLEMS_OPT: (ApplicationNotFound,)},
+    )
+    async def get_application_history(
+        self,
+        application_id: FromPath[uuid.UUID],
+        principal: CurrentPrincipal,
+        session: DbSession,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> Page[HistoryEntryOut]:
+        await service.check_readable(session, principal, application_id)
+        page = await history.application_history(session, application_id, limit=limit, cursor=cursor)
+        return page_of([history_entry_out(entry) for entry in page.items], page)
 
     @post(
         "/{application_id:uuid}/supplements",
