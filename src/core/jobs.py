@@ -35,8 +35,7 @@ logger = logging.getLogger(__name__)
 QUEUE: Final = "flexreg_periodic"
 JobFunction = Callable[[async_sessionmaker[AsyncSession], dt.datetime], Awaitable[None]]
 _NAME: Final = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-# Finished queue rows kept for a look afterwards, then pruned by `prune_job_queue`.
-DEFERS_KEPT: Final = dt.timedelta(days=7)
+# Failed jobs are kept this long for a look afterwards, then pruned by `prune_job_queue`.
 FAILED_JOBS_KEPT: Final = dt.timedelta(days=90)
 
 
@@ -136,13 +135,9 @@ async def run_worker(settings: Settings, jobs: JobRegistry) -> None:
 
 
 async def prune_job_queue(sessionmaker: async_sessionmaker[AsyncSession], now: dt.datetime) -> None:
-    """Drop the queue's bookkeeping once it is old: periodic-defer rows (a period long past is never deferred
-    again: procrastinate looks back 10 minutes) and failed jobs, kept for a look afterwards."""
+    """Drop failed jobs once they are old (kept meanwhile for a look). Successful ones are deleted as they
+    finish, and procrastinate keeps only the latest periodic-defer row per job itself."""
     async with transaction(sessionmaker) as session:
-        await session.execute(
-            text("DELETE FROM procrastinate_periodic_defers WHERE defer_timestamp < :cutoff"),
-            {"cutoff": int((now - DEFERS_KEPT).timestamp())},
-        )
         await session.execute(
             text(
                 "DELETE FROM procrastinate_jobs WHERE status = 'failed' AND id IN "
