@@ -6,6 +6,7 @@ matching prefix wins (a district's figure over its city's over its province's ov
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Iterable
 from importlib import resources
@@ -13,7 +14,20 @@ from typing import Annotated, Final, Literal, Protocol, TypeVar
 
 import msgspec
 
-from permits.clocks import ClockRules, DayUnit, PromisedLimit
+from permits.clocks import (
+    ClockRules,
+    Completeness,
+    DayUnit,
+    DecisionDue,
+    Extension,
+    Pause,
+    PromisedLimit,
+    StatutoryLimit,
+    Supplement,
+    completeness,
+    decision_due,
+)
+from permits.workdays import WorkCalendar
 
 _DATA_FILE: Final = "time-limits.toml"
 NATIONAL: Final = "national"
@@ -115,3 +129,58 @@ def parse_time_limits(text: bytes | str) -> TimeLimits:
 def load_time_limits() -> TimeLimits:
     """The packaged time limits, read and checked once per process."""
     return parse_time_limits(resources.files("permits").joinpath("data", _DATA_FILE).read_bytes())
+
+
+def task_acceptance(
+    calendar: WorkCalendar,
+    *,
+    jurisdiction_code: str,
+    received: dt.date,
+    today: dt.date,
+    notice_sent_on: dt.date | None = None,
+    completed_on: dt.date | None = None,
+    accepted_on: dt.date | None = None,
+    limits: TimeLimits | None = None,
+) -> Completeness:
+    """`clocks.completeness` under the clock rules where the application is handled."""
+    rules = (limits or load_time_limits()).clock_rules_for(jurisdiction_code)
+    return completeness(
+        calendar,
+        received=received,
+        today=today,
+        notice_sent_on=notice_sent_on,
+        completed_on=completed_on,
+        accepted_on=accepted_on,
+        rules=rules,
+    )
+
+
+def task_due(
+    calendar: WorkCalendar,
+    *,
+    permit_type: str,
+    jurisdiction_code: str,
+    accepted_on: dt.date,
+    today: dt.date,
+    green_channel: bool = False,
+    statutory: StatutoryLimit | None = None,
+    extension: Extension | None = None,
+    pauses: Iterable[Pause] = (),
+    supplements: Iterable[Supplement] = (),
+    limits: TimeLimits | None = None,
+) -> DecisionDue:
+    """A task's decision due date: `clocks.decision_due` with the type's promised limit (the green channel's
+    for a verified key-group applicant) and the clock rules where the application is handled. `statutory` is
+    the type's own limit where a law or regulation sets one (registry catalogue), else Art. 42's."""
+    data = limits or load_time_limits()
+    return decision_due(
+        calendar,
+        accepted_on=accepted_on,
+        today=today,
+        statutory=statutory,
+        promised=data.promised_limit(permit_type, jurisdiction_code, green_channel=green_channel),
+        extension=extension,
+        pauses=pauses,
+        supplements=supplements,
+        rules=data.clock_rules_for(jurisdiction_code),
+    )

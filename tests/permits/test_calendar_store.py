@@ -25,8 +25,8 @@ from permits.calendar_store import (
     parse_overrides,
     parse_schedule,
 )
-from permits.clocks import ClockRules, decision_due
-from permits.time_limits import load_time_limits
+from permits.clocks import ClockRules, DecisionDue, decision_due
+from permits.time_limits import load_time_limits, task_acceptance, task_due
 from permits.workdays import NationalCalendar
 from registry.catalogue import load_catalogue
 
@@ -174,3 +174,29 @@ def test_promised_limits_name_known_permit_types_and_the_closest_scope_wins() ->
     assert limits.promised_limit("road_occupancy", "310101001000") is None
     rules = limits.clock_rules_for("440305001000")
     assert (rules.region, rules.supplement_stops_clock, rules.rest_day_receipt_moves) == ("44", False, True)
+
+
+def test_a_tasks_due_date_takes_its_types_promised_limit_and_the_green_channels_where_verified() -> None:
+    calendar = NationalCalendar()
+    accepted = D(2025, 9, 26)
+
+    def due(code: str, *, green_channel: bool = False) -> DecisionDue:
+        return task_due(
+            calendar,
+            permit_type="food_stall_filing",
+            jurisdiction_code=code,
+            accepted_on=accepted,
+            today=accepted,
+            green_channel=green_channel,
+        )
+
+    usual, green, elsewhere = due("110101001000"), due("110101001000", green_channel=True), due("440305001000")
+    assert (usual.due_on, usual.promised_days) == (D(2025, 9, 30), 3)
+    assert (green.due_on, green.promised_days) == (D(2025, 9, 28), 1)  # a make-up Sunday is a working day
+    assert (elsewhere.due_on, elsewhere.promised_days) == (D(2025, 10, 30), None)
+    assert usual.statutory_due_on == green.statutory_due_on == D(2025, 10, 30)
+    # Received on a Saturday of the National Day break: counted from Thursday 9 October (the national rule).
+    acceptance = task_acceptance(
+        calendar, jurisdiction_code="110101001000", received=D(2025, 10, 4), today=D(2025, 11, 1)
+    )
+    assert (acceptance.received_on, acceptance.accepted_on, acceptance.deemed) == (D(2025, 10, 9), D(2025, 10, 9), True)
