@@ -238,6 +238,7 @@ async def _create_account(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def _load_calendar(settings: Settings, loaded: ScheduleFile) -> None:
+    import flexreg.jobs  # noqa: F401  (registers what a loaded year recomputes)
     from permits.calendar_store import load_year
 
     engine = create_engine(settings)
@@ -254,6 +255,7 @@ async def _load_calendar(settings: Settings, loaded: ScheduleFile) -> None:
 
 
 async def _add_overrides(settings: Settings, overrides: list[Override]) -> None:
+    import flexreg.jobs  # noqa: F401  (registers what an override recomputes)
     from permits.calendar_store import add_overrides
 
     engine = create_engine(settings)
