@@ -11,11 +11,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 import core.idempotency  # noqa: F401
+import permits.calendar_models
 import permits.history_models
 import permits.models  # noqa: F401
 import registry.models  # noqa: F401  (every domain's tables must be imported for autogenerate)
 import venues.models  # noqa: F401
 from core.db import Base, database_url, sqlalchemy_url
+from core.jobs import include_in_autogenerate
 from core.settings import Settings
 
 config = context.config
@@ -26,7 +28,12 @@ target_metadata = Base.metadata
 
 
 def run_migrations(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        include_name=include_in_autogenerate,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from core.db import Base, drop_database, recreate_database, sqlalchemy_url
+from core.jobs import include_in_autogenerate
 from tests.conftest import ROOT
 
 
@@ -48,7 +49,10 @@ async def test_upgrade_downgrade_upgrade_and_models_agree(server_url: str) -> No
         try:
             async with engine.connect() as connection:
                 differences = await connection.run_sync(
-                    lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+                    lambda sync: compare_metadata(
+                        MigrationContext.configure(sync, opts={"include_name": include_in_autogenerate}),
+                        Base.metadata,
+                    )
                 )
         finally:
             await engine.dispose()

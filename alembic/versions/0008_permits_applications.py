@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("joint_due_on", sa.Date(), nullable=True),
         sa.Column("joint_due_provisional", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("permit_number", sa.String(length=40), nullable=True),
+        sa.Column("jurisdiction_code", sa.String(length=12), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True),
@@ -61,6 +62,11 @@ def upgrade() -> None:
         sa.CheckConstraint("version >= 1", name=op.f("ck_permits_application_version_positive")),
         sa.ForeignKeyConstraint(
             ["vendor_id"], ["registry_vendor.id"], name=op.f("fk_permits_application_vendor_id_registry_vendor")
+        ),
+        sa.ForeignKeyConstraint(
+            ["jurisdiction_code"],
+            ["registry_jurisdiction.code"],
+            name=op.f("fk_permits_application_jurisdiction_code_registry_jurisdiction"),
         ),
         sa.ForeignKeyConstraint(
             ["venue_id"], ["venues_venue.id"], name=op.f("fk_permits_application_venue_id_venues_venue")
@@ -136,6 +142,8 @@ def upgrade() -> None:
         sa.Column("statutory_days", sa.Integer(), nullable=False),
         sa.Column("extension_days", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("extension_reason", sa.Text(), nullable=True),
+        sa.Column("extension_approved_by", sa.Text(), nullable=True),
+        sa.Column("extension_approved_on", sa.Date(), nullable=True),
         sa.Column("paused_days", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("due_on", sa.Date(), nullable=False),
         sa.Column("statutory_due_on", sa.Date(), nullable=False),
@@ -197,17 +205,19 @@ def upgrade() -> None:
         "permits_clock_pause",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("task_id", sa.Uuid(), nullable=False),
-        sa.Column("reason", sa.String(length=16), nullable=False),
-        sa.Column("working_days", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("notice", sa.Text(), nullable=False),
         sa.Column("notified_on", sa.Date(), nullable=False),
+        sa.Column("starts_on", sa.Date(), nullable=False),
+        sa.Column("ends_on", sa.Date(), nullable=False),
         sa.Column("recorded_by", sa.Uuid(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.CheckConstraint(
-            "reason IN ('hearing', 'testing', 'inspection', 'expert_review')",
-            name=op.f("ck_permits_clock_pause_reason_known"),
+            "kind IN ('hearing', 'testing', 'inspection', 'expert_review')",
+            name=op.f("ck_permits_clock_pause_kind_known"),
         ),
-        sa.CheckConstraint("working_days > 0", name=op.f("ck_permits_clock_pause_days_positive")),
+        sa.CheckConstraint("starts_on >= notified_on", name=op.f("ck_permits_clock_pause_starts_after_notice")),
+        sa.CheckConstraint("ends_on >= starts_on", name=op.f("ck_permits_clock_pause_ends_after_start")),
         sa.ForeignKeyConstraint(
             ["recorded_by"], ["registry_account.id"], name=op.f("fk_permits_clock_pause_recorded_by_registry_account")
         ),

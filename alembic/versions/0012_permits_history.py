@@ -5,7 +5,7 @@ record that could be changed in place would prove nothing (RELIABILITY.md A16). 
 the triggers; the hash chain and the signed daily anchors kept outside catch that (permits.history_verify).
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0011
 Create Date: 2026-12-10
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0012"
-down_revision: str | None = "0008"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,14 +1,17 @@
-"""The `flexreg` command: migrate, serve, demo, create-account, verify-draw, verify-audit."""
+"""The `flexreg` command: migrate, serve, worker, demo, create-account, verify-draw, verify-audit, load-calendar,
+add-calendar-override."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import errno
 import http.client
 import logging
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -23,6 +26,7 @@ from core.settings import Settings
 
 if TYPE_CHECKING:
     from flexreg.demo import DemoCity
+    from permits.calendar_store import Override, ScheduleFile
 
 logger = logging.getLogger("flexreg")
 
@@ -30,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 # How long `serve` waits for its first answer before giving up on printing the ready block.
 READY_TIMEOUT_SECONDS = 120.0
+# How long `serve` gives its worker to finish the job in hand once the server stops.
+WORKER_STOP_SECONDS = 20.0
 
 
 class CannotListen(Exception):
@@ -153,7 +159,29 @@ def granian_logging() -> dict[str, Any]:
     }
 
 
-def serve(settings: Settings, host: str, port: int, workers: int, *, demo: bool = False) -> None:
+def start_worker() -> subprocess.Popen[bytes]:
+    """`flexreg worker` as a child process, on the DATABASE_URL `serve` resolved and exported.
+
+    One per `serve`: the periodic jobs run once per period however many there are (core.jobs), and a worker
+    of its own keeps a job's failure or a long sweep out of the HTTP workers.
+    """
+    return subprocess.Popen([sys.executable, "-m", "flexreg.cli", "worker", "--quiet"], env=os.environ.copy())
+
+
+def stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    if worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(timeout=WORKER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            logger.warning("the worker did not stop within %.0f s; killed", WORKER_STOP_SECONDS)
+            worker.kill()
+            worker.wait()
+
+
+def serve(
+    settings: Settings, host: str, port: int, workers: int, *, demo: bool = False, with_worker: bool = True
+) -> None:
     from granian import Granian
     from granian.constants import Interfaces, Loops
     from granian.log import LogLevels
@@ -180,7 +208,12 @@ def serve(settings: Settings, host: str, port: int, workers: int, *, demo: bool 
             target=_announce_when_ready, args=(url, ready_block(url, demo=demo, city=city)), daemon=True
         ).start()
     )
-    server.serve()
+    worker = start_worker() if with_worker else None
+    try:
+        server.serve()
+    finally:
+        if worker is not None:
+            stop_worker(worker)
 
 
 async def _create_account(settings: Settings, args: argparse.Namespace) -> None:
@@ -204,6 +237,58 @@ async def _create_account(settings: Settings, args: argparse.Namespace) -> None:
         await engine.dispose()
 
 
+async def _load_calendar(settings: Settings, loaded: ScheduleFile) -> None:
+    import flexreg.jobs  # noqa: F401  (registers what a loaded year recomputes)
+    from permits.calendar_store import load_year
+
+    engine = create_engine(settings)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            await load_year(session, loaded, now=settings.now())
+    finally:
+        await engine.dispose()
+    schedule = loaded.schedule
+    print(  # noqa: T201
+        f"loaded {schedule.year}: {len(schedule.holidays)} rest days, {len(schedule.workdays)} make-up working days "
+        f"({loaded.source})"
+    )
+
+
+async def _add_overrides(settings: Settings, overrides: list[Override]) -> None:
+    import flexreg.jobs  # noqa: F401  (registers what an override recomputes)
+    from permits.calendar_store import add_overrides
+
+    engine = create_engine(settings)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            await add_overrides(session, overrides)
+    finally:
+        await engine.dispose()
+    for override in overrides:
+        print(f"region {override.region} {override.day}: {override.kind} day ({override.reason})")  # noqa: T201
+
+
+def _calendar_input(args: argparse.Namespace) -> int:
+    """Read and check a calendar command's input before any database starts; 2 (with the reasons) if refused."""
+    from permits.calendar_store import CalendarFileError, make_override, parse_overrides, parse_schedule
+
+    try:
+        if args.command == "load-calendar":
+            args.schedule = parse_schedule(Path(args.file).read_bytes())
+            for warning in args.schedule.warnings:
+                print(f"flexreg load-calendar: warning: {warning}", file=sys.stderr)  # noqa: T201
+        elif args.file is not None:
+            args.overrides = parse_overrides(Path(args.file).read_bytes())
+        elif None in (args.region, args.date, args.kind, args.reason):
+            raise CalendarFileError("give --file, or all of --region, --date, --kind and --reason")
+        else:
+            args.overrides = [make_override(args.region, args.date, args.kind, args.reason)]
+    except (CalendarFileError, OSError) as exc:
+        print(f"flexreg {args.command}: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    return 0
+
+
 async def _demo(settings: Settings) -> DemoCity:
     from flexreg.demo import build_demo_city
 
@@ -224,6 +309,20 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--port", type=int, default=8000)
     serve_parser.add_argument("--workers", type=int, default=1)
     serve_parser.add_argument("--demo", action="store_true", help="build the demo city first; list its accounts")
+    serve_parser.add_argument("--no-worker", action="store_true", help="do not start the periodic-job worker")
+    worker_parser = commands.add_parser("worker", help="run the periodic jobs (deadline sweeps, …) until stopped")
+    # `serve` starts its worker quiet: the ready block stays the last thing a new user reads.
+    worker_parser.add_argument("--quiet", action="store_true", help="log warnings and errors only")
+    calendar_parser = commands.add_parser("load-calendar", help="load a year's State Council holiday schedule")
+    calendar_parser.add_argument("file", help="TOML: year, source, holidays, makeup_workdays")
+    override_parser = commands.add_parser(
+        "add-calendar-override", help="add a province's own rest or working day (a typhoon closure, a festival)"
+    )
+    override_parser.add_argument("--file", help="TOML of [[override]] tables: region, date, kind, reason")
+    override_parser.add_argument("--region", help="the province's 2-digit division code, e.g. 45")
+    override_parser.add_argument("--date", type=dt.date.fromisoformat, help="YYYY-MM-DD")
+    override_parser.add_argument("--kind", choices=("rest", "work"))
+    override_parser.add_argument("--reason")
     commands.add_parser("demo", help="build the demo city (idempotent) and print its accounts")
     account_parser = commands.add_parser("create-account", help="open an account")
     # Vendors sign up (POST /vendors): their account comes with the profile it exists for.
@@ -242,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "verify-draw":
         return _verify_draw(args.source)  # needs no database
+    if args.command in ("load-calendar", "add-calendar-override") and (refused := _calendar_input(args)):
+        return refused
 
     # Alembic announces every autogenerate plugin at INFO; keep its migration lines only.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
@@ -305,7 +406,19 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
     if args.command == "migrate":
         migrate(settings)
     elif args.command == "serve":
-        serve(settings, args.host, args.port, args.workers, demo=args.demo)
+        serve(settings, args.host, args.port, args.workers, demo=args.demo, with_worker=not args.no_worker)
+    elif args.command == "worker":
+        from core.jobs import run_worker
+        from flexreg.jobs import PERIODIC_JOBS
+
+        logging.getLogger("procrastinate").setLevel(logging.WARNING)
+        if args.quiet:
+            logging.getLogger().setLevel(logging.WARNING)
+        asyncio.run(run_worker(settings, PERIODIC_JOBS))
+    elif args.command == "load-calendar":
+        asyncio.run(_load_calendar(settings, args.schedule))
+    elif args.command == "add-calendar-override":
+        asyncio.run(_add_overrides(settings, args.overrides))
     elif args.command == "demo":
         from flexreg.demo import account_lines, city_lines
 

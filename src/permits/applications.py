@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.auth import Principal
 from core.errors import InvalidInput
 from core.pagination import Page, keyset_page
-from permits import workdays
+from permits import clocks, time_limits, workdays
 from permits.errors import ApplicationNotFound
 from permits.history import Actor, append_history
 from permits.models import (
@@ -35,15 +35,9 @@ from permits.models import (
     SupplementNotice,
     Task,
 )
-from permits.tasks import TaskRecord, due_after, statutory_limit, to_record
+from permits.tasks import TaskRecord, set_clock, task_clock, to_record
 from registry import catalogue
 from registry.models import Document
-
-# Art. 32(4): the one notice of what is missing goes out within 5 working days of receipt.
-COMPLETENESS_WORKING_DAYS = 5
-# Art. 42: a joint application as a whole is decided within 45 working days of acceptance (+15).
-JOINT_LIMIT_DAYS = 45
-JOINT_EXTENSION_DAYS = 15
 
 Period = tuple[dt.datetime, dt.datetime]
 
@@ -75,6 +69,7 @@ class Submission:
     document_ids: Sequence[uuid.UUID]
     requirements: Sequence[Requirement]
     rule_version: str
+    jurisdiction_code: str
     venue_id: uuid.UUID | None = None
     venue_revision: int | None = None
     exemption_check_id: uuid.UUID | None = None
@@ -162,6 +157,18 @@ def _joint(requirements: Sequence[Requirement]) -> bool:
     return len({r.department for r in requirements}) > 1
 
 
+def set_joint_clock(application: Application, calendar: workdays.WorkCalendar, *, today: dt.date) -> None:
+    """A joint application as a whole: 45 working days from acceptance, +15 (行政许可法 Art. 42 ¶2)."""
+    due = clocks.decision_due(
+        calendar,
+        accepted_on=application.accepted_on or application.received_on,
+        today=today,
+        scope="joint",
+        rules=time_limits.load_time_limits().clock_rules_for(application.jurisdiction_code),
+    )
+    application.joint_due_on, application.joint_due_provisional = due.due_on, due.due_provisional
+
+
 async def open_application(
     session: AsyncSession,
     *,
@@ -174,7 +181,9 @@ async def open_application(
 ) -> Application:
     """Write the application, its documents and one task per requirement, and its history's first row; the
     caller checked the documents."""
-    completeness = workdays.add_workdays(calendar, today, COMPLETENESS_WORKING_DAYS)
+    acceptance = time_limits.task_acceptance(
+        calendar, jurisdiction_code=submission.jurisdiction_code, received=today, today=today
+    )
     application = Application(
         id=uuid.uuid4(),
         vendor_id=vendor_id,
@@ -186,17 +195,17 @@ async def open_application(
         road_occupancy_id=submission.road_occupancy_id,
         exemption_check_id=submission.exemption_check_id,
         rule_version=submission.rule_version,
+        jurisdiction_code=submission.jurisdiction_code,
         status="in_review",
         version=1,
         green_channel=submission.green_channel,
-        received_on=today,
-        completeness_due_on=completeness.on,
+        received_on=acceptance.received_on,
+        completeness_due_on=acceptance.notice_due_on,
         # Deemed accepted on receipt unless a timely notice says what is missing (Art. 32(4)).
-        accepted_on=today,
+        accepted_on=acceptance.received_on,
     )
     if _joint(submission.requirements):
-        joint = workdays.add_workdays(calendar, today, JOINT_LIMIT_DAYS)
-        application.joint_due_on, application.joint_due_provisional = joint.on, joint.provisional
+        set_joint_clock(application, calendar, today=today)
     session.add(application)
     await session.flush()
     session.add_all(
@@ -205,27 +214,18 @@ async def open_application(
     )
     permits = catalogue.load_catalogue()
     for requirement in dict.fromkeys(submission.requirements):
-        limit = statutory_limit(requirement.permit_type)
-        due = due_after(calendar, today, limit.days, limit.unit)
         kind = "filing" if permits.permit_type(requirement.permit_type).kind == "filing" else "licence"
-        session.add(
-            Task(
-                application_id=application.id,
-                department=requirement.department,
-                permit_type=requirement.permit_type,
-                kind=kind,
-                mode="review",
-                status="in_review",
-                version=1,
-                limit_days=limit.days,
-                limit_unit=limit.unit,
-                limit_basis=limit.basis,
-                statutory_days=limit.days,
-                due_on=due.on,
-                statutory_due_on=due.on,
-                due_provisional=due.provisional,
-            )
+        task = Task(
+            application_id=application.id,
+            department=requirement.department,
+            permit_type=requirement.permit_type,
+            kind=kind,
+            mode="review",
+            status="in_review",
+            version=1,
         )
+        set_clock(task, task_clock(calendar, task, application, today=today))
+        session.add(task)
     await session.flush()
     tasks = (await session.scalars(select(Task).where(Task.application_id == application.id))).all()
     await append_history(

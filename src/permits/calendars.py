@@ -1,21 +1,18 @@
-"""The working-day calendar limits are counted with: one source per process, shared by every request."""
+"""The working-day calendar limits are counted with: the national data, loaded years and provincial overrides."""
 
 from __future__ import annotations
 
 from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from permits import workdays
+from permits import calendar_store, workdays
 
 
 class CalendarSource:
-    """Hands out the calendar as it stands: chinesecalendar's national data."""
-
-    def __init__(self) -> None:
-        self._calendar = workdays.NationalCalendar()
+    """Hands out the calendar as it stands in the database (cached per process; reloaded when it changes)."""
 
     async def current(self, session: AsyncSession) -> workdays.WorkCalendar:
-        return self._calendar
+        return await calendar_store.current_calendar(session)
 
 
 async def calendar_of(state: State, session: AsyncSession) -> workdays.WorkCalendar:

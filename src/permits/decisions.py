@@ -29,11 +29,11 @@ from core.errors import FieldError, InvalidInput
 from permits import workdays
 from permits.applications import (
     APPLICANT_STEPS,
-    JOINT_LIMIT_DAYS,
     ApplicationRecord,
     check_documents,
     close_open_tasks,
     lock_application,
+    set_joint_clock,
     to_application_record,
     withdraw_open,
 )
@@ -41,7 +41,7 @@ from permits.errors import FilingNotRefusable, InvalidTransition, TaskNotFound
 from permits.history import SYSTEM, Actor, append_history
 from permits.models import OPEN_APPLICATION_STATUSES, Application, ApplicationDocument, SupplementNotice, Task
 from permits.road_flow import settle_road_occupancy
-from permits.tasks import due_after
+from permits.tasks import recompute_clocks
 
 Decision = Literal["approve", "reject", "request_supplement"]
 
@@ -377,13 +377,5 @@ async def _accept(
     """Acceptance on the answer day: every open task's limit now runs from it (Art. 32(4), 42)."""
     application.accepted_on = today
     if application.joint_due_on is not None:
-        joint = workdays.add_workdays(calendar, today, JOINT_LIMIT_DAYS)
-        application.joint_due_on, application.joint_due_provisional = joint.on, joint.provisional
-    tasks = (
-        await session.scalars(select(Task).where(Task.application_id == application.id, Task.status == "in_review"))
-    ).all()
-    for task in tasks:
-        due = due_after(calendar, today, task.limit_days + task.extension_days, task.limit_unit)
-        statutory = due_after(calendar, today, task.statutory_days + task.extension_days, task.limit_unit)
-        task.due_on, task.due_provisional = due.on, due.provisional
-        task.statutory_due_on = statutory.on
+        set_joint_clock(application, calendar, today=today)
+    await recompute_clocks(session, calendar, application, today=today)

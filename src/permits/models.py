@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, one_of
+from permits.clocks import PauseKind
 
 ApplicationStatus = Literal["in_review", "needs_supplement", "approved", "rejected", "withdrawn"]
 APPLICATION_STATUSES: Final[tuple[ApplicationStatus, ...]] = get_args(ApplicationStatus)
@@ -53,8 +54,7 @@ DayUnit = Literal["working_day", "calendar_day"]
 DAY_UNITS: Final[tuple[DayUnit, ...]] = get_args(DayUnit)
 
 # 行政许可法 Art. 45: the only steps whose time is left out of the limit (each notified in writing).
-PauseReason = Literal["hearing", "testing", "inspection", "expert_review"]
-PAUSE_REASONS: Final[tuple[PauseReason, ...]] = get_args(PauseReason)
+PAUSE_REASONS: Final[tuple[PauseKind, ...]] = get_args(PauseKind)
 
 
 def _now() -> Any:
@@ -99,6 +99,8 @@ class Application(Base):
     joint_due_on: Mapped[dt.date | None] = mapped_column(Date)
     joint_due_provisional: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     permit_number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    # Where the application is handled: its clock rules, calendar region and timeout policy follow this code.
+    jurisdiction_code: Mapped[str] = mapped_column(ForeignKey("registry_jurisdiction.code"))
     created_at: Mapped[dt.datetime] = _now()
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -150,8 +152,11 @@ class Task(Base):
     limit_unit: Mapped[str] = mapped_column(String(14))
     limit_basis: Mapped[str] = mapped_column(Text)
     statutory_days: Mapped[int] = mapped_column(Integer)
+    # Art. 42's extension: approved by the head of the agency, its reason sent to the applicant.
     extension_days: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     extension_reason: Mapped[str | None] = mapped_column(Text)
+    extension_approved_by: Mapped[str | None] = mapped_column(Text)
+    extension_approved_on: Mapped[dt.date | None] = mapped_column(Date)
     paused_days: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     due_on: Mapped[dt.date] = mapped_column(Date)
     statutory_due_on: Mapped[dt.date] = mapped_column(Date)
@@ -204,20 +209,23 @@ class SupplementNotice(Base):
 
 
 class ClockPause(Base):
-    """An Art. 45 step (hearing, testing, inspection, expert review) whose working days the limit leaves out."""
+    """An Art. 45 step (hearing, testing, inspection, expert review): the clock stands still from its start (never
+    before the applicant's written notice) to its last day inclusive."""
 
     __tablename__ = "permits_clock_pause"
     __table_args__ = (
-        one_of("reason", PAUSE_REASONS, name="reason_known"),
-        CheckConstraint("working_days > 0", name="days_positive"),
+        one_of("kind", PAUSE_REASONS, name="kind_known"),
+        CheckConstraint("starts_on >= notified_on", name="starts_after_notice"),
+        CheckConstraint("ends_on >= starts_on", name="ends_after_start"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("permits_task.id"), index=True)
-    reason: Mapped[str] = mapped_column(String(16))
-    working_days: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
     # The written notice to the applicant (Art. 45 requires it), as sent.
     notice: Mapped[str] = mapped_column(Text)
     notified_on: Mapped[dt.date] = mapped_column(Date)
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date] = mapped_column(Date)
     recorded_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("registry_account.id"))
     created_at: Mapped[dt.datetime] = _now()

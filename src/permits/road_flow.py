@@ -80,6 +80,7 @@ class RoadPermitFlow:
                 rule_version=ROAD_RULE_VERSION,
                 venue_id=zone.id,
                 venue_revision=zone.version,
+                jurisdiction_code=zone.jurisdiction_code,
                 road_occupancy_id=occupancy_id,
             ),
             calendar=await self._calendars.current(session),

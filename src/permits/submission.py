@@ -107,6 +107,7 @@ async def submit_application(
             venue_id=venue.id if venue else decision.matched_venue_id,
             venue_revision=venue.version if venue else decision.matched_venue_revision,
             exemption_check_id=check_id,
+            jurisdiction_code=venue.jurisdiction_code if venue else vendor.residence_jurisdiction_code,
             green_channel=green,
         ),
         calendar=calendar,

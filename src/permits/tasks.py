@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -18,17 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, require_role
 from core.pagination import Page, keyset_page
-from permits import workdays
+from permits import clocks, time_limits, workdays
 from permits.errors import TaskNotFound
-from permits.models import Application, Task, TaskStatus
+from permits.models import OPEN_TASK_STATUSES, Application, ClockPause, Task, TaskStatus
 from registry import catalogue
 
 # The queue puts first the tasks this close to their statutory limit (API.md "GET /tasks").
 NEAR_LIMIT_WORKING_DAYS = 2
-# The general decision limit from acceptance when the catalogue names none for the permit type (行政许可法 Art. 42).
-GENERAL_LIMIT_DAYS = 20
-GENERAL_EXTENSION_DAYS = 10
-GENERAL_LIMIT_BASIS = "行政许可法 Art. 42: 20 working days from acceptance, +10 with the agency head's approval"
 
 
 class TaskRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -57,30 +52,76 @@ class TaskRecord(msgspec.Struct, frozen=True, kw_only=True):
     conditions: list[str]
 
 
-@dataclass(frozen=True, slots=True)
-class Limit:
-    """The decision limit that binds a task: days, unit, where it comes from, and how far it may be extended."""
-
-    days: int
-    unit: str
-    basis: str
-    extension_days: int
-
-
-def statutory_limit(permit_type: str) -> Limit:
-    """The national statutory limit the catalogue records for a permit type, else the general Art. 42 limit."""
+def statutory_limit(permit_type: str) -> clocks.StatutoryLimit | None:
+    """The national limit a law sets for this permit type (registry catalogue), or None for Art. 42's 20 + 10."""
     permit = catalogue.load_catalogue().permit_type(permit_type)
     for limit in permit.statutory_limits:
         if limit.scope == "national" and not limit.uncertain:
-            return Limit(limit.days, limit.unit, limit.basis, limit.extension_days)
-    return Limit(GENERAL_LIMIT_DAYS, "working_day", GENERAL_LIMIT_BASIS, GENERAL_EXTENSION_DAYS)
+            return clocks.StatutoryLimit(limit.days, limit.extension_days, limit.basis, limit.unit)
+    return None
 
 
-def due_after(calendar: workdays.WorkCalendar, start: dt.date, days: int, unit: str) -> workdays.Deadline:
-    """The last day of a limit of `days` counted from `start` (the start day itself not counted)."""
-    if unit == "calendar_day":
-        return workdays.add_calendar_days(calendar, start, days)
-    return workdays.add_workdays(calendar, start, days)
+def task_clock(
+    calendar: workdays.WorkCalendar,
+    task: Task,
+    application: Application,
+    *,
+    today: dt.date,
+    pauses: Sequence[ClockPause] = (),
+) -> clocks.DecisionDue:
+    """The task's clock as things stand: from acceptance (receipt while a notice waits), with the type's own or
+    Art. 42's limit, the promised (green-channel) limit where published, its extension and its Art. 45 pauses."""
+    extension = None
+    if task.extension_days and task.extension_approved_on and task.extension_approved_by and task.extension_reason:
+        extension = clocks.Extension(
+            days=task.extension_days,
+            approved_by=task.extension_approved_by,
+            approved_on=task.extension_approved_on,
+            reason=task.extension_reason,
+            reason_sent_on=task.extension_approved_on,
+        )
+    return time_limits.task_due(
+        calendar,
+        permit_type=task.permit_type,
+        jurisdiction_code=application.jurisdiction_code,
+        accepted_on=application.accepted_on or application.received_on,
+        today=today,
+        green_channel=application.green_channel,
+        statutory=statutory_limit(task.permit_type),
+        extension=extension,
+        pauses=[
+            clocks.Pause(kind=p.kind, notified_on=p.notified_on, starts_on=p.starts_on, ends_on=p.ends_on)  # type: ignore[arg-type]
+            for p in pauses
+        ],
+    )
+
+
+def set_clock(task: Task, due: clocks.DecisionDue) -> None:
+    """Store a clock's outcome in the task row: the queue and the sweep read only these columns."""
+    promised_binds = due.promised_due_on is not None and due.due_on == due.promised_due_on and not due.extension_days
+    if promised_binds and due.promised_days is not None and due.promised_unit is not None:
+        task.limit_days, task.limit_unit = due.promised_days, due.promised_unit
+        task.limit_basis = f"承诺时限 (promised limit); statutory: {due.statutory_basis}"
+    else:
+        task.limit_days, task.limit_unit, task.limit_basis = due.statutory_days, due.statutory_unit, due.statutory_basis
+    task.statutory_days = due.statutory_days
+    task.statutory_due_on = due.statutory_due_on
+    task.due_on, task.due_provisional = due.due_on, due.due_provisional
+    task.paused_days, task.extension_days = due.paused_days, due.extension_days
+
+
+async def recompute_clocks(
+    session: AsyncSession, calendar: workdays.WorkCalendar, application: Application, *, today: dt.date
+) -> None:
+    """Recompute every open task's clock of an application (acceptance moved, a pause, a new calendar year)."""
+    tasks = (
+        await session.scalars(
+            select(Task).where(Task.application_id == application.id, Task.status.in_(OPEN_TASK_STATUSES))
+        )
+    ).all()
+    for task in tasks:
+        pauses = (await session.scalars(select(ClockPause).where(ClockPause.task_id == task.id))).all()
+        set_clock(task, task_clock(calendar, task, application, today=today, pauses=pauses))
 
 
 def readable_tasks(principal: Principal) -> ColumnElement[bool]:

@@ -95,6 +95,7 @@ async def _desk(committing: async_sessionmaker[AsyncSession], settings: Settings
                         Requirement("road_occupancy", "traffic_police"),
                     ],
                     rule_version="test",
+                    jurisdiction_code=place.code,
                 ),
                 calendar=calendar,
                 today=today,

@@ -44,6 +44,7 @@ async def _decided(
             document_ids=(),
             requirements=[Requirement("food_business_permit", "market_regulation")],
             rule_version="test",
+            jurisdiction_code=vendor.residence_jurisdiction_code,
         ),
         calendar=workdays.NationalCalendar(),
         today=received,
@@ -62,10 +63,11 @@ async def _decided(
 async def test_a_cell_reports_medians_and_lateness_and_a_small_cell_only_its_count(
     client: httpx.AsyncClient, city: PermitCity, session: AsyncSession
 ) -> None:
-    # food_business_permit: 20 working days from acceptance; received Mon 2026-06-01.
+    # food_business_permit: 20 working days from acceptance by statute; received Mon 2026-06-01.
     received = dt.date(2026, 6, 1)
     calendar = workdays.NationalCalendar()
-    for days in (2, 4, 6, 8, 10):
+    # The demo city promises 8 working days for it (permits/data/time-limits.toml): all five are in time.
+    for days in (2, 3, 4, 6, 8):
         await _decided(
             session, city.vendor, received=received, decided=workdays.add_workdays(calendar, received, days).on
         )
@@ -75,7 +77,7 @@ async def test_a_cell_reports_medians_and_lateness_and_a_small_cell_only_its_cou
     [cell] = [c for c in body["items"] if c["permit_type"] == "food_business_permit"]
     assert cell["decided"] == 6
     assert cell["suppressed"] is False
-    assert cell["median_working_days"] == 7.0
+    assert cell["median_working_days"] == 5.0
     late_days = workdays.workdays_between(calendar, received, dt.date(2026, 7, 20))
     assert cell["p90_working_days"] == late_days
     assert cell["statutory_limit_days"] == 20

@@ -19,7 +19,7 @@ from permits.api.applications import (
     Supplement,
 )
 from permits.api.tasks import DecideTask, DecisionOut, LimitOut, MissingItemIn, TaskOut
-from permits.tasks import GENERAL_LIMIT_BASIS
+from permits.clocks import TASK_LIMIT
 from venues.api.road import OccupancyPeriod
 
 _CITY = ZoneInfo("Asia/Shanghai")
@@ -54,7 +54,7 @@ def _task(task_id: uuid.UUID, department: str, prefix: str, number: int, decided
         due_at=dt.datetime(2026, 7, 15, 23, 59, 59, tzinfo=_CITY),
         due_provisional=False,
         statutory_due_on=dt.date(2026, 7, 15),
-        limit=LimitOut(days=20, unit="working_day", basis=GENERAL_LIMIT_BASIS),
+        limit=LimitOut(days=20, unit="working_day", basis=TASK_LIMIT.basis),
         extension_days=0,
         paused_days=0,
         etag='"4"',
