@@ -1,4 +1,4 @@
-"""The `flexreg` command: migrate, serve, demo, create-account, verify-draw."""
+"""The `flexreg` command: migrate, serve, demo, create-account, verify-draw, rotate-signing-key."""
 
 from __future__ import annotations
 
@@ -204,6 +204,20 @@ async def _create_account(settings: Settings, args: argparse.Namespace) -> None:
         await engine.dispose()
 
 
+async def _rotate_signing_key(settings: Settings) -> None:
+    """Retire the permits' active signing key and make a new one; retired keys stay in the JWKS."""
+    from core.crypto import FieldCipher
+    from permits import signing
+
+    engine = create_engine(settings)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            kid = await signing.rotate_signing_key(session, FieldCipher(settings.data.data_key), now=settings.now())
+        print(f"new permit signing key {kid}; earlier keys stay published for the tokens they signed")  # noqa: T201
+    finally:
+        await engine.dispose()
+
+
 async def _demo(settings: Settings) -> DemoCity:
     from flexreg.demo import build_demo_city
 
@@ -234,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     account_parser.add_argument("--department")
     verify_parser = commands.add_parser("verify-draw", help="recompute an allocation draw from its public results")
     verify_parser.add_argument("source", metavar="URL-or-file", help="the results JSON: an http(s) URL or a file")
+    commands.add_parser(
+        "rotate-signing-key", help="retire the permits' signing key for a new one (old keys stay published)"
+    )
     args = parser.parse_args(argv)
     if args.command == "verify-draw":
         return _verify_draw(args.source)  # needs no database
@@ -286,6 +303,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
         print("\n".join(["", *account_lines(), "", *city_lines(city)]))  # noqa: T201
     elif args.command == "create-account":
         asyncio.run(_create_account(settings, args))
+    elif args.command == "rotate-signing-key":
+        asyncio.run(_rotate_signing_key(settings))
 
 
 if __name__ == "__main__":

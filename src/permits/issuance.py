@@ -214,7 +214,7 @@ async def issue_permit(
     name, id_number_masked = holder
     zone = ZoneInfo(timezone)
     number = new_permit_number(now.astimezone(zone).year)
-    departments = list(dict.fromkeys(component.department for component in components))
+    departments = sorted({component.department for component in components})
     signer = await signing.current_signer(session, cipher)
     holder_masked, id_last4 = mask_name(name), id_number_masked[-4:]
     claims = token_claims(
@@ -273,7 +273,7 @@ async def issue_permit(
 async def get_permit(
     session: AsyncSession, raw_number: str, *, for_update: bool = False
 ) -> tuple[Permit, list[PermitComponent]]:
-    """The permit with this number and its components (in issue order), or PermitNotFound."""
+    """The permit with this number and its components (by department and permit type), or PermitNotFound."""
     number = normalise_permit_number(raw_number)
     query = select(Permit).where(Permit.number == number)
     permit = None if number is None else await session.scalar(query.with_for_update() if for_update else query)
@@ -283,7 +283,7 @@ async def get_permit(
     components = await session.scalars(
         select(PermitComponent)
         .where(PermitComponent.permit_number == permit.number)
-        .order_by(PermitComponent.valid_from, PermitComponent.department, PermitComponent.task_id)
+        .order_by(PermitComponent.department, PermitComponent.permit_type, PermitComponent.task_id)
     )
     return permit, list(components)
 
