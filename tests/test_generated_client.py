@@ -74,6 +74,14 @@ EXPECTED_MODULES = {
         "get_my_round_result",
     },
     "allocations": {"list_allocations", "get_allocation", "release_allocation"},
+    "permits": {
+        "get_permit",
+        "get_permit_qr_png",
+        "get_permit_qr_svg",
+        "change_permit_status",
+        "list_permit_signing_keys",
+        "get_permit_revocations",
+    },
 }
 
 _CONFIG = f"""

@@ -288,9 +288,11 @@ async def get_permit(
     return permit, list(components)
 
 
-def component_status(component: PermitComponent, today: dt.date) -> str:
-    """A component's status today: as set by its department, or `expired` once its validity has passed."""
-    if component.status == "valid" and today > component.valid_to:
+def component_status(component: PermitComponent, today: dt.date, *, permit: Permit | None = None) -> str:
+    """A component's status today: as set by its department, or `expired` once its validity (or, given the
+    permit, the permit's) has passed."""
+    last_day = component.valid_to if permit is None else min(component.valid_to, permit.valid_to)
+    if component.status == "valid" and today > last_day:
         return "expired"
     return component.status
 

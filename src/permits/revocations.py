@@ -170,7 +170,7 @@ async def change_permit_status(
     targets = _targets(principal, components, department)
     precondition.check(permit.version, what="permit")
     _check_ground(status, ground, compensation, targets)
-    currents = [component_status(component, today) for component in targets]
+    currents = [component_status(component, today, permit=permit) for component in targets]
     for component, current in zip(targets, currents, strict=True):
         allowed = TRANSITIONS[current]
         if status not in allowed:
