@@ -7,7 +7,7 @@ import asyncio
 import datetime as dt
 import os
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import pytest
@@ -22,7 +22,7 @@ from core.db import create_sessionmaker, drop_database, sqlalchemy_url, transact
 from core.settings import Settings
 from flexreg.app import create_app
 from permits.issued_models import PermitStatusChange
-from permits.revocations import GROUNDS, REVOCATIONS_TYP
+from permits.revocations import GROUNDS, REVOCATIONS_TYP, GroundCode
 from registry.models import Account
 from tests.builders import auth_headers, id_number
 from tests.clock import city_time
@@ -331,3 +331,10 @@ async def test_officers_sending_the_same_etag_have_one_winner(committing_url: st
             assert await session.scalar(count) == 1
     finally:
         await engine.dispose()
+
+
+def test_every_ground_code_has_its_citation_and_statuses() -> None:
+    assert set(GROUNDS) == set(get_args(GroundCode))
+    for ground in GROUNDS.values():
+        assert ground.citation.startswith("《")
+        assert ground.statuses

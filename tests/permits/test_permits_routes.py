@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 
 import httpx
 import jwt
@@ -15,8 +16,10 @@ from core.clock import FixedClock
 from core.settings import Settings
 from permits import issuance, qr
 from permits.issuance import new_permit_number, normalise_permit_number
+from registry.errors import VendorNotFound
+from registry.models import Vendor
 from tests.clock import city_time
-from tests.permits.issued_builders import EVENING, ID_NUMBER, ROAD, component, make_permit
+from tests.permits.issued_builders import EVENING, ID_NUMBER, ROAD, component, make_holder, make_permit
 from tests.problems import assert_problem
 
 
@@ -155,3 +158,17 @@ async def test_the_link_uses_the_configured_public_url(
     assert configured.http.public_url == "https://flexreg.example.cn/city"
     with pytest.raises(ValueError, match="FLEXREG_PUBLIC_URL"):
         Settings.from_env({"FLEXREG_PUBLIC_URL": "ftp://x", **keys})
+
+
+async def test_issuing_needs_a_known_vendor_components_and_ordered_dates(
+    session: AsyncSession, settings: Settings
+) -> None:
+    holder = await make_holder(session, settings)
+    with pytest.raises(ValueError, match="component"):
+        await make_permit(session, settings, vendor=holder, components=[])
+    with pytest.raises(ValueError, match="valid_to"):
+        await make_permit(
+            session, settings, vendor=holder, valid_from=dt.date(2026, 7, 1), valid_to=dt.date(2026, 6, 30)
+        )
+    with pytest.raises(VendorNotFound):
+        await make_permit(session, settings, vendor=Vendor(id=uuid.uuid4()))
