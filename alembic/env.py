@@ -13,6 +13,7 @@ from sqlalchemy.pool import NullPool
 import core.idempotency  # noqa: F401
 import permits.calendar_models
 import permits.history_models
+import permits.issued_models
 import permits.models  # noqa: F401
 import registry.models  # noqa: F401  (every domain's tables must be imported for autogenerate)
 import venues.models  # noqa: F401

@@ -85,6 +85,14 @@ EXPECTED_MODULES = {
     },
     "allocations": {"list_allocations", "get_allocation", "release_allocation"},
     "history": {"list_history_anchors"},
+    "permits": {
+        "get_permit",
+        "get_permit_qr_png",
+        "get_permit_qr_svg",
+        "change_permit_status",
+        "list_permit_signing_keys",
+        "get_permit_revocations",
+    },
 }
 
 _CONFIG = f"""

@@ -26,7 +26,8 @@ from sqlalchemy.pool import NullPool
 from core.db import create_sessionmaker, drop_database, sqlalchemy_url, transaction
 from core.settings import Settings
 from flexreg.app import create_app
-from permits import decisions
+from permits import decisions, revocations
+from permits.issued_models import PermitStatusChange
 from permits.models import Application as PermitApplication
 from permits.models import SupplementNotice
 from permits.models import Task as PermitTask
@@ -45,6 +46,7 @@ from tests.builders import DONGCHENG_SQUARE, auth_headers, id_number, phone_numb
 from tests.clock import START
 from tests.conftest import migrated_database
 from tests.permits.builders import PermitCity, decide, make_permit_city, road_application, task_of
+from tests.permits.issued_builders import make_permit
 from tests.problems import assert_problem
 from tests.registry.builders import (
     PASSWORD,
@@ -104,6 +106,8 @@ class World:
     claim: KeyGroupClaim
     road_zone: Venue
     occupancy: RoadOccupancy
+    permit_number: str
+    department: Account
 
     def as_vendor(self) -> dict[str, str]:
         return auth_headers(self.settings, self.vendor_account, self.vendor.id)
@@ -140,6 +144,8 @@ async def world(committing: async_sessionmaker[AsyncSession], settings: Settings
                 footprint=box(10, 0, 11, 1),
                 periods=[road_builders.TOMORROW_MORNING],
             ),
+            permit_number=(await make_permit(session, settings, vendor=vendor)).permit.number,
+            department=await make_account(session, "department", department_code="market_regulation"),
         )
     return world
 
@@ -239,6 +245,16 @@ def _access_rows(world: World) -> Select[Any]:
     return select(func.count()).where(
         PersonalDataAccess.vendor_id == world.vendor.id, PersonalDataAccess.account_id == world.staff.id
     )
+
+
+async def _permit_status(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    """Suspend the world's permit (or reinstate it, if the failed attempt is what is being retried)."""
+    permit = (await client.get(f"/api/v1/permits/{world.permit_number}")).json()
+    body: dict[str, Any] = {"status": "suspended", "ground": "penalty", "reason": "超出许可范围经营"}
+    if permit["status"] == "suspended":
+        body = {"status": "valid", "reason": "已改正"}
+    headers = {**auth_headers(world.settings, world.department), "If-Match": f'"{permit["version"]}"'}
+    return await client.post(f"/api/v1/permits/{world.permit_number}/status", json=body, headers=headers)
 
 
 # --- places (venues, pitches, restricted features) --------------------------------------------------------------
@@ -539,6 +555,13 @@ WRITE_PATHS = [
         201,
     ),
     WritePath("amend restricted feature", venue_features, "amend_feature", _amend_feature, _feature_versions),
+    WritePath(
+        "change permit status",
+        revocations,
+        "change_permit_status",
+        _permit_status,
+        lambda w: select(func.count()).where(PermitStatusChange.permit_number == w.permit_number),
+    ),
 ]
 
 
@@ -621,6 +644,7 @@ def test_every_write_path_of_the_registry_is_covered(settings: Settings) -> None
         "/api/v1/documents",
         "/api/v1/jurisdictions",
         "/api/v1/key-group-claims/{claim_id:uuid}/decision",
+        "/api/v1/permits/{number:str}/status",
         "/api/v1/pitches/{pitch_id:uuid}/status",
         "/api/v1/restricted-features",
         "/api/v1/road-occupancy-requests",

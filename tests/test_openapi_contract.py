@@ -182,6 +182,17 @@ KNOWN_REFUSALS: list[tuple[str, int, str]] = [
     ("releaseAllocation", 403, "forbidden"),
     ("releaseAllocation", 404, "allocation_not_found"),
     ("releaseAllocation", 409, "allocation_released"),
+    # Issued permits
+    ("getPermit", 404, "permit_not_found"),
+    ("getPermitQrPng", 404, "permit_not_found"),
+    ("getPermitQrSvg", 404, "permit_not_found"),
+    ("changePermitStatus", 401, "not_authenticated"),
+    ("changePermitStatus", 403, "forbidden"),
+    ("changePermitStatus", 404, "permit_not_found"),
+    ("changePermitStatus", 409, "permit_status_conflict"),
+    ("changePermitStatus", 412, "precondition_failed"),
+    ("changePermitStatus", 422, "validation_failed"),
+    ("changePermitStatus", 428, "precondition_required"),
 ]
 
 

@@ -36,6 +36,12 @@ PUBLIC = {
     ("GET", "/api/v1/allocation-rounds/{round_id:uuid}/results"),
     # Permits: the signed daily heads of the history, so anyone can keep copies (permits.anchors).
     ("GET", "/api/v1/history-anchors"),
+    # Issued permits: an inspector checks one by its number, offline with the keys and the revocation list.
+    ("GET", "/api/v1/permits/{number:str}"),
+    ("GET", "/api/v1/permits/{number:str}/qr.png"),
+    ("GET", "/api/v1/permits/{number:str}/qr.svg"),
+    ("GET", "/api/v1/permit-signing-keys"),
+    ("GET", "/api/v1/permit-revocations"),
 }
 
 

@@ -8,7 +8,7 @@ procrastinate's own migration scripts). It needs PL/pgSQL only, which every Post
 tables are left out of autogenerate's comparison (alembic/env.py).
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-20
 """
 
@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.util import await_
 
 revision: str = "0011"
-down_revision: str | None = "0008"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

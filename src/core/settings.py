@@ -54,6 +54,9 @@ class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_json_depth: int = 32
     # Browser origins allowed to call the API cross-origin (CORS); empty means no CORS headers at all.
     cors_origins: tuple[str, ...] = ()
+    # The service's public address as people and scanners reach it: permit verification links and QR codes
+    # point here, and it is the `iss` of permit tokens (FLEXREG_PUBLIC_URL, no trailing slash).
+    public_url: str = "http://127.0.0.1:8000"
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -93,7 +96,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             ),
             auth=AuthSettings(secret_key=_key(env, "FLEXREG_SECRET_KEY", var_dir, environment)),
             data=DataSettings(data_key=_key(env, "FLEXREG_DATA_KEY", var_dir, environment)),
-            http=HttpSettings(cors_origins=_origins(env.get("FLEXREG_CORS_ORIGINS", ""))),
+            http=HttpSettings(
+                cors_origins=_origins(env.get("FLEXREG_CORS_ORIGINS", "")),
+                public_url=_public_url(env.get("FLEXREG_PUBLIC_URL", "http://127.0.0.1:8000")),
+            ),
         )
 
 
@@ -109,6 +115,18 @@ def _origins(value: str) -> tuple[str, ...]:
                 f"FLEXREG_CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port], no path), nor *"
             )
     return origins
+
+
+_PUBLIC_URL = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?")
+
+
+def _public_url(value: str) -> str:
+    """FLEXREG_PUBLIC_URL: an http(s) URL with an optional path prefix, no query or fragment; a trailing slash is
+    dropped."""
+    url = value.strip().rstrip("/")
+    if not _PUBLIC_URL.fullmatch(url):
+        raise ValueError(f"FLEXREG_PUBLIC_URL: {value!r} is not an http(s) URL (scheme://host[:port][/path])")
+    return url
 
 
 def _key(env: dict[str, str], name: str, var_dir: Path, environment: str) -> bytes:

@@ -1,5 +1,5 @@
 """The `flexreg` command: migrate, serve, worker, demo, create-account, verify-draw, verify-audit, load-calendar,
-add-calendar-override."""
+add-calendar-override, rotate-signing-key."""
 
 from __future__ import annotations
 
@@ -289,6 +289,20 @@ def _calendar_input(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _rotate_signing_key(settings: Settings) -> None:
+    """Retire the permits' active signing key and make a new one; retired keys stay in the JWKS."""
+    from core.crypto import FieldCipher
+    from permits import signing
+
+    engine = create_engine(settings)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            kid = await signing.rotate_signing_key(session, FieldCipher(settings.data.data_key), now=settings.now())
+        print(f"new permit signing key {kid}; earlier keys stay published for the tokens they signed")  # noqa: T201
+    finally:
+        await engine.dispose()
+
+
 async def _demo(settings: Settings) -> DemoCity:
     from flexreg.demo import build_demo_city
 
@@ -333,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     account_parser.add_argument("--department")
     verify_parser = commands.add_parser("verify-draw", help="recompute an allocation draw from its public results")
     verify_parser.add_argument("source", metavar="URL-or-file", help="the results JSON: an http(s) URL or a file")
+    commands.add_parser(
+        "rotate-signing-key", help="retire the permits' signing key for a new one (old keys stay published)"
+    )
     audit_parser = commands.add_parser("verify-audit", help="recompute the permits history's hash chain from row 1")
     audit_parser.add_argument(
         "--anchors", type=Path, help="anchors kept outside: the JSON GET /history-anchors returns (or a list of them)"
@@ -419,6 +436,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
         asyncio.run(_load_calendar(settings, args.schedule))
     elif args.command == "add-calendar-override":
         asyncio.run(_add_overrides(settings, args.overrides))
+    elif args.command == "rotate-signing-key":
+        asyncio.run(_rotate_signing_key(settings))
     elif args.command == "demo":
         from flexreg.demo import account_lines, city_lines
 

@@ -40,6 +40,7 @@ from permits.applications import (
 from permits.errors import FilingNotRefusable, InvalidTransition, TaskNotFound
 from permits.history import SYSTEM, Actor, append_history
 from permits.models import OPEN_APPLICATION_STATUSES, Application, ApplicationDocument, SupplementNotice, Task
+from permits.permit_issue import Issuer, issue_for_application
 from permits.road_flow import settle_road_occupancy
 from permits.tasks import recompute_clocks
 
@@ -126,10 +127,12 @@ async def decide_task(
     *,
     precondition: Precondition,
     calendar: workdays.WorkCalendar,
+    issuer: Issuer,
     now: dt.datetime,
     today: dt.date,
 ) -> tuple[Task, Application]:
-    """Record a department's decision on its task and whatever follows for the application."""
+    """Record a department's decision on its task and whatever follows for the application: the last approval
+    issues the permit, a rejection ends the application."""
     require_role(principal, "department")
     application_id = await session.scalar(
         select(Task.application_id).where(Task.id == task_id, Task.department == principal.department_code)
@@ -173,6 +176,8 @@ async def decide_task(
     await session.flush()
     await settle_road_occupancy(session, application, now=now)
     await _record_decision(session, principal, task, application, data, now=now)
+    if application.status == "approved":
+        await issue_for_application(session, issuer, application, now=now)
     return task, application
 
 

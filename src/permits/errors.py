@@ -48,3 +48,17 @@ class FilingNotRefusable(DomainError):
     status = 422
     code = "filing_not_refusable"
     title = "A filing cannot be refused"
+
+
+class PermitNotFound(NotFound):
+    code = "permit_not_found"
+    title = "No such permit"
+
+
+class PermitStatusConflict(DomainError):
+    """The permit (component) cannot move to the asked status from where it is; `allowed_transitions` lists where
+    it can (the same word as every other 409 of a state machine here)."""
+
+    status = 409
+    code = "permit_status_conflict"
+    title = "The permit cannot change to that status from its current one"

@@ -28,6 +28,7 @@ from core.settings import Settings
 from permits import workdays
 from permits.applications import Requirement, Submission, open_application
 from permits.history import SYSTEM
+from permits.issued_models import Permit
 from permits.models import Application, Task
 from registry.models import Account, Vendor
 from tests.builders import auth_headers
@@ -152,7 +153,12 @@ async def test_the_last_two_approvals_at_once_approve_each_application_exactly_o
             select(func.count(func.distinct(Task.decision_number))).where(Task.application_id.in_(ids))
         )
         versions = set(await session.scalars(select(Application.version).where(Application.id.in_(ids))))
+        permits = await session.scalar(select(func.count()).where(Permit.application_id.in_(ids)))
+        numbers = await session.scalar(
+            select(func.count(func.distinct(Application.permit_number))).where(Application.id.in_(ids))
+        )
     assert approved == TRIALS
+    assert permits == numbers == TRIALS  # exactly one permit per application, none lost, none twice
     assert numbered == 2 * TRIALS
     assert versions == {3}  # each application changed twice, once per decision: no lost update
 

@@ -423,15 +423,10 @@ async def test_every_step_is_in_the_applications_history_without_its_free_text(
         "task_approved",
         "task_approved",
         "application_approved",
+        "permit_issued",
     ]
-    assert [e["actor"]["role"] for e in entries] == [
-        "vendor",
-        "department",
-        "vendor",
-        "department",
-        "department",
-        "system",
-    ]
+    roles = [e["actor"]["role"] for e in entries]
+    assert roles == ["vendor", "department", "vendor", "department", "department", "system", "system"]
     assert entries[0]["actor"]["account_id"] == str(city.vendor.account_id)
     assert "请补正" not in str(entries)  # free text is hashed, never copied
     assert entries[1]["payload"]["note_sha256"] == decisions.digest(note)
@@ -440,3 +435,24 @@ async def test_every_step_is_in_the_applications_history_without_its_free_text(
     assert (await client.get(url, headers=city.as_(city.police))).status_code == 200
     assert_problem(await client.get(url, headers=city.as_vendor(city.other_vendor)), 404, "application_not_found")
     assert_problem(await client.get(url, headers=city.as_(city.market)), 404, "application_not_found")
+
+
+async def test_the_last_approval_issues_one_permit_an_inspector_can_read(
+    client: httpx.AsyncClient, city: PermitCity
+) -> None:
+    application = await road_application(client, city)
+    await decide(client, city, city.road_authority, task_of(application, "urban_management"))
+    await decide(client, city, city.police, task_of(application, "traffic_police"), conditions=["22:00 前收摊"])
+    done = (await client.get(f"{APPLICATIONS}/{application['id']}", headers=city.as_vendor())).json()
+    number = done["permit_number"]
+    assert number is not None
+    permit = (await client.get(f"/api/v1/permits/{number}")).json()
+    assert permit["status"] == "valid"
+    assert permit["holder_masked"] == "王**"
+    assert permit["conditions"] == ["22:00 前收摊"]
+    assert sorted(c["department"] for c in permit["components"]) == ["traffic_police", "urban_management"]
+    assert permit["valid_from"] == permit["valid_to"] == "2026-06-16"
+    assert permit["token"].count(".") == 2
+    history = (await client.get(f"{APPLICATIONS}/{application['id']}/history", headers=city.as_vendor())).json()
+    assert history["items"][-1]["event"] == "permit_issued"
+    assert history["items"][-1]["permit_number"] == number

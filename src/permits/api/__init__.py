@@ -7,10 +7,12 @@ from typing import Any
 import msgspec
 from litestar.openapi.spec import OpenAPI
 
-from permits import decisions, models
-from permits.api import application_examples, history_examples, statistics, tasks
+from permits import decisions, issued_models, models, revocations
+from permits.api import application_examples, history_examples, permit_examples, statistics, tasks
 from permits.api.applications import ApplicationController
 from permits.api.history import HistoryAnchorController
+from permits.api.keys import PermitKeysController
+from permits.api.permits import PermitController
 from permits.api.statistics import StatisticsController
 from permits.api.tasks import TaskController
 from permits.history_models import ActorRole
@@ -20,6 +22,8 @@ __all__ = ["CONTROLLERS", "NAMED_ENUMS", "examples", "refine_openapi"]
 CONTROLLERS: list[Any] = [
     ApplicationController,
     TaskController,
+    PermitController,
+    PermitKeysController,
     StatisticsController,
     HistoryAnchorController,
 ]
@@ -33,12 +37,20 @@ NAMED_ENUMS: dict[str, Any] = {
     "TaskDecision": decisions.Decision,
     "DecisionOutcome": tasks.DecisionOutcome,
     "HistoryActorRole": ActorRole,
+    "PermitStatus": issued_models.PermitStatus,
+    "PermitStoredStatus": issued_models.StoredStatus,
+    "PermitGround": revocations.GroundCode,
 }
 
 
 def examples() -> list[msgspec.Struct]:
     """One realistic instance of each request and response Struct of permits (core.openapi_components)."""
-    return [*application_examples.examples(), *statistics.examples(), *history_examples.examples()]
+    return [
+        *application_examples.examples(),
+        *statistics.examples(),
+        *history_examples.examples(),
+        *permit_examples.examples(),
+    ]
 
 
 def refine_openapi(schema: OpenAPI) -> None:

@@ -23,6 +23,7 @@ from permits import tasks as service
 from permits.calendars import calendar_of
 from permits.errors import FilingNotRefusable, InvalidTransition, TaskNotFound
 from permits.models import TaskMode, TaskStatus
+from permits.permit_issue import Issuer
 
 Note = Annotated[str, free_text(4000, min_length=0, description="Reasons (required to reject or ask for more)")]
 Condition = Annotated[str, free_text(500)]
@@ -231,6 +232,9 @@ class TaskController(Controller):
             ),
             precondition=precondition,
             calendar=await calendar_of(request.app.state, session),
+            issuer=Issuer(
+                cipher=request.app.state.cipher, public_url=settings.http.public_url, timezone=settings.timezone
+            ),
             now=settings.now(),
             today=settings.today(),
         )
