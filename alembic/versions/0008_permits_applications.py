@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("joint_due_provisional", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("permit_number", sa.String(length=40), nullable=True),
         sa.Column("jurisdiction_code", sa.String(length=12), nullable=False),
+        sa.Column("lead_department", sa.String(length=40), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True),
@@ -153,6 +154,8 @@ def upgrade() -> None:
         sa.Column("decision_number", sa.String(length=40), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("overdue_reason", sa.Text(), nullable=True),
+        sa.Column("overdue_action", sa.String(length=16), nullable=True),
+        sa.Column("overdue_noted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
             "conditions", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'[]'::jsonb"), nullable=False
         ),
@@ -182,6 +185,13 @@ def upgrade() -> None:
             name=op.f("ck_permits_task_days_not_negative"),
         ),
         sa.CheckConstraint("version >= 1", name=op.f("ck_permits_task_version_positive")),
+        sa.CheckConstraint(
+            "overdue_action IN ('escalated', 'blocked', 'deemed_consent')",
+            name=op.f("ck_permits_task_overdue_action_known"),
+        ),
+        sa.CheckConstraint(
+            "(overdue_action IS NULL) = (overdue_noted_at IS NULL)", name=op.f("ck_permits_task_overdue_noted_whole")
+        ),
         sa.ForeignKeyConstraint(
             ["application_id"],
             ["permits_application.id"],

@@ -196,6 +196,7 @@ async def open_application(
         exemption_check_id=submission.exemption_check_id,
         rule_version=submission.rule_version,
         jurisdiction_code=submission.jurisdiction_code,
+        lead_department=submission.requirements[0].department,
         status="in_review",
         version=1,
         green_channel=submission.green_channel,

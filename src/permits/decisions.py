@@ -80,7 +80,7 @@ def _task_steps(task: Task, application: Application) -> list[str]:
     return []
 
 
-async def _decision_number(session: AsyncSession, department: str, year: int) -> str:
+async def decision_number(session: AsyncSession, department: str, year: int) -> str:
     """A written decision's number: the deciding department, the year and a number from one sequence."""
     serial = await session.scalar(text("SELECT nextval('permits_decision_number_seq')"))
     prefix = "".join(word[0] for word in department.split("_")).upper()
@@ -161,7 +161,7 @@ async def decide_task(
     else:
         task.status = "approved" if data.decision == "approve" else "rejected"
         task.decided_at, task.decided_by = now, principal.account_id
-        task.decision_number = await _decision_number(session, task.department, today.year)
+        task.decision_number = await decision_number(session, task.department, today.year)
         task.conditions = list(dict.fromkeys(c.strip() for c in data.conditions if c.strip()))
         task.overdue_reason = data.overdue_reason.strip() or None
     task.note = data.note

@@ -50,6 +50,9 @@ TASK_MODES: Final[tuple[TaskMode, ...]] = get_args(TaskMode)
 PermitKind = Literal["licence", "filing"]
 PERMIT_KINDS: Final[tuple[PermitKind, ...]] = get_args(PermitKind)
 
+OverdueAction = Literal["escalated", "blocked", "deemed_consent"]
+OVERDUE_ACTIONS: Final[tuple[OverdueAction, ...]] = get_args(OverdueAction)
+
 DayUnit = Literal["working_day", "calendar_day"]
 DAY_UNITS: Final[tuple[DayUnit, ...]] = get_args(DayUnit)
 
@@ -101,6 +104,8 @@ class Application(Base):
     permit_number: Mapped[str | None] = mapped_column(String(40), unique=True)
     # Where the application is handled: its clock rules, calendar region and timeout policy follow this code.
     jurisdiction_code: Mapped[str] = mapped_column(ForeignKey("registry_jurisdiction.code"))
+    # The lead department (牵头部门) that compiles the results: never deemed to consent (permits.sweep).
+    lead_department: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[dt.datetime] = _now()
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -135,6 +140,8 @@ class Task(Base):
         CheckConstraint("kind = 'licence' OR status <> 'rejected'", name="filing_never_refused"),
         CheckConstraint("extension_days >= 0 AND paused_days >= 0 AND limit_days >= 0", name="days_not_negative"),
         CheckConstraint("version >= 1", name="version_positive"),
+        one_of("overdue_action", OVERDUE_ACTIONS, name="overdue_action_known"),
+        CheckConstraint("(overdue_action IS NULL) = (overdue_noted_at IS NULL)", name="overdue_noted_whole"),
         Index("ix_permits_task_queue", "department", "status", "due_on"),
     )
 
@@ -168,6 +175,10 @@ class Task(Base):
     note: Mapped[str | None] = mapped_column(Text)
     # A decision after the due day says why, publicly (优化营商环境条例 Art. 36): the statistics show it.
     overdue_reason: Mapped[str | None] = mapped_column(Text)
+    # What the deadline sweep did once the task ran past its limit: escalated, blocked, or deemed_consent (the
+    # system's decision under a cited local instrument); null while in time.
+    overdue_action: Mapped[str | None] = mapped_column(String(16))
+    overdue_noted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     conditions: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     created_at: Mapped[dt.datetime] = _now()
 

@@ -59,10 +59,48 @@ class ClockRulesEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
     supplement_basis: Text
 
 
+TimeoutAction = Literal["escalate", "deem_consent", "block"]
+
+
+class TimeoutPolicyEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """What the sweep does with a co-department's task past its limit (DOMAIN §4.3). Deemed consent needs the
+    local instrument that provides it; without one a jurisdiction escalates or blocks."""
+
+    scope: Scope
+    action: TimeoutAction
+    basis: Text
+    instrument: Text | None = None
+
+
+class CommitmentEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A permit type decided on the applicant's signed commitment (告知承诺制) where it is configured: the text's
+    version and SHA-256 the applicant must sign, and the working days within which the inspection follows."""
+
+    permit_type: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*$")]
+    scope: Scope
+    text_version: Text
+    text_sha256: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+    inspection_working_days: Annotated[int, msgspec.Meta(ge=1, le=60)]
+    basis: Text
+
+
 class TimeLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     version: Text
     clock_rules: list[ClockRulesEntry]
     promised: list[PromisedEntry] = []
+    timeout_policy: list[TimeoutPolicyEntry] = []
+    commitment: list[CommitmentEntry] = []
+    # Types never deemed consented to, whatever the local rule (food, gas, fire; DOMAIN §4.3).
+    safety_critical: list[Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*$")]] = []
+
+    def timeout_policy_for(self, jurisdiction_code: str) -> TimeoutPolicyEntry:
+        entry = _closest(self.timeout_policy, jurisdiction_code)
+        if entry is None:
+            raise TimeLimitsError("no timeout policy applies: the file needs a national entry")
+        return entry
+
+    def commitment_for(self, permit_type: str, jurisdiction_code: str) -> CommitmentEntry | None:
+        return _closest((e for e in self.commitment if e.permit_type == permit_type), jurisdiction_code)
 
     def promised_limit(
         self, permit_type: str, jurisdiction_code: str, *, green_channel: bool = False
@@ -122,6 +160,13 @@ def parse_time_limits(text: bytes | str) -> TimeLimits:
             raise TimeLimitsError(f"time limits: {entry.permit_type} ({entry.scope}) green channel longer than usual")
     if not any(rule.scope == NATIONAL for rule in limits.clock_rules):
         raise TimeLimitsError("time limits: clock_rules need a national entry")
+    if not any(rule.scope == NATIONAL for rule in limits.timeout_policy):
+        raise TimeLimitsError("time limits: timeout_policy needs a national entry")
+    for rule in limits.timeout_policy:
+        if rule.action == "deem_consent" and rule.instrument is None:
+            raise TimeLimitsError(
+                f"time limits: deemed consent in {rule.scope} needs the local instrument providing it"
+            )
     return limits
 
 
