@@ -64,7 +64,7 @@ EXPECTED_MODULES = {
         "submit_supplement",
         "withdraw_application",
     },
-    "tasks": {"list_tasks", "get_task", "decide_task"},
+    "tasks": {"list_tasks", "get_task", "decide_task", "extend_task", "pause_task"},
     "statistics": {"get_processing_times"},
     "venues": {"establish_venue", "list_venues", "get_venue", "amend_venue", "change_venue_status", "get_venue_map"},
     "pitches": {"mark_pitch", "list_pitches", "get_pitch", "amend_pitch", "change_pitch_status"},

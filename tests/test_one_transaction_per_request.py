@@ -26,10 +26,10 @@ from sqlalchemy.pool import NullPool
 from core.db import create_sessionmaker, drop_database, sqlalchemy_url, transaction
 from core.settings import Settings
 from flexreg.app import create_app
-from permits import decisions, revocations
+from permits import clock_steps, decisions, revocations
 from permits.issued_models import PermitStatusChange
 from permits.models import Application as PermitApplication
-from permits.models import SupplementNotice
+from permits.models import ClockPause, SupplementNotice
 from permits.models import Task as PermitTask
 from registry import accounts, claims, documents, jurisdictions, vendors
 from registry.models import (
@@ -650,6 +650,8 @@ def test_every_write_path_of_the_registry_is_covered(settings: Settings) -> None
         "/api/v1/road-occupancy-requests",
         "/api/v1/road-occupancy-requests/{occupancy_id:uuid}/withdraw",
         "/api/v1/tasks/{task_id:uuid}/decision",
+        "/api/v1/tasks/{task_id:uuid}/extension",
+        "/api/v1/tasks/{task_id:uuid}/pauses",
         "/api/v1/vendors",
         "/api/v1/vendors/{vendor_id:uuid}/key-group-claims",
         "/api/v1/venues",
@@ -869,6 +871,20 @@ async def _decide_task(client: httpx.AsyncClient, w: PermitsWorld) -> httpx.Resp
     return await decide(client, w.city, w.city.road_authority, task_of(w.in_review, "urban_management"))
 
 
+async def _extend_task(client: httpx.AsyncClient, w: PermitsWorld) -> httpx.Response:
+    task = task_of(w.in_review, "traffic_police")
+    body = {"days": 10, "approved_by": "支队长", "reason": "需现场勘验"}
+    headers = {**w.city.as_(w.city.police), "If-Match": task["etag"]}
+    return await client.post(f"/api/v1/tasks/{task['id']}/extension", json=body, headers=headers)
+
+
+async def _pause_task(client: httpx.AsyncClient, w: PermitsWorld) -> httpx.Response:
+    task = task_of(w.in_review, "urban_management")
+    body = {"kind": "inspection", "starts_on": "2026-06-16", "ends_on": "2026-06-17", "notice": "现场勘验"}
+    headers = {**w.city.as_(w.city.road_authority), "If-Match": task["etag"]}
+    return await client.post(f"/api/v1/tasks/{task['id']}/pauses", json=body, headers=headers)
+
+
 async def _answer_supplement(client: httpx.AsyncClient, w: PermitsWorld) -> httpx.Response:
     url = f"/api/v1/applications/{w.waiting['id']}/supplements"
     return await client.post(url, json={"note": "已补平面图"}, headers=w.city.as_vendor())
@@ -887,6 +903,22 @@ PERMIT_WRITE_PATHS = [
         lambda w: select(func.count()).where(
             PermitTask.id == task_of(w.in_review, "urban_management")["id"], PermitTask.status == "approved"
         ),
+    ),
+    PermitWritePath(
+        "extend task",
+        clock_steps,
+        "extend_task",
+        _extend_task,
+        lambda w: select(func.count()).where(
+            PermitTask.id == task_of(w.in_review, "traffic_police")["id"], PermitTask.extension_days > 0
+        ),
+    ),
+    PermitWritePath(
+        "pause task",
+        clock_steps,
+        "pause_task",
+        _pause_task,
+        lambda w: select(func.count()).where(ClockPause.task_id == task_of(w.in_review, "urban_management")["id"]),
     ),
     PermitWritePath(
         "answer supplement",

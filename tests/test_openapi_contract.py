@@ -28,6 +28,7 @@ VERBS |= {"find"}  # venues: findDesignatedPlaces (a lookup by point and instant
 # Places (venues): amend a venue/pitch/feature, change a status, mark a pitch, record a restricted feature.
 VERBS |= {"amend", "change", "mark", "record"}
 VERBS |= {"apply", "draw", "release"}  # allocation rounds
+VERBS |= {"extend", "pause"}  # permits: a task's clock (行政许可法 Art. 42 extension, Art. 45 pause)
 
 # Refusals the registry's services raise, by the operation whose handler reaches them (status, code).
 KNOWN_REFUSALS: list[tuple[str, int, str]] = [
@@ -45,6 +46,12 @@ KNOWN_REFUSALS: list[tuple[str, int, str]] = [
     ("decideTask", 412, "precondition_failed"),
     ("decideTask", 428, "precondition_required"),
     ("decideTask", 422, "filing_not_refusable"),
+    ("extendTask", 404, "task_not_found"),
+    ("extendTask", 409, "invalid_transition"),
+    ("extendTask", 428, "precondition_required"),
+    ("pauseTask", 404, "task_not_found"),
+    ("pauseTask", 409, "invalid_transition"),
+    ("pauseTask", 412, "precondition_failed"),
     ("requestToken", 401, "invalid_credentials"),
     ("requestToken", 429, "too_many_login_attempts"),
     ("openAccount", 409, "username_taken"),

@@ -35,7 +35,7 @@ from permits.models import (
     SupplementNotice,
     Task,
 )
-from permits.tasks import TaskRecord, set_clock, task_clock, to_record
+from permits.tasks import TaskRecord, pauses_of, set_clock, task_clock, to_record
 from registry import catalogue
 from registry.models import Document
 
@@ -288,6 +288,7 @@ async def to_application_record(session: AsyncSession, application: Application)
             select(Task).where(Task.application_id == application.id).order_by(Task.department, Task.permit_type)
         )
     ).all()
+    pauses = await pauses_of(session, [task.id for task in tasks])
     documents = (
         await session.scalars(
             select(ApplicationDocument.document_id)
@@ -325,7 +326,7 @@ async def to_application_record(session: AsyncSession, application: Application)
         joint_due_on=application.joint_due_on,
         joint_due_provisional=application.joint_due_provisional,
         document_ids=list(documents),
-        tasks=[to_record(task, application.green_channel) for task in tasks],
+        tasks=[to_record(task, application.green_channel, pauses[task.id]) for task in tasks],
         notices=[_notice_record(notice) for notice in notices],
         permit_number=application.permit_number,
         created_at=application.created_at,

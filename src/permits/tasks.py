@@ -26,6 +26,25 @@ from registry import catalogue
 NEAR_LIMIT_WORKING_DAYS = 2
 
 
+class ExtensionRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """Art. 42's extension: its days, who approved it and when, and the reason sent to the applicant."""
+
+    days: int
+    approved_by: str
+    approved_on: dt.date
+    reason: str
+
+
+class PauseRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """An Art. 45 step the limit leaves out, with the written notice as sent."""
+
+    kind: str
+    notified_on: dt.date
+    starts_on: dt.date
+    ends_on: dt.date
+    notice: str
+
+
 class TaskRecord(msgspec.Struct, frozen=True, kw_only=True):
     """A task as its department and the applicant see it (never the applicant's key group)."""
 
@@ -50,6 +69,9 @@ class TaskRecord(msgspec.Struct, frozen=True, kw_only=True):
     decision_number: str | None
     note: str | None
     conditions: list[str]
+    overdue_action: str | None = None
+    extension: ExtensionRecord | None = None
+    pauses: list[PauseRecord] = []
 
 
 def statutory_limit(permit_type: str) -> clocks.StatutoryLimit | None:
@@ -133,7 +155,15 @@ def readable_tasks(principal: Principal) -> ColumnElement[bool]:
     return false()
 
 
-def to_record(task: Task, green_channel: bool) -> TaskRecord:
+def to_record(task: Task, green_channel: bool, pauses: Sequence[ClockPause] = ()) -> TaskRecord:
+    extension = None
+    if task.extension_days and task.extension_approved_by and task.extension_approved_on and task.extension_reason:
+        extension = ExtensionRecord(
+            days=task.extension_days,
+            approved_by=task.extension_approved_by,
+            approved_on=task.extension_approved_on,
+            reason=task.extension_reason,
+        )
     return TaskRecord(
         id=task.id,
         application_id=task.application_id,
@@ -156,7 +186,24 @@ def to_record(task: Task, green_channel: bool) -> TaskRecord:
         decision_number=task.decision_number,
         note=task.note,
         conditions=list(task.conditions),
+        overdue_action=task.overdue_action,
+        extension=extension,
+        pauses=[
+            PauseRecord(
+                kind=p.kind, notified_on=p.notified_on, starts_on=p.starts_on, ends_on=p.ends_on, notice=p.notice
+            )
+            for p in sorted(pauses, key=lambda p: (p.starts_on, p.created_at))
+        ],
     )
+
+
+async def pauses_of(session: AsyncSession, task_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[ClockPause]]:
+    """The Art. 45 pauses of these tasks, by task."""
+    found: dict[uuid.UUID, list[ClockPause]] = {task_id: [] for task_id in task_ids}
+    if task_ids:
+        for pause in await session.scalars(select(ClockPause).where(ClockPause.task_id.in_(task_ids))):
+            found[pause.task_id].append(pause)
+    return found
 
 
 async def get_task(session: AsyncSession, principal: Principal, task_id: uuid.UUID) -> TaskRecord:
@@ -171,7 +218,8 @@ async def get_task(session: AsyncSession, principal: Principal, task_id: uuid.UU
     ).first()
     if row is None:
         raise TaskNotFound()
-    return to_record(row[0], row[1])
+    pauses = await pauses_of(session, [task_id])
+    return to_record(row[0], row[1], pauses[task_id])
 
 
 async def list_tasks(

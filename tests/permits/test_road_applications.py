@@ -3,13 +3,15 @@ decisions, supplements and withdrawal settle the occupancy it decides."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import Settings
-from permits import decisions
+from permits import decisions, workdays
 from permits.models import Application, SupplementNotice, Task
 from tests.permits.builders import (
     APPLICATIONS,
@@ -456,3 +458,71 @@ async def test_the_last_approval_issues_one_permit_an_inspector_can_read(
     history = (await client.get(f"{APPLICATIONS}/{application['id']}/history", headers=city.as_vendor())).json()
     assert history["items"][-1]["event"] == "permit_issued"
     assert history["items"][-1]["permit_number"] == number
+
+
+# --- clock steps --------------------------------------------------------------------------------------------
+
+
+async def test_an_extension_approved_by_the_head_moves_the_limit_once_and_tells_the_applicant(
+    client: httpx.AsyncClient, city: PermitCity
+) -> None:
+    application = await road_application(client, city)
+    police = task_of(application, "traffic_police")
+    url = f"{TASKS}/{police['id']}/extension"
+    body = {"days": 10, "approved_by": "东城交通支队支队长", "reason": "需会同路政现场勘验"}
+    assert_problem(await client.post(url, json=body, headers=city.as_(city.market)), 404, "task_not_found")
+    headers = {**city.as_(city.police), "If-Match": police["etag"]}
+    too_long = await client.post(url, json={**body, "days": 11}, headers=headers)
+    assert_problem(too_long, 422, "validation_failed", fields=["days"])
+    extended = await client.post(url, json=body, headers=headers)
+    assert extended.status_code == 200, extended.text
+    out = extended.json()
+    assert out["extension"] == {
+        "days": 10,
+        "approved_by": "东城交通支队支队长",
+        "approved_on": "2026-06-15",
+        "reason": "需会同路政现场勘验",
+    }
+    assert out["extension_days"] == 10
+    assert out["statutory_due_on"] > police["statutory_due_on"]
+    assert out["due_on"] == out["statutory_due_on"]  # an extension sets the promised limit aside
+    seen = (await client.get(f"{APPLICATIONS}/{application['id']}", headers=city.as_vendor())).json()
+    assert task_of(seen, "traffic_police")["extension"]["reason"] == "需会同路政现场勘验"
+    again = await client.post(url, json=body, headers={**city.as_(city.police), "If-Match": extended.headers["etag"]})
+    assert_problem(again, 409, "invalid_transition")
+
+
+async def test_an_art_45_pause_leaves_its_working_days_out_of_the_limit(
+    client: httpx.AsyncClient, city: PermitCity
+) -> None:
+    application = await road_application(client, city)
+    road = task_of(application, "urban_management")
+    url = f"{TASKS}/{road['id']}/pauses"
+    headers = {**city.as_(city.road_authority), "If-Match": road["etag"]}
+    notice = "现场检验定于6月16日至24日，期间不计入期限"
+    past = {"kind": "testing", "starts_on": "2026-06-12", "ends_on": "2026-06-16", "notice": notice}
+    assert_problem(await client.post(url, json=past, headers=headers), 422, "validation_failed", fields=["starts_on"])
+    backwards = {"kind": "testing", "starts_on": "2026-06-20", "ends_on": "2026-06-16", "notice": notice}
+    assert_problem(
+        await client.post(url, json=backwards, headers=headers), 422, "validation_failed", fields=["ends_on"]
+    )
+    # 16, 17, 18, 22, 23, 24 June: six working days (19 June is 端午).
+    body = {"kind": "testing", "starts_on": "2026-06-16", "ends_on": "2026-06-24", "notice": notice}
+    paused = await client.post(url, json=body, headers=headers)
+    assert paused.status_code == 200, paused.text
+    out = paused.json()
+    assert out["pauses"] == [
+        {
+            "kind": "testing",
+            "notified_on": "2026-06-15",
+            "starts_on": "2026-06-16",
+            "ends_on": "2026-06-24",
+            "notice": notice,
+        }
+    ]
+    assert out["paused_days"] == 6
+    calendar = workdays.NationalCalendar()
+    assert (
+        dt.date.fromisoformat(out["statutory_due_on"])
+        == workdays.add_workdays(calendar, dt.date.fromisoformat(road["statutory_due_on"]), 6).on
+    )

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 from litestar.openapi.spec import OpenAPI
 
-from permits import decisions, issued_models, models, revocations
+from permits import clocks, decisions, issued_models, models, revocations
 from permits.api import application_examples, history_examples, permit_examples, statistics, tasks
 from permits.api.applications import ApplicationController
 from permits.api.history import HistoryAnchorController
@@ -35,6 +35,8 @@ NAMED_ENUMS: dict[str, Any] = {
     "TaskMode": models.TaskMode,
     "TaskKind": models.PermitKind,
     "TaskDecision": decisions.Decision,
+    "OverdueAction": models.OverdueAction,
+    "PauseKind": clocks.PauseKind,
     "DecisionOutcome": tasks.DecisionOutcome,
     "HistoryActorRole": ActorRole,
     "PermitStatus": issued_models.PermitStatus,

@@ -18,7 +18,7 @@ from permits.api.applications import (
     SubmitApplication,
     Supplement,
 )
-from permits.api.tasks import DecideTask, DecisionOut, LimitOut, MissingItemIn, TaskOut
+from permits.api.tasks import DecideTask, DecisionOut, ExtendTask, LimitOut, MissingItemIn, PauseTask, TaskOut
 from permits.clocks import TASK_LIMIT
 from venues.api.road import OccupancyPeriod
 
@@ -67,6 +67,9 @@ def _task(task_id: uuid.UUID, department: str, prefix: str, number: int, decided
             challenge_routes=[],
         ),
         note="同意",
+        overdue_action=None,
+        extension=None,
+        pauses=[],
     )
 
 
@@ -83,6 +86,17 @@ def examples() -> list[msgspec.Struct]:
         submitted,
         Supplement(document_ids=[_PLAN], note="已按要求补充占道平面图。"),
         DecideTask(decision="request_supplement", note="请补正以下材料：", missing=_MISSING),
+        ExtendTask(
+            days=10,
+            approved_by="东城区交通支队支队长",
+            reason="需会同路政部门现场勘验占道位置，勘验排期在法定期限之后。",
+        ),
+        PauseTask(
+            kind="inspection",
+            starts_on=dt.date(2026, 6, 24),
+            ends_on=dt.date(2026, 6, 26),
+            notice="现场勘验定于6月24日至26日进行，期间不计入审查期限（《行政许可法》第四十五条）。",
+        ),
         police,
         ApplicationOut(
             id=_APPLICATION,

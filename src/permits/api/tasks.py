@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import requires
 from core.conditional import IF_MATCH_OPT, etag
@@ -18,11 +19,12 @@ from core.openapi import ETAG_HEADER, PROBLEMS_OPT
 from core.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, page_of
 from core.settings import Settings
 from core.text import free_text
-from permits import decisions
+from permits import clock_steps, decisions
 from permits import tasks as service
 from permits.calendars import calendar_of
+from permits.clocks import PauseKind
 from permits.errors import FilingNotRefusable, InvalidTransition, TaskNotFound
-from permits.models import TaskMode, TaskStatus
+from permits.models import Application, OverdueAction, Task, TaskMode, TaskStatus
 from permits.permit_issue import Issuer
 
 Note = Annotated[str, free_text(4000, min_length=0, description="Reasons (required to reject or ask for more)")]
@@ -76,6 +78,9 @@ class TaskOut(msgspec.Struct, frozen=True, kw_only=True):
     etag: str
     decision: DecisionOut | None
     note: str | None
+    overdue_action: OverdueAction | None
+    extension: service.ExtensionRecord | None
+    pauses: list[service.PauseRecord]
 
 
 def task_out(record: service.TaskRecord, city: ZoneInfo) -> TaskOut:
@@ -109,6 +114,9 @@ def task_out(record: service.TaskRecord, city: ZoneInfo) -> TaskOut:
         etag=etag(record.version)["ETag"],
         decision=decision,
         note=record.note,
+        overdue_action=record.overdue_action,  # type: ignore[arg-type]
+        extension=record.extension,
+        pauses=record.pauses,
     )
 
 
@@ -128,6 +136,24 @@ class DecideTask(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     overdue_reason: Annotated[
         str, free_text(2000, min_length=0, description="Why, when deciding after the due day (published)")
     ] = ""
+
+
+class ExtendTask(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Art. 42's extension: at most the limit's extension (10 working days under Art. 42), approved by the head
+    of the agency before the limit ran out; `reason` is shown to the applicant."""
+
+    days: Annotated[int, msgspec.Meta(ge=1, le=30)]
+    approved_by: Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="The agency head approving")]
+    reason: Annotated[str, free_text(2000, description="Why, as the applicant is told")]
+
+
+class PauseTask(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """An Art. 45 step notified in writing today: its kind, first and last day, and the notice as sent."""
+
+    kind: PauseKind
+    starts_on: dt.date
+    ends_on: dt.date
+    notice: Annotated[str, free_text(4000, description="The written notice to the applicant")]
 
 
 def _settings(request: Request[Any, Any, Any]) -> Settings:
@@ -238,5 +264,91 @@ class TaskController(Controller):
             now=settings.now(),
             today=settings.today(),
         )
-        record = service.to_record(task, application.green_channel)
-        return Response(task_out(record, ZoneInfo(settings.timezone)), headers=etag(record.version))
+        return await _task_response(session, task, application, settings)
+
+    @post(
+        "/{task_id:uuid}/extension",
+        operation_id="extendTask",
+        summary="Extend the task's limit once, with the agency head's approval (the task's department, If-Match)",
+        status_code=200,
+        guards=[requires("department")],
+        description=(
+            "行政许可法 Art. 42: once, by at most the limit's extension (10 working days for the general 20), approved "
+            "by the head of the agency before the limit runs out; the reason is shown to the applicant on the task. "
+            "Another department's task 404 before If-Match (428 absent, 412 stale); a second extension or a closed "
+            "task 409 `invalid_transition`; too many days or a late approval 422 naming the field."
+        ),
+        response_headers=[ETAG_HEADER],
+        opt={IF_MATCH_OPT: True, PROBLEMS_OPT: (TaskNotFound, InvalidTransition)},
+    )
+    async def extend_task(
+        self,
+        request: Request[Any, Any, Any],
+        task_id: FromPath[uuid.UUID],
+        data: JSONBody[ExtendTask],
+        principal: CurrentPrincipal,
+        session: DbSession,
+        precondition: IfMatch,
+    ) -> Response[TaskOut]:
+        settings = _settings(request)
+        task, application = await clock_steps.extend_task(
+            session,
+            principal,
+            task_id,
+            days=data.days,
+            approved_by=data.approved_by,
+            reason=data.reason,
+            precondition=precondition,
+            calendar=await calendar_of(request.app.state, session),
+            now=settings.now(),
+            today=settings.today(),
+        )
+        return await _task_response(session, task, application, settings)
+
+    @post(
+        "/{task_id:uuid}/pauses",
+        operation_id="pauseTask",
+        summary="Record an Art. 45 step whose days the limit leaves out (the task's department, If-Match)",
+        status_code=200,
+        guards=[requires("department")],
+        description=(
+            "行政许可法 Art. 45: a hearing, testing, inspection or expert review, notified to the applicant in writing "
+            "today (`notice`, as sent); from `starts_on` (today or later) to `ends_on` the clock stands still. "
+            "Another department's task 404 before If-Match (428 absent, 412 stale); a closed task 409; a start "
+            "before today or an end before the start 422 naming the field."
+        ),
+        response_headers=[ETAG_HEADER],
+        opt={IF_MATCH_OPT: True, PROBLEMS_OPT: (TaskNotFound, InvalidTransition)},
+    )
+    async def pause_task(
+        self,
+        request: Request[Any, Any, Any],
+        task_id: FromPath[uuid.UUID],
+        data: JSONBody[PauseTask],
+        principal: CurrentPrincipal,
+        session: DbSession,
+        precondition: IfMatch,
+    ) -> Response[TaskOut]:
+        settings = _settings(request)
+        task, application = await clock_steps.pause_task(
+            session,
+            principal,
+            task_id,
+            kind=data.kind,
+            starts_on=data.starts_on,
+            ends_on=data.ends_on,
+            notice=data.notice,
+            precondition=precondition,
+            calendar=await calendar_of(request.app.state, session),
+            now=settings.now(),
+            today=settings.today(),
+        )
+        return await _task_response(session, task, application, settings)
+
+
+async def _task_response(
+    session: AsyncSession, task: Task, application: Application, settings: Settings
+) -> Response[TaskOut]:
+    pauses = await service.pauses_of(session, [task.id])
+    record = service.to_record(task, application.green_channel, pauses[task.id])
+    return Response(task_out(record, ZoneInfo(settings.timezone)), headers=etag(record.version))
