@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 import core.idempotency  # noqa: F401
+import permits.exemption_models  # noqa: F401
 import registry.models  # noqa: F401  (every domain's tables must be imported for autogenerate)
 import venues.models  # noqa: F401
 from core.db import Base, database_url, sqlalchemy_url

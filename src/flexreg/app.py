@@ -30,6 +30,10 @@ from core.request_log import HEADER as REQUEST_ID_HEADER
 from core.request_log import RequestLogMiddleware
 from core.settings import Settings
 from flexreg import docs
+from permits.api import CONTROLLERS as PERMITS_CONTROLLERS
+from permits.api import NAMED_ENUMS as PERMITS_ENUMS
+from permits.api import examples as permits_examples
+from permits.api import refine_openapi as refine_permits_openapi
 from registry.api import CONTROLLERS as REGISTRY_CONTROLLERS
 from registry.api import NAMED_ENUMS as REGISTRY_ENUMS
 from registry.api import examples as registry_examples
@@ -111,7 +115,7 @@ def create_app(
         state["sessionmaker"] = sessionmaker
     app = Litestar(
         route_handlers=[
-            Router(path="/api/v1", route_handlers=[*REGISTRY_CONTROLLERS, *VENUES_CONTROLLERS]),
+            Router(path="/api/v1", route_handlers=[*REGISTRY_CONTROLLERS, *VENUES_CONTROLLERS, *PERMITS_CONTROLLERS]),
             docs.assets_router(),
             docs.to_docs,
         ],
@@ -150,8 +154,9 @@ def create_app(
     name_generic_components(schema)
     refine_registry_openapi(schema)
     refine_venues_openapi(schema)
-    name_enums(schema, {**CORE_ENUMS, **REGISTRY_ENUMS, **VENUES_ENUMS})
-    add_examples(schema, [*registry_examples(), *venues_examples()])
+    refine_permits_openapi(schema)
+    name_enums(schema, {**CORE_ENUMS, **REGISTRY_ENUMS, **VENUES_ENUMS, **PERMITS_ENUMS})
+    add_examples(schema, [*registry_examples(), *venues_examples(), *permits_examples()])
     close_request_schemas(schema)
     describe_request_text(schema, app)
     # Outside routing, error rendering and CORS: unrouted requests and every problem get an id and a log line.
