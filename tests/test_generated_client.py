@@ -74,6 +74,7 @@ EXPECTED_MODULES = {
         "get_my_round_result",
     },
     "allocations": {"list_allocations", "get_allocation", "release_allocation"},
+    "exemption_checks": {"check_exemption", "get_exemption_check", "get_exemption_reference"},
 }
 
 _CONFIG = f"""

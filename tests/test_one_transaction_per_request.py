@@ -26,6 +26,8 @@ from sqlalchemy.pool import NullPool
 from core.db import create_sessionmaker, drop_database, sqlalchemy_url, transaction
 from core.settings import Settings
 from flexreg.app import create_app
+from permits import exemption
+from permits.exemption_models import ExemptionCheck
 from registry import accounts, claims, documents, jurisdictions, vendors
 from registry.models import (
     Account,
@@ -221,6 +223,16 @@ async def _withdraw_road(client: httpx.AsyncClient, world: World) -> httpx.Respo
     return await client.post(
         f"/api/v1/road-occupancy-requests/{world.occupancy.id}/withdraw", headers=world.as_vendor()
     )
+
+
+async def _check_exemption(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    body = {
+        "activity_code": "shoe_repair",
+        "location": point(0, 0),
+        "periods": [road_builders.period(*road_builders.TOMORROW_MORNING)],
+        "vendor_id": str(world.vendor.id),
+    }
+    return await client.post("/api/v1/exemption-checks", json=body, headers=world.as_vendor())
 
 
 def _reads(path: Callable[[World], str]) -> Send:
@@ -534,6 +546,13 @@ WRITE_PATHS = [
         201,
     ),
     WritePath("amend restricted feature", venue_features, "amend_feature", _amend_feature, _feature_versions),
+    WritePath(
+        "check exemption",
+        exemption,
+        "record_exemption_check",
+        _check_exemption,
+        lambda w: select(func.count()).select_from(ExemptionCheck).where(ExemptionCheck.vendor_id == w.vendor.id),
+    ),
 ]
 
 
@@ -611,6 +630,7 @@ def test_every_write_path_of_the_registry_is_covered(settings: Settings) -> None
         "/api/v1/allocations/{allocation_id:uuid}/release",
         "/api/v1/auth/token",
         "/api/v1/documents",
+        "/api/v1/exemption-checks",
         "/api/v1/jurisdictions",
         "/api/v1/key-group-claims/{claim_id:uuid}/decision",
         "/api/v1/pitches/{pitch_id:uuid}/status",

@@ -28,6 +28,7 @@ VERBS |= {"find"}  # venues: findDesignatedPlaces (a lookup by point and instant
 # Places (venues): amend a venue/pitch/feature, change a status, mark a pitch, record a restricted feature.
 VERBS |= {"amend", "change", "mark", "record"}
 VERBS |= {"apply", "draw", "release"}  # allocation rounds
+VERBS |= {"check"}  # permits: checkExemption (a decision, stored; not a creation)
 
 # Refusals the registry's services raise, by the operation whose handler reaches them (status, code).
 KNOWN_REFUSALS: list[tuple[str, int, str]] = [
@@ -167,6 +168,12 @@ KNOWN_REFUSALS: list[tuple[str, int, str]] = [
     ("releaseAllocation", 403, "forbidden"),
     ("releaseAllocation", 404, "allocation_not_found"),
     ("releaseAllocation", 409, "allocation_released"),
+    # Permits: exemption checks
+    ("checkExemption", 401, "not_authenticated"),
+    ("checkExemption", 422, "validation_failed"),
+    ("checkExemption", 400, "malformed_json"),
+    ("getExemptionCheck", 404, "exemption_check_not_found"),
+    ("getExemptionReference", 404, "exemption_reference_not_found"),
 ]
 
 

@@ -32,6 +32,10 @@ PUBLIC = {
     ("GET", "/api/v1/allocation-rounds"),
     ("GET", "/api/v1/allocation-rounds/{round_id:uuid}"),
     ("GET", "/api/v1/allocation-rounds/{round_id:uuid}/results"),
+    # Permits: may they. A check needs no account (a vendor's names their vendor); a reference is for inspectors.
+    ("POST", "/api/v1/exemption-checks"),
+    ("GET", "/api/v1/exemption-checks/{check_id:uuid}"),
+    ("GET", "/api/v1/exemption-references/{reference:str}"),
 }
 
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import Settings
@@ -106,11 +105,6 @@ async def make_places(session: AsyncSession, settings: Settings, prefix: str = "
     )
     await session.commit()
     return places
-
-
-@pytest.fixture
-async def places(session: AsyncSession, settings: Settings) -> Places:
-    return await make_places(session, settings)
 
 
 def body(

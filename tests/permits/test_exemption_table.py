@@ -25,7 +25,6 @@ from tests.permits.exemption_world import (
     body,
     check,
     permits_of,
-    places,  # noqa: F401 (fixture)
 )
 
 LICENCE = ("business_license", "market_regulation")

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from litestar.openapi.spec import OpenAPI
 
+from permits import exemption as service
 from permits import exemption_rules, exemption_types
 from permits.api.exemption import ExemptionCheckController, ExemptionReferenceController
 from permits.api.exemption_examples import examples as exemption_examples
@@ -20,6 +21,7 @@ NAMED_ENUMS: dict[str, Any] = {
     "ExemptionOutcome": exemption_types.Outcome,
     "ExemptionRule": exemption_rules.RuleName,
     "ExemptionVenueRole": exemption_types.VenueRole,
+    "ExemptionReferenceStatus": service.ReferenceStatus,
 }
 
 
