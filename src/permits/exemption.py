@@ -326,11 +326,16 @@ async def reference_status(session: AsyncSession, reference: str, *, now: dt.dat
         activity_code=row.activity_code,
         activity_name_zh=load_catalogue().activity(row.activity_code).name_zh,
         places=places,
-        hours=[{"start": p["start"], "end": p["end"]} for p in periods],
+        hours=[{"start": _local(p["start"], now), "end": _local(p["end"], now)} for p in periods],
         rule_version=row.rule_version,
         decided_at=row.created_at,
         checked_at=now,
     )
+
+
+def _local(stored: str, now: dt.datetime) -> str:
+    """A stored UTC instant in the city's time (the zone `now` carries), as the street reads hours."""
+    return dt.datetime.fromisoformat(stored).astimezone(now.tzinfo).isoformat()
 
 
 def _matched_of(reason: dict[str, Any]) -> list[dict[str, Any]]:

@@ -243,7 +243,7 @@ async def test_an_exempt_decision_for_a_vendor_gets_a_reference_that_lapses_with
     answer = (await client.get(f"/api/v1/exemption-references/{reference}")).json()
     assert (answer["status"], answer["holder_masked"], answer["activity_code"]) == ("valid", "张*", "shoe_repair")
     assert answer["places"][0]["designation_document_number"] == "东政发〔2026〕12号"
-    assert answer["hours"] == [{"start": "2026-06-15T23:00:00+00:00", "end": "2026-06-16T00:00:00+00:00"}]
+    assert answer["hours"] == [{"start": "2026-06-16T07:00:00+08:00", "end": "2026-06-16T08:00:00+08:00"}]
     assert set(answer) == {
         "reference", "status", "lapsed_because", "holder_masked", "activity_code", "activity_name_zh", "places",
         "hours", "rule_version", "decided_at", "checked_at",
