@@ -19,6 +19,7 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from typing import Any, Final, Literal
+from zoneinfo import ZoneInfo
 
 import msgspec
 from sqlalchemy import select
@@ -290,7 +291,9 @@ class ReferenceAnswer(msgspec.Struct, frozen=True, kw_only=True):
     checked_at: dt.datetime
 
 
-async def reference_status(session: AsyncSession, reference: str, *, now: dt.datetime) -> ReferenceAnswer:
+async def reference_status(
+    session: AsyncSession, reference: str, *, now: dt.datetime, zone: ZoneInfo
+) -> ReferenceAnswer:
     """The reference re-checked now: it lapses when a matched place's designation no longer stands (changed,
     removed, the zone closed or past its validity) or when its last period is over."""
     row = await session.scalar(select(ExemptionCheck).where(ExemptionCheck.reference == reference))
@@ -326,16 +329,16 @@ async def reference_status(session: AsyncSession, reference: str, *, now: dt.dat
         activity_code=row.activity_code,
         activity_name_zh=load_catalogue().activity(row.activity_code).name_zh,
         places=places,
-        hours=[{"start": _local(p["start"], now), "end": _local(p["end"], now)} for p in periods],
+        hours=[{"start": _local(p["start"], zone), "end": _local(p["end"], zone)} for p in periods],
         rule_version=row.rule_version,
         decided_at=row.created_at,
         checked_at=now,
     )
 
 
-def _local(stored: str, now: dt.datetime) -> str:
-    """A stored UTC instant in the city's time (the zone `now` carries), as the street reads hours."""
-    return dt.datetime.fromisoformat(stored).astimezone(now.tzinfo).isoformat()
+def _local(stored: str, zone: ZoneInfo) -> str:
+    """A stored UTC instant in the city's time, as the street reads hours."""
+    return dt.datetime.fromisoformat(stored).astimezone(zone).isoformat()
 
 
 def _matched_of(reason: dict[str, Any]) -> list[dict[str, Any]]:

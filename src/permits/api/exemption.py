@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Controller, Request, get, post
@@ -204,4 +205,5 @@ class ExemptionReferenceController(Controller):
     async def get_exemption_reference(
         self, request: Request[Any, Any, Any], reference: FromPath[Reference], session: DbSession
     ) -> service.ReferenceAnswer:
-        return await service.reference_status(session, reference, now=_settings(request).now())
+        settings = _settings(request)
+        return await service.reference_status(session, reference, now=settings.now(), zone=ZoneInfo(settings.timezone))
