@@ -12,6 +12,7 @@ from sqlalchemy.pool import NullPool
 
 import core.idempotency  # noqa: F401
 import permits.calendar_models
+import permits.exemption_models
 import permits.history_models
 import permits.issued_models
 import permits.models  # noqa: F401

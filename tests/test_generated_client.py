@@ -93,6 +93,7 @@ EXPECTED_MODULES = {
         "list_permit_signing_keys",
         "get_permit_revocations",
     },
+    "exemption_checks": {"check_exemption", "get_exemption_check", "get_exemption_reference"},
 }
 
 _CONFIG = f"""

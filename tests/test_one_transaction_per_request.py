@@ -26,7 +26,8 @@ from sqlalchemy.pool import NullPool
 from core.db import create_sessionmaker, drop_database, sqlalchemy_url, transaction
 from core.settings import Settings
 from flexreg.app import create_app
-from permits import clock_steps, decisions, revocations
+from permits import clock_steps, decisions, exemption, revocations
+from permits.exemption_models import ExemptionCheck
 from permits.issued_models import PermitStatusChange
 from permits.models import Application as PermitApplication
 from permits.models import ClockPause, SupplementNotice
@@ -232,6 +233,16 @@ async def _withdraw_road(client: httpx.AsyncClient, world: World) -> httpx.Respo
     return await client.post(
         f"/api/v1/road-occupancy-requests/{world.occupancy.id}/withdraw", headers=world.as_vendor()
     )
+
+
+async def _check_exemption(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    body = {
+        "activity_code": "shoe_repair",
+        "location": point(0, 0),
+        "periods": [road_builders.period(*road_builders.TOMORROW_MORNING)],
+        "vendor_id": str(world.vendor.id),
+    }
+    return await client.post("/api/v1/exemption-checks", json=body, headers=world.as_vendor())
 
 
 def _reads(path: Callable[[World], str]) -> Send:
@@ -562,6 +573,13 @@ WRITE_PATHS = [
         _permit_status,
         lambda w: select(func.count()).where(PermitStatusChange.permit_number == w.permit_number),
     ),
+    WritePath(
+        "check exemption",
+        exemption,
+        "record_exemption_check",
+        _check_exemption,
+        lambda w: select(func.count()).select_from(ExemptionCheck).where(ExemptionCheck.vendor_id == w.vendor.id),
+    ),
 ]
 
 
@@ -642,6 +660,7 @@ def test_every_write_path_of_the_registry_is_covered(settings: Settings) -> None
         "/api/v1/applications/{application_id:uuid}/withdraw",
         "/api/v1/auth/token",
         "/api/v1/documents",
+        "/api/v1/exemption-checks",
         "/api/v1/jurisdictions",
         "/api/v1/key-group-claims/{claim_id:uuid}/decision",
         "/api/v1/permits/{number:str}/status",

@@ -29,6 +29,7 @@ VERBS |= {"find"}  # venues: findDesignatedPlaces (a lookup by point and instant
 VERBS |= {"amend", "change", "mark", "record"}
 VERBS |= {"apply", "draw", "release"}  # allocation rounds
 VERBS |= {"extend", "pause"}  # permits: a task's clock (行政许可法 Art. 42 extension, Art. 45 pause)
+VERBS |= {"check"}  # permits: checkExemption (a decision, stored; not a creation)
 
 # Refusals the registry's services raise, by the operation whose handler reaches them (status, code).
 KNOWN_REFUSALS: list[tuple[str, int, str]] = [
@@ -200,6 +201,12 @@ KNOWN_REFUSALS: list[tuple[str, int, str]] = [
     ("changePermitStatus", 412, "precondition_failed"),
     ("changePermitStatus", 422, "validation_failed"),
     ("changePermitStatus", 428, "precondition_required"),
+    # Permits: exemption checks
+    ("checkExemption", 401, "not_authenticated"),
+    ("checkExemption", 422, "validation_failed"),
+    ("checkExemption", 400, "malformed_json"),
+    ("getExemptionCheck", 404, "exemption_check_not_found"),
+    ("getExemptionReference", 404, "exemption_reference_not_found"),
 ]
 
 

@@ -42,6 +42,10 @@ PUBLIC = {
     ("GET", "/api/v1/permits/{number:str}/qr.svg"),
     ("GET", "/api/v1/permit-signing-keys"),
     ("GET", "/api/v1/permit-revocations"),
+    # Permits: may they. A check needs no account (a vendor's names their vendor); a reference is for inspectors.
+    ("POST", "/api/v1/exemption-checks"),
+    ("GET", "/api/v1/exemption-checks/{check_id:uuid}"),
+    ("GET", "/api/v1/exemption-references/{reference:str}"),
 }
 
 

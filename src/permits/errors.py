@@ -62,3 +62,13 @@ class PermitStatusConflict(DomainError):
     status = 409
     code = "permit_status_conflict"
     title = "The permit cannot change to that status from its current one"
+
+
+class ExemptionCheckNotFound(NotFound):
+    code = "exemption_check_not_found"
+    title = "No such exemption check"
+
+
+class ExemptionReferenceNotFound(NotFound):
+    code = "exemption_reference_not_found"
+    title = "No such exemption reference"

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, one_of
 from permits.clocks import PauseKind
+from registry.catalogue import PermitKind
 
 ApplicationStatus = Literal["in_review", "needs_supplement", "approved", "rejected", "withdrawn"]
 APPLICATION_STATUSES: Final[tuple[ApplicationStatus, ...]] = get_args(ApplicationStatus)
@@ -46,8 +47,8 @@ OPEN_TASK_STATUSES: Final[tuple[TaskStatus, ...]] = ("in_review", "needs_supplem
 TaskMode = Literal["review", "commitment"]
 TASK_MODES: Final[tuple[TaskMode, ...]] = get_args(TaskMode)
 
-# A licence may be refused on the merits; a filing is recorded once its materials are complete (备案).
-PermitKind = Literal["licence", "filing"]
+# A licence may be refused on the merits; a filing is recorded once its materials are complete (备案): the
+# permit type's kind in the catalogue.
 PERMIT_KINDS: Final[tuple[PermitKind, ...]] = get_args(PermitKind)
 
 OverdueAction = Literal["escalated", "blocked", "deemed_consent"]

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.settings import Settings
 from permits.applications import Requirement, Submission, open_application, withdraw_open
 from permits.calendars import CalendarSource
+from permits.exemption_rules import load_exemption_rules
 from permits.history import Actor
 from permits.models import OPEN_APPLICATION_STATUSES, Application
 from registry.models import Vendor
@@ -28,14 +29,17 @@ from venues.road_rules import Period
 
 ROAD_OCCUPANCY = "road_occupancy"
 TRAFFIC_POLICE = "traffic_police"
+DEFAULT_ROAD_AUTHORITY = "urban_management"
 ROAD_RULE_VERSION = "城市道路管理条例 Art. 31"
 
-# Which department is the road authority where a jurisdiction (by its code) is: urban management by default.
-RoadAuthority = Callable[[str], str]
+# Which department is the road authority where a jurisdiction (by its code) is, on a day.
+RoadAuthority = Callable[[str, dt.date], str]
 
 
-def urban_management_everywhere(jurisdiction_code: str) -> str:
-    return "urban_management"
+def configured_road_authority(jurisdiction_code: str, day: dt.date) -> str:
+    """The jurisdiction's road authority as the exemption rules configure it (urban management by default,
+    housing and construction where the city keeps the statutory holder, 城市道路管理条例 Art. 31)."""
+    return load_exemption_rules().road_authority(jurisdiction_code, day) or DEFAULT_ROAD_AUTHORITY
 
 
 class RoadPermitFlow:
@@ -46,7 +50,7 @@ class RoadPermitFlow:
         settings: Settings,
         *,
         calendars: CalendarSource,
-        road_authority: RoadAuthority = urban_management_everywhere,
+        road_authority: RoadAuthority = configured_road_authority,
     ) -> None:
         self._settings = settings
         self._calendars = calendars
@@ -65,7 +69,7 @@ class RoadPermitFlow:
         # venues locked the zone's row before handing the request over
         zone = (await session.execute(select(Venue).where(Venue.id == zone_id))).scalar_one()
         requirements = [
-            Requirement(ROAD_OCCUPANCY, self._road_authority(zone.jurisdiction_code)),
+            Requirement(ROAD_OCCUPANCY, self._road_authority(zone.jurisdiction_code, self._settings.today())),
             Requirement(ROAD_OCCUPANCY, TRAFFIC_POLICE),
         ]
         application = await open_application(

@@ -32,6 +32,7 @@ from registry import claims
 from registry.vendors import get_own_vendor
 from venues.designated import index_of
 from venues.models import Venue
+from venues.venues import any_shape
 
 Period = tuple[dt.datetime, dt.datetime]
 # A permit is asked for one stretch of activity (an application for 50 years is refused).
@@ -74,15 +75,23 @@ async def submit_application(
         if venue is None:
             raise InvalidInput.for_field("venue_id", "no such venue (GET /venues lists them)")
     await check_documents(session, principal, data.document_ids)
+    point = (
+        any_shape(data.location, field="location", coordinate_system=data.coordinate_system)
+        if data.location is not None
+        else None
+    )
+    if point is not None and point.geom_type != "Point":
+        raise InvalidInput.for_field("location", "must be a GeoJSON Point")
     decision = await exemption.decide_exemption(
         session,
         index_of(state),
         activity_code=data.activity_code,
-        location=data.location,
-        coordinate_system=data.coordinate_system,
+        point=point,
         periods=data.periods,
         vendor_id=vendor.id,
-        now=now,
+        jurisdiction_code=None
+        if point is not None
+        else (venue.jurisdiction_code if venue else None) or vendor.residence_jurisdiction_code,
     )
     # A refusal writes nothing, the decision included: its reasons travel in the problem instead.
     if decision.outcome == "exempt":
@@ -92,22 +101,37 @@ async def submit_application(
         )
     if decision.outcome == "not_allowed":
         raise ActivityNotAllowed("This activity cannot be carried on here by an individual", reasons=decision.reasons)
-    check_id = await exemption.record_exemption_check(session, decision)
+    jurisdiction = (
+        venue.jurisdiction_code
+        if venue is not None
+        else decision.jurisdiction_code or vendor.residence_jurisdiction_code
+    )
+    check = await exemption.record_exemption_check(
+        session,
+        decision,
+        point=point,
+        periods=data.periods,
+        vendor_id=vendor.id,
+        jurisdiction_code=None if point is not None else jurisdiction,
+        created_by=principal.account_id,
+        now=now,
+    )
+    matched = decision.matched_place
     green = bool(await claims.verified_key_groups(session, vendor.id, today))
     application = await open_application(
         session,
         vendor_id=vendor.id,
         submission=Submission(
             activity_code=data.activity_code,
-            location=decision.location_geojson,
+            location={"type": "Point", "coordinates": [point.x, point.y]} if point is not None else None,
             periods=data.periods,
             document_ids=data.document_ids,
             requirements=[Requirement(p.permit_type, p.department) for p in decision.required_permits],
             rule_version=decision.rule_version,
-            venue_id=venue.id if venue else decision.matched_venue_id,
-            venue_revision=venue.version if venue else decision.matched_venue_revision,
-            exemption_check_id=check_id,
-            jurisdiction_code=venue.jurisdiction_code if venue else vendor.residence_jurisdiction_code,
+            jurisdiction_code=jurisdiction,
+            venue_id=venue.id if venue else (matched.venue_id if matched else None),
+            venue_revision=venue.version if venue else (matched.venue_revision if matched else None),
+            exemption_check_id=check.id,
             green_channel=green,
         ),
         calendar=calendar,

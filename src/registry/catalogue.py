@@ -46,6 +46,10 @@ DepartmentCode = Literal[
     "education",
     "transport",
     "human_resources",
+    "agriculture_rural",
+    "press_publication",
+    "public_security",
+    "housing_construction",
 ]
 CATEGORIES: Final[frozenset[str]] = frozenset(get_args(Category))
 DEPARTMENT_CODES: Final[frozenset[str]] = frozenset(get_args(DepartmentCode))
@@ -53,7 +57,10 @@ DEPARTMENT_CODES: Final[frozenset[str]] = frozenset(get_args(DepartmentCode))
 Licence = Literal["exempt", "conditional", "required", "not_possible"]
 StallAllowed = Literal["allowed", "conditional", "blocked"]
 Setting = Literal["street", "online", "platform", "home_service"]
-PermitKind = Literal["registration", "permit", "filing", "certificate"]
+# A licence may be refused on the merits; a filing is recorded once its materials are complete (issue 7).
+PermitKind = Literal["licence", "filing"]
+# The legal instrument, finer than `kind`: a registration, a permit (许可证), a filing (备案), a certificate.
+Instrument = Literal["registration", "permit", "filing", "certificate"]
 DayUnit = Literal["working_day", "calendar_day"]
 
 BUSINESS_LICENSE: Final = "business_license"
@@ -92,6 +99,7 @@ class PermitTypeOut(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     name_zh: Text
     name_en: Text
     kind: PermitKind
+    instrument: Instrument
     departments: Annotated[list[DepartmentCode], msgspec.Meta(min_length=1)]
     legal_basis: Text
     source_tag: SourceTag
@@ -261,6 +269,8 @@ def _integrity_problems(data: _CatalogueFile) -> list[str]:
     permit_types = {p.code: p for p in data.permit_types}
     for p in data.permit_types:
         problems += [f"permit type {p.code!r}: unknown department {d!r}" for d in p.departments if d not in departments]
+        if (p.instrument == "filing") != (p.kind == "filing"):
+            problems.append(f"permit type {p.code!r}: a filing instrument is exactly a filing kind")
     for a in data.activities:
         where = f"activity {a.code!r}"
         problems += [f"{where}: permit type {c!r} listed twice" for c in _duplicates(a.permit_codes)]

@@ -61,6 +61,10 @@ API_DEPARTMENTS = {
     "education",
     "transport",
     "human_resources",
+    "agriculture_rural",
+    "press_publication",
+    "public_security",
+    "housing_construction",
 }
 PERMIT_TYPES = {
     "business_license",
@@ -125,7 +129,8 @@ def test_every_reference_resolves() -> None:
 
 def test_road_occupancy_needs_both_road_authority_and_traffic_police() -> None:
     road = catalogue.load_catalogue().permit_type("road_occupancy")
-    assert set(road.departments) == {"urban_management", "traffic_police"}
+    # Either road authority (configured per jurisdiction) and the traffic police (城市道路管理条例 Art. 31).
+    assert set(road.departments) == {"urban_management", "housing_construction", "traffic_police"}
     limits = {(lim.scope, lim.days, lim.unit) for lim in road.statutory_limits}
     assert ("Jinan", 10, "working_day") in limits
     assert ("Shanghai", 15, "calendar_day") in limits
@@ -165,7 +170,7 @@ def test_load_catalogue_is_cached() -> None:
 def test_parse_catalogue_accepts_text_and_bytes() -> None:
     from_text = parse_catalogue(TEXT)
     from_bytes = parse_catalogue(TEXT.encode())
-    assert from_text.version == from_bytes.version == "2026.1"
+    assert from_text.version == from_bytes.version == "2026.2"
     assert from_text.digest == from_bytes.digest == catalogue.load_catalogue().digest
 
 
@@ -196,7 +201,7 @@ def test_department_and_permit_type_lists_json() -> None:
     permit_types = msgspec.json.decode(catalogue.permit_type_list_json(), type=PermitTypeListOut)
     assert {d.code for d in departments.items} == API_DEPARTMENTS
     assert {p.code for p in permit_types.items} >= PERMIT_TYPES
-    assert departments.version == permit_types.version == "2026.1"
+    assert departments.version == permit_types.version == "2026.2"
 
 
 def test_unknown_category_is_refused_naming_the_field() -> None:
@@ -223,9 +228,37 @@ def test_department_that_does_not_handle_the_permit_is_refused() -> None:
 
 def test_department_outside_the_api_list_is_refused() -> None:
     with pytest.raises(
-        CatalogueError, match=r"Invalid enum value 'public_security' - at `\$\.permit_types\[\d+\]\.departments\[0\]`"
+        CatalogueError, match=r"Invalid enum value 'civil_affairs' - at `\$\.permit_types\[\d+\]\.departments\[0\]`"
     ):
-        parse_catalogue(_broken('departments = ["tobacco"]', 'departments = ["public_security"]'))
+        parse_catalogue(_broken('departments = ["tobacco"]', 'departments = ["civil_affairs"]'))
+
+
+def test_permit_types_are_licences_or_filings_with_their_instrument() -> None:
+    cat = catalogue.load_catalogue()
+    assert {p.kind for p in cat.permit_types.values()} == {"licence", "filing"}
+    assert (cat.permit_type("food_stall_filing").kind, cat.permit_type("food_stall_filing").instrument) == (
+        "filing",
+        "filing",
+    )
+    business = cat.permit_type("business_license")
+    assert (business.kind, business.instrument) == ("licence", "registration")
+    assert cat.permit_type("health_certificate").instrument == "certificate"
+
+
+def test_issuers_with_their_own_department_code_are_routed_to_it() -> None:
+    cat = catalogue.load_catalogue()
+    assert cat.permit_type("publication_retail_permit").departments == ["press_publication"]
+    assert cat.permit_type("animal_quarantine_certificate").departments == ["agriculture_rural"]
+    books = cat.activity("books_magazines")
+    assert ("publication_retail_permit", "press_publication") in [
+        (p.permit_type, p.department) for p in books.required_permits
+    ]
+
+
+def test_a_filing_kind_must_match_its_instrument() -> None:
+    text = _broken('kind = "filing"\ninstrument = "filing"', 'kind = "licence"\ninstrument = "filing"')
+    with pytest.raises(CatalogueError, match=r"a filing instrument is exactly a filing kind"):
+        parse_catalogue(text)
 
 
 def test_duplicate_activity_code_is_refused() -> None:

@@ -26,6 +26,7 @@ from permits.clocks import PauseKind
 from permits.errors import FilingNotRefusable, InvalidTransition, TaskNotFound
 from permits.models import Application, OverdueAction, Task, TaskMode, TaskStatus
 from permits.permit_issue import Issuer
+from registry.catalogue import PermitKind
 
 Note = Annotated[str, free_text(4000, min_length=0, description="Reasons (required to reject or ask for more)")]
 Condition = Annotated[str, free_text(500)]
@@ -64,7 +65,7 @@ class TaskOut(msgspec.Struct, frozen=True, kw_only=True):
     application_id: uuid.UUID
     department: str
     permit_type: str
-    kind: Literal["licence", "filing"]
+    kind: PermitKind
     mode: TaskMode
     status: TaskStatus
     green_channel: bool

@@ -38,6 +38,7 @@ NAMED_ENUMS: dict[str, Any] = {
     "StallAllowed": catalogue.StallAllowed,
     "ActivitySetting": catalogue.Setting,
     "PermitKind": catalogue.PermitKind,
+    "PermitInstrument": catalogue.Instrument,
     "DayUnit": catalogue.DayUnit,
     "SourceTag": catalogue.SourceTag,
 }
