@@ -26,7 +26,7 @@ from sqlalchemy.pool import NullPool
 from core.db import create_sessionmaker, drop_database, sqlalchemy_url, transaction
 from core.settings import Settings
 from flexreg.app import create_app
-from permits import clock_steps, decisions, exemption, revocations
+from permits import clock_steps, decisions, exemption, revocations, submission
 from permits.exemption_models import ExemptionCheck
 from permits.issued_models import PermitStatusChange
 from permits.models import Application as PermitApplication
@@ -890,6 +890,15 @@ async def _decide_task(client: httpx.AsyncClient, w: PermitsWorld) -> httpx.Resp
     return await decide(client, w.city, w.city.road_authority, task_of(w.in_review, "urban_management"))
 
 
+async def _submit_application(client: httpx.AsyncClient, w: PermitsWorld) -> httpx.Response:
+    body = {
+        "activity_code": "shoe_repair",
+        "location": point(500, 500),
+        "periods": [road_builders.period(road_builders.at(18, 10), road_builders.at(18, 12))],
+    }
+    return await client.post("/api/v1/applications", json=body, headers=w.city.as_vendor())
+
+
 async def _extend_task(client: httpx.AsyncClient, w: PermitsWorld) -> httpx.Response:
     task = task_of(w.in_review, "traffic_police")
     body = {"days": 10, "approved_by": "支队长", "reason": "需现场勘验"}
@@ -914,6 +923,16 @@ async def _withdraw_application(client: httpx.AsyncClient, w: PermitsWorld) -> h
 
 
 PERMIT_WRITE_PATHS = [
+    PermitWritePath(
+        "submit application",
+        submission,
+        "submit_application",
+        _submit_application,
+        lambda w: select(func.count()).where(
+            PermitApplication.vendor_id == w.city.vendor.id, PermitApplication.activity_code == "shoe_repair"
+        ),
+        201,
+    ),
     PermitWritePath(
         "decide task",
         decisions,

@@ -94,11 +94,6 @@ def _check_input(task: Task, data: DecisionInput, today: dt.date) -> None:
             f"the decision is late (due {task.due_on.isoformat()}): say why, as the statistics publish it "
             "(优化营商环境条例 Art. 36)",
         )
-    if data.decision == "reject" and task.kind == "filing":
-        raise FilingNotRefusable(
-            "A filing is recorded once its materials are complete; ask for what is missing instead",
-            errors=[FieldError("decision", "a filing is never refused on the merits")],
-        )
     if data.decision in ("reject", "request_supplement") and not data.note.strip():
         raise InvalidInput.for_field("note", f"a {data.decision.replace('_', ' ')} must give its reasons")
     if data.decision == "request_supplement":
@@ -149,6 +144,11 @@ async def decide_task(
         )
     ).scalar_one()
     precondition.check(task.version, what="task")
+    if data.decision == "reject" and task.kind == "filing":
+        raise FilingNotRefusable(
+            "A filing is recorded once its materials are complete; ask for what is missing instead",
+            errors=[FieldError("decision", "a filing is never refused on the merits")],
+        )
     steps = _task_steps(task, application)
     if data.decision not in steps:
         raise InvalidTransition(

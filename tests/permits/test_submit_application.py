@@ -1,0 +1,165 @@
+"""POST /applications: the exemption decision names the permits; one task per permit and department; every bad
+input is a 4xx naming its field and writes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from permits.exemption_models import ExemptionCheck
+from permits.models import Application, Task
+from tests.permits.exemption_world import IN_HOURS, INSIDE, OUT_OF_HOURS, OUTSIDE, Places, at, period
+from tests.problems import assert_problem
+from tests.registry.builders import make_document
+
+URL = "/api/v1/applications"
+FIFTY_YEARS = dt.timedelta(days=50 * 365)
+
+
+def _body(
+    activity: str, location: dict[str, Any] | None = INSIDE, periods: Any = (IN_HOURS,), **extra: Any
+) -> dict[str, Any]:
+    found: dict[str, Any] = {"activity_code": activity, "periods": [period(*p) for p in periods], **extra}
+    if location is not None:
+        found["location"] = location
+    return found
+
+
+async def _counts(session: AsyncSession) -> tuple[int, int, int]:
+    return (
+        int(await session.scalar(select(func.count()).select_from(Application)) or 0),
+        int(await session.scalar(select(func.count()).select_from(Task)) or 0),
+        int(await session.scalar(select(func.count()).select_from(ExemptionCheck)) or 0),
+    )
+
+
+async def test_cooked_snacks_at_the_designated_market_open_the_stall_filing_and_the_health_certificate(
+    client: httpx.AsyncClient, places: Places, session: AsyncSession
+) -> None:
+    document = await make_document(session, owner_account_id=places.vendor.account_id)
+    await session.commit()
+    response = await client.post(
+        URL, json=_body("cooked_snacks", document_ids=[str(document.id)]), headers=places.as_vendor()
+    )
+    assert response.status_code == 201, response.text
+    out = response.json()
+    assert response.headers["location"] == f"{URL}/{out['id']}"
+    assert out["status"] == "in_review"
+    assert sorted((t["permit_type"], t["department"], t["kind"]) for t in out["tasks"]) == [
+        ("food_stall_filing", "market_regulation", "filing"),
+        ("health_certificate", "health", "licence"),
+    ]
+    assert out["venue_id"] == str(places.market.id)
+    assert out["venue_revision"] == places.market.version
+    assert out["rule_version"].startswith("2026.1+")
+    assert out["document_ids"] == [str(document.id)]
+    stored = await session.get(ExemptionCheck, out["exemption_check_id"])
+    assert stored is not None
+    assert stored.outcome == "permits_required"
+    for task in out["tasks"]:
+        assert set(task) >= {"id", "department", "permit_type", "status", "due_at", "due_provisional", "mode", "etag"}
+
+
+async def test_a_filing_is_never_refused_on_the_merits(
+    client: httpx.AsyncClient, places: Places, session: AsyncSession
+) -> None:
+    out = (await client.post(URL, json=_body("cooked_snacks"), headers=places.as_vendor())).json()
+    filing = next(t for t in out["tasks"] if t["permit_type"] == "food_stall_filing")
+    from tests.builders import auth_headers
+    from tests.registry.builders import make_account
+
+    reviewer = await make_account(session, "department", department_code="market_regulation")
+    await session.commit()
+    headers = {**auth_headers(places.settings, reviewer), "If-Match": filing["etag"]}
+    refused = await client.post(
+        f"/api/v1/tasks/{filing['id']}/decision", json={"decision": "reject", "note": "不予备案"}, headers=headers
+    )
+    assert_problem(refused, 422, "filing_not_refusable", fields=["decision"])
+
+
+async def test_an_activity_needing_nothing_there_and_then_is_refused_with_the_reasons(
+    client: httpx.AsyncClient, places: Places, session: AsyncSession
+) -> None:
+    before = await _counts(session)
+    problem = assert_problem(
+        await client.post(URL, json=_body("vegetables_fruit"), headers=places.as_vendor()), 422, "no_permit_needed"
+    )
+    assert any(r["rule"] == "designated_place_and_time" and r["passed"] for r in problem["reasons"])
+    assert await _counts(session) == before
+
+
+async def test_an_activity_an_individual_cannot_carry_on_is_refused(
+    client: httpx.AsyncClient, places: Places, session: AsyncSession
+) -> None:
+    before = await _counts(session)
+    assert_problem(
+        await client.post(URL, json=_body("cigarettes"), headers=places.as_vendor()), 422, "activity_not_allowed"
+    )
+    assert await _counts(session) == before
+
+
+async def test_outside_any_designated_place_a_licence_is_needed(client: httpx.AsyncClient, places: Places) -> None:
+    response = await client.post(URL, json=_body("shoe_repair", location=OUTSIDE), headers=places.as_vendor())
+    assert response.status_code == 201, response.text
+    assert [t["permit_type"] for t in response.json()["tasks"]] == ["business_license"]
+    out_of_hours = await client.post(URL, json=_body("shoe_repair", periods=[OUT_OF_HOURS]), headers=places.as_vendor())
+    assert [t["permit_type"] for t in out_of_hours.json()["tasks"]] == ["business_license"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"activity_code": "juggling_knives"}, "activity_code"),
+        ({"periods": [period(at(16, 8), at(16, 7))]}, "periods[0]"),
+        ({"periods": [{"start": "2026-06-16T07:00:00", "end": "2026-06-16T08:00:00"}]}, "periods[0].start"),
+        ({"periods": [period(*IN_HOURS), period(*(moment + FIFTY_YEARS for moment in IN_HOURS))]}, "periods"),
+        ({"venue_id": "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d"}, "venue_id"),
+        ({"location": {"type": "Polygon", "coordinates": []}}, "location"),
+    ],
+    ids=["unknown activity", "ends before it starts", "no offset", "fifty years", "unknown venue", "not a point"],
+)
+async def test_bad_input_is_refused_naming_the_field_and_writes_nothing(
+    client: httpx.AsyncClient,
+    places: Places,
+    session: AsyncSession,
+    change: dict[str, Any],
+    field: str,
+) -> None:
+    before = await _counts(session)
+    response = await client.post(URL, json={**_body("cooked_snacks"), **change}, headers=places.as_vendor())
+    problem = assert_problem(response, 422, "validation_failed")
+    assert problem["errors"][0]["field"].startswith(field), problem
+    assert await _counts(session) == before
+
+
+async def test_documents_that_are_not_the_applicants_are_refused(
+    client: httpx.AsyncClient, places: Places, session: AsyncSession
+) -> None:
+    theirs = await make_document(session, owner_account_id=places.other_vendor.account_id)
+    await session.commit()
+    before = await _counts(session)
+    response = await client.post(
+        URL, json=_body("cooked_snacks", document_ids=[str(theirs.id)]), headers=places.as_vendor()
+    )
+    assert_problem(response, 422, "validation_failed", fields=["document_ids"])
+    assert await _counts(session) == before
+
+
+async def test_only_a_vendor_applies(client: httpx.AsyncClient, places: Places) -> None:
+    from tests.builders import auth_headers
+
+    assert_problem(await client.post(URL, json=_body("cooked_snacks")), 401, "not_authenticated")
+    staff = await client.post(URL, json=_body("cooked_snacks"), headers=auth_headers(places.settings, places.office))
+    assert_problem(staff, 403, "forbidden")
+
+
+async def test_an_online_activity_needs_no_location(client: httpx.AsyncClient, places: Places) -> None:
+    response = await client.post(URL, json=_body("ride_hailing", location=None), headers=places.as_vendor())
+    assert response.status_code == 201, response.text
+    assert response.json()["location"] is None
+    assert {t["department"] for t in response.json()["tasks"]} == {"transport"}
