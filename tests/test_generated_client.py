@@ -61,6 +61,7 @@ EXPECTED_MODULES = {
         "list_applications",
         "get_application",
         "get_application_history",
+        "get_commitment_text",
         "submit_supplement",
         "withdraw_application",
     },

@@ -38,6 +38,7 @@ KNOWN_REFUSALS: list[tuple[str, int, str]] = [
     ("submitApplication", 422, "validation_failed"),
     ("getApplication", 404, "application_not_found"),
     ("getApplicationHistory", 404, "application_not_found"),
+    ("getCommitmentText", 404, "commitment_not_offered"),
     ("submitSupplement", 404, "application_not_found"),
     ("submitSupplement", 409, "invalid_transition"),
     ("withdrawApplication", 409, "invalid_transition"),

@@ -23,6 +23,8 @@ PUBLIC = {
     ("GET", "/api/v1/designated-places"),
     # How long departments take is published (优化营商环境条例 Art. 36), without personal data.
     ("GET", "/api/v1/statistics/processing-times"),
+    # The commitment text an applicant signs (告知承诺制) is published.
+    ("GET", "/api/v1/commitment-texts/{permit_type:str}"),
     # Places: where vending is lawful, and where it is not, is public.
     ("GET", "/api/v1/venues"),
     ("GET", "/api/v1/venues/{venue_id:uuid}"),

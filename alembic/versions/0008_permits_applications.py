@@ -237,6 +237,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_permits_clock_pause")),
     )
     op.create_index(op.f("ix_permits_clock_pause_task_id"), "permits_clock_pause", ["task_id"], unique=False)
+    op.create_table(
+        "permits_commitment",
+        sa.Column("task_id", sa.Uuid(), nullable=False),
+        sa.Column("text_version", sa.String(length=40), nullable=False),
+        sa.Column("text_sha256", sa.String(length=64), nullable=False),
+        sa.Column("signed_by", sa.Uuid(), nullable=False),
+        sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("inspection_due_on", sa.Date(), nullable=False),
+        sa.Column("inspection_due_provisional", sa.Boolean(), nullable=False),
+        sa.CheckConstraint("text_sha256 ~ '^[0-9a-f]{64}$'", name=op.f("ck_permits_commitment_sha256_hex")),
+        sa.ForeignKeyConstraint(
+            ["signed_by"], ["registry_account.id"], name=op.f("fk_permits_commitment_signed_by_registry_account")
+        ),
+        sa.ForeignKeyConstraint(["task_id"], ["permits_task.id"], name=op.f("fk_permits_commitment_task_id_permits_task")),
+        sa.PrimaryKeyConstraint("task_id", name=op.f("pk_permits_commitment")),
+    )
     op.execute("CREATE SEQUENCE permits_decision_number_seq")
     op.drop_constraint(op.f("ck_venues_road_occupancy_status_known"), "venues_road_occupancy", type_="check")
     op.create_check_constraint(
@@ -254,6 +270,7 @@ def downgrade() -> None:
         "status IN ('approved', 'pending_permit', 'withdrawn', 'revoked')",
     )
     op.execute("DROP SEQUENCE permits_decision_number_seq")
+    op.drop_table("permits_commitment")
     op.drop_index(op.f("ix_permits_clock_pause_task_id"), table_name="permits_clock_pause")
     op.drop_table("permits_clock_pause")
     op.drop_index("ix_permits_task_queue", table_name="permits_task")

@@ -32,6 +32,7 @@ from permits.models import (
     Application,
     ApplicationDocument,
     ApplicationStatus,
+    Commitment,
     SupplementNotice,
     Task,
 )
@@ -289,6 +290,10 @@ async def to_application_record(session: AsyncSession, application: Application)
         )
     ).all()
     pauses = await pauses_of(session, [task.id for task in tasks])
+    signed = {
+        c.task_id: c
+        for c in await session.scalars(select(Commitment).where(Commitment.task_id.in_([t.id for t in tasks])))
+    }
     documents = (
         await session.scalars(
             select(ApplicationDocument.document_id)
@@ -326,7 +331,7 @@ async def to_application_record(session: AsyncSession, application: Application)
         joint_due_on=application.joint_due_on,
         joint_due_provisional=application.joint_due_provisional,
         document_ids=list(documents),
-        tasks=[to_record(task, application.green_channel, pauses[task.id]) for task in tasks],
+        tasks=[to_record(task, application.green_channel, pauses[task.id], signed.get(task.id)) for task in tasks],
         notices=[_notice_record(notice) for notice in notices],
         permit_number=application.permit_number,
         created_at=application.created_at,

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, require_role
@@ -42,7 +42,7 @@ from permits.history import SYSTEM, Actor, append_history
 from permits.models import OPEN_APPLICATION_STATUSES, Application, ApplicationDocument, SupplementNotice, Task
 from permits.permit_issue import Issuer, issue_for_application
 from permits.road_flow import settle_road_occupancy
-from permits.tasks import recompute_clocks
+from permits.tasks import decision_number, recompute_clocks
 
 Decision = Literal["approve", "reject", "request_supplement"]
 
@@ -78,13 +78,6 @@ def _task_steps(task: Task, application: Application) -> list[str]:
     if task.status == "needs_supplement":
         return ["request_supplement"]  # joining the notice still open; decide once the applicant answers
     return []
-
-
-async def decision_number(session: AsyncSession, department: str, year: int) -> str:
-    """A written decision's number: the deciding department, the year and a number from one sequence."""
-    serial = await session.scalar(text("SELECT nextval('permits_decision_number_seq')"))
-    prefix = "".join(word[0] for word in department.split("_")).upper()
-    return f"{prefix}-{year}-{serial:06d}"
 
 
 def _check_input(task: Task, data: DecisionInput, today: dt.date) -> None:

@@ -72,3 +72,8 @@ class ExemptionCheckNotFound(NotFound):
 class ExemptionReferenceNotFound(NotFound):
     code = "exemption_reference_not_found"
     title = "No such exemption reference"
+
+
+class CommitmentNotOffered(NotFound):
+    code = "commitment_not_offered"
+    title = "Commitment mode is not offered for this permit type here"

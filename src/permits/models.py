@@ -241,3 +241,19 @@ class ClockPause(Base):
     ends_on: Mapped[dt.date] = mapped_column(Date)
     recorded_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("registry_account.id"))
     created_at: Mapped[dt.datetime] = _now()
+
+
+class Commitment(Base):
+    """The applicant's signed commitment (告知承诺制) a task was approved on: the text's version and SHA-256 as
+    signed, who signed and when, and the inspection that must follow (优化营商环境条例 Art. 19, 40)."""
+
+    __tablename__ = "permits_commitment"
+    __table_args__ = (CheckConstraint("text_sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),)
+
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("permits_task.id"), primary_key=True)
+    text_version: Mapped[str] = mapped_column(String(40))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    signed_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("registry_account.id"))
+    signed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    inspection_due_on: Mapped[dt.date] = mapped_column(Date)
+    inspection_due_provisional: Mapped[bool] = mapped_column(Boolean)

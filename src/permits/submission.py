@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from litestar.datastructures import State
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal
 from core.errors import InvalidInput
 from core.geojson import CoordinateSystem, Point
-from permits import exemption, workdays
+from permits import commitments, exemption, workdays
 from permits.applications import (
     ApplicationRecord,
     Requirement,
@@ -27,7 +28,9 @@ from permits.applications import (
     to_application_record,
 )
 from permits.errors import ActivityNotAllowed, NoPermitNeeded
-from permits.history import Actor
+from permits.history import SYSTEM, Actor, append_history
+from permits.models import Application, Task
+from permits.permit_issue import Issuer, issue_for_application
 from registry import claims
 from registry.vendors import get_own_vendor
 from venues.designated import index_of
@@ -47,6 +50,7 @@ class SubmitInput:
     periods: Sequence[Period]
     venue_id: uuid.UUID | None
     document_ids: Sequence[uuid.UUID]
+    commitments: Sequence[commitments.Signed] = ()
 
 
 def _check_span(periods: Sequence[Period]) -> None:
@@ -63,6 +67,7 @@ async def submit_application(
     *,
     state: State,
     calendar: workdays.WorkCalendar,
+    issuer: Issuer,
     now: dt.datetime,
     today: dt.date,
 ) -> ApplicationRecord:
@@ -106,6 +111,9 @@ async def submit_application(
         if venue is not None
         else decision.jurisdiction_code or vendor.residence_jurisdiction_code
     )
+    signed = commitments.check_signed(
+        data.commitments, [p.permit_type for p in decision.required_permits], jurisdiction
+    )
     check = await exemption.record_exemption_check(
         session,
         decision,
@@ -139,4 +147,61 @@ async def submit_application(
         now=now,
         actor=Actor.of(principal),
     )
+    if signed:
+        await _approve_on_commitments(
+            session, application, signed, principal=principal, issuer=issuer, calendar=calendar, now=now, today=today
+        )
     return await to_application_record(session, application)
+
+
+async def _approve_on_commitments(
+    session: AsyncSession,
+    application: Application,
+    signed: Mapping[str, commitments.Signed],
+    *,
+    principal: Principal,
+    issuer: Issuer,
+    calendar: workdays.WorkCalendar,
+    now: dt.datetime,
+    today: dt.date,
+) -> None:
+    """告知承诺制: the signed types are approved on the spot; if nothing else is needed, so is the application."""
+    tasks = (await session.scalars(select(Task).where(Task.application_id == application.id))).all()
+    await commitments.approve_on_commitments(
+        session,
+        tasks,
+        signed,
+        jurisdiction_code=application.jurisdiction_code,
+        signer=principal.account_id,
+        calendar=calendar,
+        now=now,
+        today=today,
+    )
+    for task in tasks:
+        if task.mode == "commitment":
+            await append_history(
+                session,
+                event="task_approved_on_commitment",
+                actor=Actor.of(principal),
+                at=now,
+                application_id=application.id,
+                task_id=task.id,
+                payload={
+                    "decision_number": task.decision_number,
+                    "text_version": signed[task.permit_type].text_version,
+                    "text_sha256": signed[task.permit_type].text_sha256,
+                },
+            )
+    if all(task.status == "approved" for task in tasks):
+        application.status, application.decided_at = "approved", now
+        application.version += 1
+        await session.flush()
+        await append_history(
+            session,
+            event="application_approved",
+            actor=SYSTEM,
+            at=now,
+            application_id=application.id,
+            payload={"version": application.version},
+        )
+        await issue_for_application(session, issuer, application, now=now)

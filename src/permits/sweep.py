@@ -25,12 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.db import transaction
 from permits import calendar_store, time_limits, workdays
 from permits.applications import set_joint_clock
-from permits.decisions import decision_number
 from permits.history import SYSTEM, append_history
 from permits.models import OPEN_APPLICATION_STATUSES, OPEN_TASK_STATUSES, Application, Task
 from permits.permit_issue import Issuer, issue_for_application
 from permits.road_flow import settle_road_occupancy
-from permits.tasks import recompute_clocks
+from permits.tasks import decision_number, recompute_clocks
 from venues.models import Venue
 
 TRAFFIC_POLICE = "traffic_police"

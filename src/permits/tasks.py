@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, case, false, select, true
+from sqlalchemy import ColumnElement, case, false, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, require_role
 from core.pagination import Page, keyset_page
 from permits import clocks, time_limits, workdays
 from permits.errors import TaskNotFound
-from permits.models import OPEN_TASK_STATUSES, Application, ClockPause, Task, TaskStatus
+from permits.models import OPEN_TASK_STATUSES, Application, ClockPause, Commitment, Task, TaskStatus
 from registry import catalogue
 
 # The queue puts first the tasks this close to their statutory limit (API.md "GET /tasks").
@@ -43,6 +43,17 @@ class PauseRecord(msgspec.Struct, frozen=True, kw_only=True):
     starts_on: dt.date
     ends_on: dt.date
     notice: str
+
+
+class CommitmentRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """The signed commitment a task was approved on (告知承诺制), and when its inspection is due."""
+
+    text_version: str
+    text_sha256: str
+    signed_by: uuid.UUID
+    signed_at: dt.datetime
+    inspection_due_on: dt.date
+    inspection_due_provisional: bool
 
 
 class TaskRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,6 +83,7 @@ class TaskRecord(msgspec.Struct, frozen=True, kw_only=True):
     overdue_action: str | None = None
     extension: ExtensionRecord | None = None
     pauses: list[PauseRecord] = []
+    commitment: CommitmentRecord | None = None
 
 
 def statutory_limit(permit_type: str) -> clocks.StatutoryLimit | None:
@@ -146,6 +158,13 @@ async def recompute_clocks(
         set_clock(task, task_clock(calendar, task, application, today=today, pauses=pauses))
 
 
+async def decision_number(session: AsyncSession, department: str, year: int) -> str:
+    """A written decision's number: the deciding department, the year and a number from one sequence."""
+    serial = await session.scalar(text("SELECT nextval('permits_decision_number_seq')"))
+    prefix = "".join(word[0] for word in department.split("_")).upper()
+    return f"{prefix}-{year}-{serial:06d}"
+
+
 def readable_tasks(principal: Principal) -> ColumnElement[bool]:
     """Which tasks a caller may read: its department's, or every task for an admin."""
     if principal.role == "admin":
@@ -155,7 +174,9 @@ def readable_tasks(principal: Principal) -> ColumnElement[bool]:
     return false()
 
 
-def to_record(task: Task, green_channel: bool, pauses: Sequence[ClockPause] = ()) -> TaskRecord:
+def to_record(
+    task: Task, green_channel: bool, pauses: Sequence[ClockPause] = (), commitment: Commitment | None = None
+) -> TaskRecord:
     extension = None
     if task.extension_days and task.extension_approved_by and task.extension_approved_on and task.extension_reason:
         extension = ExtensionRecord(
@@ -194,6 +215,16 @@ def to_record(task: Task, green_channel: bool, pauses: Sequence[ClockPause] = ()
             )
             for p in sorted(pauses, key=lambda p: (p.starts_on, p.created_at))
         ],
+        commitment=None
+        if commitment is None
+        else CommitmentRecord(
+            text_version=commitment.text_version,
+            text_sha256=commitment.text_sha256,
+            signed_by=commitment.signed_by,
+            signed_at=commitment.signed_at,
+            inspection_due_on=commitment.inspection_due_on,
+            inspection_due_provisional=commitment.inspection_due_provisional,
+        ),
     )
 
 
@@ -219,7 +250,7 @@ async def get_task(session: AsyncSession, principal: Principal, task_id: uuid.UU
     if row is None:
         raise TaskNotFound()
     pauses = await pauses_of(session, [task_id])
-    return to_record(row[0], row[1], pauses[task_id])
+    return to_record(row[0], row[1], pauses[task_id], await session.get(Commitment, task_id))
 
 
 async def list_tasks(

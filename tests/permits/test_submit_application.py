@@ -4,6 +4,7 @@ input is a 4xx naming its field and writes nothing."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 import httpx
@@ -12,12 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from permits.exemption_models import ExemptionCheck
-from permits.models import Application, Task
-from tests.permits.exemption_world import IN_HOURS, INSIDE, OUT_OF_HOURS, OUTSIDE, Places, at, period
+from permits.models import Application, Commitment, Task
+from tests.permits.exemption_world import IN_HOURS, INSIDE, OUT_OF_HOURS, OUTSIDE, Places, at, make_places, period
 from tests.problems import assert_problem
 from tests.registry.builders import make_document
 
 URL = "/api/v1/applications"
+COMMITMENTS = "/api/v1/commitment-texts"
 FIFTY_YEARS = dt.timedelta(days=50 * 365)
 
 
@@ -163,3 +165,53 @@ async def test_an_online_activity_needs_no_location(client: httpx.AsyncClient, p
     assert response.status_code == 201, response.text
     assert response.json()["location"] is None
     assert {t["department"] for t in response.json()["tasks"]} == {"transport"}
+
+
+# --- commitment mode --------------------------------------------------------------------------------------------
+
+
+async def test_a_signed_commitment_approves_at_once_and_schedules_the_inspection(
+    client: httpx.AsyncClient, settings: Any, session: AsyncSession
+) -> None:
+    """The demo district (110101) records food-stall filings on a signed commitment."""
+    places = await make_places(session, settings, prefix="110101")
+    text = (
+        await client.get(f"{COMMITMENTS}/food_stall_filing", params={"jurisdiction_code": places.jurisdiction.code})
+    ).json()
+    assert hashlib.sha256(text["text"].encode()).hexdigest() == text["text_sha256"]
+    signed = {
+        "permit_type": "food_stall_filing",
+        "text_version": text["text_version"],
+        "text_sha256": text["text_sha256"],
+    }
+    response = await client.post(URL, json=_body("cooked_snacks", commitments=[signed]), headers=places.as_vendor())
+    assert response.status_code == 201, response.text
+    out = response.json()
+    filing = next(t for t in out["tasks"] if t["permit_type"] == "food_stall_filing")
+    assert (filing["mode"], filing["status"]) == ("commitment", "approved")
+    assert filing["decision"]["number"]
+    assert filing["commitment"]["text_sha256"] == text["text_sha256"]
+    assert filing["commitment"]["signed_by"] == str(places.vendor.account_id)
+    stored = await session.get(Commitment, filing["id"])
+    assert stored is not None
+    assert stored.text_sha256 == text["text_sha256"]
+    assert stored.signed_by == places.vendor.account_id
+    assert stored.inspection_due_on > dt.date(2026, 6, 15)
+    # The health certificate still needs its review.
+    assert {t["permit_type"]: t["status"] for t in out["tasks"]}["health_certificate"] == "in_review"
+    assert out["status"] == "in_review"
+
+
+async def test_a_commitment_over_another_text_or_where_none_is_offered_is_refused(
+    client: httpx.AsyncClient, places: Places, session: AsyncSession
+) -> None:
+    before = await _counts(session)
+    wrong = {"permit_type": "food_stall_filing", "text_version": "2026-06", "text_sha256": "0" * 64}
+    response = await client.post(URL, json=_body("cooked_snacks", commitments=[wrong]), headers=places.as_vendor())
+    problem = assert_problem(response, 422, "validation_failed")
+    assert problem["errors"][0]["field"].startswith("commitments[0]")
+    assert await _counts(session) == before
+    missing = await client.get(
+        f"{COMMITMENTS}/food_stall_filing", params={"jurisdiction_code": places.jurisdiction.code}
+    )
+    assert_problem(missing, 404, "commitment_not_offered")

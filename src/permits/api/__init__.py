@@ -9,7 +9,7 @@ from litestar.openapi.spec import OpenAPI
 
 from permits import clocks, decisions, exemption_rules, exemption_types, issued_models, models, revocations
 from permits import exemption as exemption_service
-from permits.api import application_examples, history_examples, permit_examples, statistics, tasks
+from permits.api import application_examples, commitments, history_examples, permit_examples, statistics, tasks
 from permits.api.applications import ApplicationController
 from permits.api.exemption import ExemptionCheckController, ExemptionReferenceController
 from permits.api.exemption_examples import examples as exemption_examples
@@ -26,6 +26,7 @@ CONTROLLERS: list[Any] = [
     ExemptionCheckController,
     ExemptionReferenceController,
     ApplicationController,
+    commitments.CommitmentTextController,
     TaskController,
     PermitController,
     PermitKeysController,
@@ -58,6 +59,7 @@ def examples() -> list[msgspec.Struct]:
     return [
         *exemption_examples(),
         *application_examples.examples(),
+        *commitments.examples(),
         *statistics.examples(),
         *history_examples.examples(),
         *permit_examples.examples(),

@@ -70,6 +70,7 @@ def _task(task_id: uuid.UUID, department: str, prefix: str, number: int, decided
         overdue_action=None,
         extension=None,
         pauses=[],
+        commitment=None,
     )
 
 

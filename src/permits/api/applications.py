@@ -19,12 +19,13 @@ from core.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, page_of
 from core.settings import Settings
 from core.text import free_text
 from permits import applications as service
-from permits import decisions, history, submission
+from permits import commitments, decisions, history, submission
 from permits.api.history import HistoryEntryOut, history_entry_out
 from permits.api.tasks import TaskOut, task_out
 from permits.calendars import calendar_of
 from permits.errors import ActivityNotAllowed, ApplicationNotFound, InvalidTransition, NoPermitNeeded
 from permits.models import ApplicationStatus
+from permits.permit_issue import Issuer
 from venues.api.road import ActivityCode, OccupancyPeriod
 
 # A permit is asked for one stretch of activity: its periods lie within a year of the first one's start.
@@ -34,7 +35,8 @@ SupplementNote = Annotated[str, free_text(4000, min_length=0, description="What 
 
 
 class Commitment(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """A signed commitment (告知承诺制) for a permit type that allows it: the text's version and SHA-256."""
+    """A signed commitment (告知承诺制) for a permit type offered so where the application is handled: the
+    version and SHA-256 of the text as `GET /commitment-texts/{permit_type}` publishes it."""
 
     permit_type: ActivityCode
     text_version: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
@@ -189,9 +191,13 @@ class ApplicationController(Controller):
                 periods=[(p.start, p.end) for p in data.periods],
                 venue_id=data.venue_id,
                 document_ids=data.document_ids,
+                commitments=[
+                    commitments.Signed(c.permit_type, c.text_version, c.text_sha256) for c in data.commitments
+                ],
             ),
             state=request.app.state,
             calendar=await calendar_of(request.app.state, session),
+            issuer=Issuer(request.app.state.cipher, settings.http.public_url, settings.timezone),
             now=settings.now(),
             today=settings.today(),
         )

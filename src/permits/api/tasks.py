@@ -24,7 +24,7 @@ from permits import tasks as service
 from permits.calendars import calendar_of
 from permits.clocks import PauseKind
 from permits.errors import FilingNotRefusable, InvalidTransition, TaskNotFound
-from permits.models import Application, OverdueAction, Task, TaskMode, TaskStatus
+from permits.models import Application, Commitment, OverdueAction, Task, TaskMode, TaskStatus
 from permits.permit_issue import Issuer
 from registry.catalogue import PermitKind
 
@@ -82,6 +82,7 @@ class TaskOut(msgspec.Struct, frozen=True, kw_only=True):
     overdue_action: OverdueAction | None
     extension: service.ExtensionRecord | None
     pauses: list[service.PauseRecord]
+    commitment: service.CommitmentRecord | None
 
 
 def task_out(record: service.TaskRecord, city: ZoneInfo) -> TaskOut:
@@ -118,6 +119,7 @@ def task_out(record: service.TaskRecord, city: ZoneInfo) -> TaskOut:
         overdue_action=record.overdue_action,  # type: ignore[arg-type]
         extension=record.extension,
         pauses=record.pauses,
+        commitment=record.commitment,
     )
 
 
@@ -351,5 +353,5 @@ async def _task_response(
     session: AsyncSession, task: Task, application: Application, settings: Settings
 ) -> Response[TaskOut]:
     pauses = await service.pauses_of(session, [task.id])
-    record = service.to_record(task, application.green_channel, pauses[task.id])
+    record = service.to_record(task, application.green_channel, pauses[task.id], await session.get(Commitment, task.id))
     return Response(task_out(record, ZoneInfo(settings.timezone)), headers=etag(record.version))
