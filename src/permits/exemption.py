@@ -289,6 +289,32 @@ class ReferenceAnswer(msgspec.Struct, frozen=True, kw_only=True):
     rule_version: str
     decided_at: dt.datetime
     checked_at: dt.datetime
+    # A valid reference's signed statement (Ed25519 compact JWS, keys at GET /permit-signing-keys), checked like a
+    # permit's token: offline it proves the decision and its place; only online does it show a later lapse.
+    token: str | None = None
+
+
+EXEMPTION_AUDIENCE: Final = "flexreg-exemption"
+EXEMPTION_JWS_TYP: Final = "exemption+jwt"
+
+
+def reference_claims(answer: ReferenceAnswer, *, issuer: str) -> dict[str, Any]:
+    """What a reference's token states; it expires when the decision's last period ends."""
+    ends = max(dt.datetime.fromisoformat(h["end"]) for h in answer.hours)
+    starts = min(dt.datetime.fromisoformat(h["start"]) for h in answer.hours)
+    return {
+        "iss": issuer,
+        "sub": answer.reference,
+        "aud": EXEMPTION_AUDIENCE,
+        "iat": int(answer.checked_at.timestamp()),
+        "nbf": int(min(starts, answer.checked_at).timestamp()),
+        "exp": int(ends.timestamp()),
+        "holder": answer.holder_masked,
+        "activity": answer.activity_code,
+        "places": msgspec.to_builtins(answer.places),
+        "hours": answer.hours,
+        "rule_version": answer.rule_version,
+    }
 
 
 async def reference_status(

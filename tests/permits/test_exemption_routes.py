@@ -246,7 +246,7 @@ async def test_an_exempt_decision_for_a_vendor_gets_a_reference_that_lapses_with
     assert answer["hours"] == [{"start": "2026-06-16T07:00:00+08:00", "end": "2026-06-16T08:00:00+08:00"}]
     assert set(answer) == {
         "reference", "status", "lapsed_because", "holder_masked", "activity_code", "activity_name_zh", "places",
-        "hours", "rule_version", "decided_at", "checked_at",
+        "hours", "rule_version", "decided_at", "checked_at", "token",
     }  # fmt: skip
     await session.execute(
         update(Venue).where(Venue.id == places.market.id).values(designation_document_number="东政发〔2026〕99号")
@@ -256,6 +256,7 @@ async def test_an_exempt_decision_for_a_vendor_gets_a_reference_that_lapses_with
     lapsed = (await client.get(f"/api/v1/exemption-references/{reference}")).json()
     assert lapsed["status"] == "lapsed"
     assert lapsed["lapsed_because"] == ["东华门早市: its designation has changed"]
+    assert lapsed["token"] is None
 
 
 async def test_a_reference_lapses_when_its_last_period_is_over(
@@ -274,3 +275,27 @@ async def test_no_reference_without_a_vendor_or_an_exemption(client: httpx.Async
     assert_problem(
         await client.get("/api/v1/exemption-references/EX-AAAAAAAAAAAA"), 404, "exemption_reference_not_found"
     )
+
+
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated:joserfc.errors.SecurityWarning")
+async def test_a_valid_reference_carries_a_token_an_inspector_verifies_offline(
+    client: httpx.AsyncClient, places: Places
+) -> None:
+    """Checked the same way as a permit: the JWKS alone and a JOSE library the service does not use."""
+    from joserfc import jwt as jose_jwt
+    from joserfc.errors import BadSignatureError
+    from joserfc.jwk import KeySet
+
+    decision = await check(client, body("shoe_repair", vendor_id=str(places.vendor.id)), places.as_vendor())
+    answer = (await client.get(f"/api/v1/exemption-references/{decision['reference']}")).json()
+    keys = KeySet.import_key_set((await client.get("/api/v1/permit-signing-keys")).json())
+    decoded = jose_jwt.decode(answer["token"], keys, algorithms=["EdDSA"])
+    assert decoded.header["typ"] == "exemption+jwt"
+    assert decoded.claims["sub"] == decision["reference"]
+    assert decoded.claims["aud"] == "flexreg-exemption"
+    assert decoded.claims["holder"] == "张*"
+    assert decoded.claims["exp"] == int(city_time(2026, 6, 16, 8).timestamp())
+    assert decoded.claims["places"][0]["designation_document_number"] == "东政发〔2026〕12号"
+    header, payload, signature = answer["token"].split(".")
+    with pytest.raises(BadSignatureError):
+        jose_jwt.decode(f"{header}.{payload[:-2]}AA.{signature}", keys, algorithms=["EdDSA"])

@@ -18,6 +18,7 @@ from core.openapi import PROBLEMS_OPT
 from core.settings import Settings
 from core.text import matching
 from permits import exemption as service
+from permits import signing
 from permits.errors import ExemptionCheckNotFound, ExemptionReferenceNotFound
 from permits.exemption_models import ExemptionCheck
 from permits.exemption_types import (
@@ -197,7 +198,9 @@ class ExemptionReferenceController(Controller):
             "Anyone. `valid`, or `lapsed` with the reasons: re-checked now, it lapses when a matched place's "
             "designation no longer stands (changed or removed, the zone closed or past its validity) or its "
             "last period is over. Shows the masked holder (张*), the activity, the place with its designation "
-            "and the hours; nothing else about the holder. An unknown reference: 404 "
+            "and the hours; nothing else about the holder. A valid one carries `token`, an Ed25519 JWS of the "
+            "same (keys at GET /permit-signing-keys; `aud` flexreg-exemption, `exp` the last period's end), "
+            "checked offline like a permit's. An unknown reference: 404 "
             "`exemption_reference_not_found`."
         ),
         opt={PROBLEMS_OPT: (ExemptionReferenceNotFound,)},
@@ -206,4 +209,11 @@ class ExemptionReferenceController(Controller):
         self, request: Request[Any, Any, Any], reference: FromPath[Reference], session: DbSession
     ) -> service.ReferenceAnswer:
         settings = _settings(request)
-        return await service.reference_status(session, reference, now=settings.now(), zone=ZoneInfo(settings.timezone))
+        answer = await service.reference_status(
+            session, reference, now=settings.now(), zone=ZoneInfo(settings.timezone)
+        )
+        if answer.status != "valid":
+            return answer
+        claims = service.reference_claims(answer, issuer=settings.http.public_url)
+        token = await signing.sign_claims(session, request.app.state.cipher, claims, typ=service.EXEMPTION_JWS_TYP)
+        return msgspec.structs.replace(answer, token=token)
