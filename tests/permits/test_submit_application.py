@@ -215,3 +215,35 @@ async def test_a_commitment_over_another_text_or_where_none_is_offered_is_refuse
         f"{COMMITMENTS}/food_stall_filing", params={"jurisdiction_code": places.jurisdiction.code}
     )
     assert_problem(missing, 404, "commitment_not_offered")
+
+
+# --- green channel and the queue ---------------------------------------------------------------------------------
+
+
+async def test_the_queue_puts_tasks_near_their_limit_first_then_the_green_channel(
+    client: httpx.AsyncClient, places: Places, session: AsyncSession, clock: Any
+) -> None:
+    """A verified key-group applicant's tasks take the green channel; the reviewer sees only the flag."""
+    from tests.builders import auth_headers
+    from tests.clock import city_time
+    from tests.registry.builders import make_account, make_claim, make_vendor
+
+    reviewer = await make_account(session, "department", department_code="market_regulation")
+    graduate = await make_vendor(session, places.settings, residence_jurisdiction_code=places.jurisdiction.code)
+    await make_claim(session, graduate, status="verified", valid_until=dt.date(2027, 6, 30))
+    await session.commit()
+    clock.set(city_time(2026, 6, 1, 9))
+    early = period(city_time(2026, 6, 16, 7), city_time(2026, 6, 16, 8))
+    oldest = await client.post(
+        URL, json={**_body("shoe_repair", location=OUTSIDE), "periods": [early]}, headers=places.as_vendor()
+    )
+    clock.set(city_time(2026, 6, 15, 9))
+    ordinary = await client.post(URL, json=_body("shoe_repair", location=OUTSIDE), headers=places.as_vendor())
+    green = await client.post(URL, json=_body("shoe_repair", location=OUTSIDE), headers=places.as_vendor(graduate))
+    assert green.json()["green_channel"] is True
+    assert ordinary.json()["green_channel"] is False
+    queue = (await client.get("/api/v1/tasks", headers=auth_headers(places.settings, reviewer))).json()["items"]
+    order = [t["application_id"] for t in queue]
+    assert order == [oldest.json()["id"], green.json()["id"], ordinary.json()["id"]]
+    assert [t["green_channel"] for t in queue] == [False, True, False]
+    assert "college_graduate" not in str(queue)
