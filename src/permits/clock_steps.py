@@ -27,7 +27,7 @@ from permits.clocks import ClockError, PauseKind
 from permits.errors import InvalidTransition, TaskNotFound
 from permits.history import Actor, append_history
 from permits.models import OPEN_APPLICATION_STATUSES, OPEN_TASK_STATUSES, Application, ClockPause, Task
-from permits.tasks import set_clock, task_clock
+from permits.tasks import clock_of, set_clock
 
 # A planned step longer than this is no step but a suspension of the case.
 MAX_PAUSE: Final = dt.timedelta(days=366)
@@ -79,9 +79,8 @@ async def extend_task(
         raise InvalidTransition("This task's limit was extended already: the law allows one extension", allowed=[])
     task.extension_days, task.extension_approved_by = days, approved_by.strip()
     task.extension_reason, task.extension_approved_on = reason, today
-    pauses = (await session.scalars(select(ClockPause).where(ClockPause.task_id == task.id))).all()
     try:
-        due = task_clock(calendar, task, application, today=today, pauses=pauses)
+        due = await clock_of(session, calendar, task, application, today=today)
     except ClockError as exc:
         field = "days" if "days" in str(exc) or "extension is" in str(exc) else "approved_by"
         raise InvalidInput(str(exc), errors=[FieldError(field, str(exc))]) from None
@@ -136,8 +135,7 @@ async def pause_task(
         )
     )
     await session.flush()
-    pauses = (await session.scalars(select(ClockPause).where(ClockPause.task_id == task.id))).all()
-    set_clock(task, task_clock(calendar, task, application, today=today, pauses=pauses))
+    set_clock(task, await clock_of(session, calendar, task, application, today=today))
     task.version += 1
     await session.flush()
     await append_history(

@@ -151,6 +151,9 @@ async def decide_task(
     _check_input(task, data, today)
     if data.decision == "request_supplement":
         await _request_supplement(session, application, task, data.missing, now=now, today=today)
+        if application.accepted_on is not None:
+            await session.flush()
+            await recompute_clocks(session, calendar, application, today=today)  # a stopping supplement begins
     else:
         task.status = "approved" if data.decision == "approve" else "rejected"
         task.decided_at, task.decided_by = now, principal.account_id
@@ -271,6 +274,7 @@ async def _request_supplement(
                 items=items,
                 before_acceptance=before_acceptance,
                 opened_at=now,
+                opened_on=today,
             )
         )
         if before_acceptance:
@@ -331,7 +335,7 @@ async def answer_supplement(
             .with_for_update()
         )
     ).scalar_one()
-    notice.answered_at, notice.answer_note = now, note
+    notice.answered_at, notice.answered_on, notice.answer_note = now, today, note
     notice.answer_documents = [str(d) for d in dict.fromkeys(document_ids)]
     known = set(
         await session.scalars(
@@ -352,6 +356,8 @@ async def answer_supplement(
     )
     if notice.before_acceptance:
         await _accept(session, application, calendar, today)
+    else:
+        await recompute_clocks(session, calendar, application, today=today)  # a stopping supplement ends
     await session.flush()
     await append_history(
         session,

@@ -196,7 +196,8 @@ class SupplementNotice(Base):
         UniqueConstraint("application_id", "round"),
         CheckConstraint("round >= 1", name="round_positive"),
         CheckConstraint(
-            "(answered_at IS NULL) = (answer_note IS NULL AND answer_documents IS NULL)", name="answer_whole"
+            "(answered_at IS NULL) = (answer_note IS NULL AND answer_documents IS NULL AND answered_on IS NULL)",
+            name="answer_whole",
         ),
         # One notice at a time waits for its answer.
         Index(
@@ -215,7 +216,11 @@ class SupplementNotice(Base):
     # Sent inside the completeness stage (before acceptance): the answer day becomes the acceptance day.
     before_acceptance: Mapped[bool] = mapped_column(Boolean)
     opened_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # The city days of the request and of the answer: where a local rule lets a supplement after acceptance
+    # stop the clock, these bound the days left out.
+    opened_on: Mapped[dt.date] = mapped_column(Date)
     answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_on: Mapped[dt.date | None] = mapped_column(Date)
     answer_note: Mapped[str | None] = mapped_column(Text)
     answer_documents: Mapped[list[str] | None] = mapped_column(JSONB)
 

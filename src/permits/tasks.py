@@ -19,7 +19,15 @@ from core.auth import Principal, require_role
 from core.pagination import Page, keyset_page
 from permits import clocks, time_limits, workdays
 from permits.errors import TaskNotFound
-from permits.models import OPEN_TASK_STATUSES, Application, ClockPause, Commitment, Task, TaskStatus
+from permits.models import (
+    OPEN_TASK_STATUSES,
+    Application,
+    ClockPause,
+    Commitment,
+    SupplementNotice,
+    Task,
+    TaskStatus,
+)
 from registry import catalogue
 
 # The queue puts first the tasks this close to their statutory limit (API.md "GET /tasks").
@@ -102,6 +110,7 @@ def task_clock(
     *,
     today: dt.date,
     pauses: Sequence[ClockPause] = (),
+    supplements: Sequence[SupplementNotice] = (),
 ) -> clocks.DecisionDue:
     """The task's clock as things stand: from acceptance (receipt while a notice waits), with the type's own or
     Art. 42's limit, the promised (green-channel) limit where published, its extension and its Art. 45 pauses."""
@@ -126,6 +135,12 @@ def task_clock(
         pauses=[
             clocks.Pause(kind=p.kind, notified_on=p.notified_on, starts_on=p.starts_on, ends_on=p.ends_on)  # type: ignore[arg-type]
             for p in pauses
+        ],
+        # Supplements after acceptance; whether they stop the clock is the jurisdiction's rule (clocks).
+        supplements=[
+            clocks.Supplement(requested_on=n.opened_on, answered_on=n.answered_on)
+            for n in supplements
+            if not n.before_acceptance
         ],
     )
 
@@ -154,8 +169,18 @@ async def recompute_clocks(
         )
     ).all()
     for task in tasks:
-        pauses = (await session.scalars(select(ClockPause).where(ClockPause.task_id == task.id))).all()
-        set_clock(task, task_clock(calendar, task, application, today=today, pauses=pauses))
+        set_clock(task, await clock_of(session, calendar, task, application, today=today))
+
+
+async def clock_of(
+    session: AsyncSession, calendar: workdays.WorkCalendar, task: Task, application: Application, *, today: dt.date
+) -> clocks.DecisionDue:
+    """`task_clock` with the task's recorded pauses and the application's supplement notices."""
+    pauses = (await session.scalars(select(ClockPause).where(ClockPause.task_id == task.id))).all()
+    notices = (
+        await session.scalars(select(SupplementNotice).where(SupplementNotice.application_id == application.id))
+    ).all()
+    return task_clock(calendar, task, application, today=today, pauses=pauses, supplements=notices)
 
 
 async def decision_number(session: AsyncSession, department: str, year: int) -> str:

@@ -526,3 +526,34 @@ async def test_an_art_45_pause_leaves_its_working_days_out_of_the_limit(
         dt.date.fromisoformat(out["statutory_due_on"])
         == workdays.add_workdays(calendar, dt.date.fromisoformat(road["statutory_due_on"]), 6).on
     )
+
+
+@pytest.mark.parametrize("stops", [False, True], ids=["national rule", "local rule stopping the clock"])
+async def test_a_supplement_after_acceptance_stops_the_clock_only_under_a_cited_local_rule(
+    client: httpx.AsyncClient, city: PermitCity, clock: object, monkeypatch: pytest.MonkeyPatch, stops: bool
+) -> None:
+    from pathlib import Path
+
+    from permits import time_limits
+    from tests.clock import city_time
+
+    if stops:
+        text = (Path(time_limits.__file__).parent / "data" / "time-limits.toml").read_text()
+        local = text.replace("supplement_stops_clock = false", "supplement_stops_clock = true", 1)
+        monkeypatch.setattr(time_limits, "load_time_limits", lambda: time_limits.parse_time_limits(local))
+    application = await road_application(client, city)
+    police = task_of(application, "traffic_police")
+    clock.set(city_time(2026, 6, 24, 9))  # type: ignore[attr-defined]  # after the 5-day completeness stage
+    asked = await decide(client, city, city.police, police, "request_supplement", note="补充", missing=MISSING_PLAN)
+    assert asked.status_code == 200, asked.text
+    clock.set(city_time(2026, 6, 29, 9))  # type: ignore[attr-defined]
+    url = f"{APPLICATIONS}/{application['id']}/supplements"
+    answered = (await client.post(url, json={"note": "已补"}, headers=city.as_vendor())).json()
+    assert answered["notices"][0]["before_acceptance"] is False
+    assert answered["accepted_on"] == "2026-06-15"
+    after = task_of(answered, "traffic_police")
+    if stops:
+        assert after["statutory_due_on"] > police["statutory_due_on"]
+        assert after["paused_days"] > 0
+    else:
+        assert after["statutory_due_on"] == police["statutory_due_on"]
