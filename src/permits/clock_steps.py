@@ -118,6 +118,8 @@ async def pause_task(
         raise InvalidInput.for_field(
             "starts_on", "a step's time is left out only from its written notice: today or later"
         )
+    if starts_on - today > MAX_PAUSE:
+        raise InvalidInput.for_field("starts_on", "a step notified today starts within a year")
     if ends_on < starts_on:
         raise InvalidInput.for_field("ends_on", "must not be before starts_on")
     if ends_on - starts_on > MAX_PAUSE:

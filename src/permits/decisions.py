@@ -262,6 +262,9 @@ async def _request_supplement(
     ).all()
     open_notice = next((n for n in notices if n.answered_at is None), None)
     if open_notice is not None:
+        answered = [n for n in notices if n.answered_at is not None]
+        if answered:
+            _only_what_was_supplied(answered[-1], missing)  # joining a later round: still only what was supplied
         open_notice.items = [*open_notice.items, *items]  # joins the one notice not yet answered
     else:
         if notices:

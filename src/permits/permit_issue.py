@@ -55,7 +55,13 @@ async def _place(session: AsyncSession, application: Application) -> PermitPlace
             select(RoadOccupancy.footprint).where(RoadOccupancy.id == application.road_occupancy_id)
         )
     venue = await session.get(Venue, application.venue_id) if application.venue_id else None
-    name = venue.name if venue is not None else catalogue.load_catalogue().activity(application.activity_code).name_zh
+    if venue is not None:
+        name = venue.name
+    elif application.location is not None:
+        lon, lat = application.location["coordinates"]
+        name = f"定位点 {lat:.6f}, {lon:.6f} (WGS84)"  # no venue: the point itself is the place
+    else:
+        name = catalogue.load_catalogue().activity(application.activity_code).name_zh + "（网络经营，无固定场所）"
     return PermitPlace(
         name=name,
         venue_id=application.venue_id,

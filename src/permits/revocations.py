@@ -19,6 +19,7 @@ Reinstating a suspended component takes a reason and no ground. Revoked is final
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Sequence
 from typing import Any, Final, Literal
 
@@ -32,6 +33,7 @@ from core.crypto import FieldCipher
 from core.errors import InvalidInput
 from permits import signing
 from permits.errors import PermitNotFound, PermitStatusConflict
+from permits.history import Actor, append_history
 from permits.issuance import component_status, get_permit
 from permits.issued_models import STATUS_SEVERITY, Permit, PermitComponent, PermitStatusChange, StoredStatus
 
@@ -206,7 +208,67 @@ async def change_permit_status(
         permit.status_changed_at = now
     permit.version += 1
     await session.flush()
+    await _record(session, permit, status, ground, [c.department for c in targets], Actor.of(principal), now)
     return permit, components
+
+
+async def deregister_on_surrender(
+    session: AsyncSession, number: str, *, holder_account_id: uuid.UUID, reason: str, now: dt.datetime, today: dt.date
+) -> None:
+    """The holder gave up what the permit allows (a road occupancy withdrawn after approval): every component
+    still standing is deregistered (注销, 行政许可法 Art. 70), so a scanner no longer finds it valid."""
+    permit, components = await get_permit(session, number, for_update=True)
+    changed = []
+    for component in components:
+        current = component_status(component, today, permit=permit)
+        if current == "revoked":
+            continue
+        session.add(
+            PermitStatusChange(
+                permit_number=permit.number,
+                task_id=component.task_id,
+                department=component.department,
+                from_status=current,
+                to_status="revoked",
+                ground="deregistration",
+                reason=reason,
+                compensation=None,
+                decided_by=holder_account_id,
+                decided_at=now,
+            )
+        )
+        component.status, component.ground, component.reason = "revoked", "deregistration", reason
+        component.compensation, component.status_changed_at = None, now
+        changed.append(component.department)
+    if not changed:
+        return
+    permit.status, permit.status_changed_at = "revoked", now
+    permit.version += 1
+    await session.flush()
+    actor = Actor(role="vendor", account_id=holder_account_id)
+    await _record(session, permit, "revoked", "deregistration", changed, actor, now)
+
+
+async def _record(
+    session: AsyncSession,
+    permit: Permit,
+    status: str,
+    ground: str | None,
+    departments: Sequence[str],
+    actor: Actor,
+    now: dt.datetime,
+) -> None:
+    """The permit's change in the application's hash-chained history (its reason stays on the component)."""
+    event = {"suspended": "permit_suspended", "revoked": "permit_revoked", "valid": "permit_reinstated"}[status]
+    await append_history(
+        session,
+        event=event,
+        actor=actor,
+        at=now,
+        application_id=permit.application_id,
+        permit_number=permit.number,
+        payload={"ground": ground, "departments": sorted(departments), "version": permit.version},
+    )
 
 
 class RevokedEntry(msgspec.Struct, frozen=True, kw_only=True):

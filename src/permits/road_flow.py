@@ -22,6 +22,7 @@ from permits.calendars import CalendarSource
 from permits.exemption_rules import load_exemption_rules
 from permits.history import Actor
 from permits.models import OPEN_APPLICATION_STATUSES, Application
+from permits.revocations import deregister_on_surrender
 from registry.models import Vendor
 from venues import road
 from venues.models import Venue
@@ -100,12 +101,24 @@ class RoadPermitFlow:
         application = await session.scalar(
             select(Application).where(Application.id == application_id).with_for_update()
         )
-        if application is None or application.status not in OPEN_APPLICATION_STATUSES:
+        if application is None:
             return
-        actor = Actor(role="vendor", account_id=await _account_of(session, application.vendor_id))
-        await withdraw_open(
-            session, application, now=self._settings.now(), actor=actor, cause="road_occupancy_withdrawn"
-        )
+        holder = await _account_of(session, application.vendor_id)
+        if application.status in OPEN_APPLICATION_STATUSES:
+            actor = Actor(role="vendor", account_id=holder)
+            await withdraw_open(
+                session, application, now=self._settings.now(), actor=actor, cause="road_occupancy_withdrawn"
+            )
+        elif application.status == "approved" and application.permit_number is not None:
+            # Approved meanwhile (or long ago): the permit must not outlive the occupancy it allows.
+            await deregister_on_surrender(
+                session,
+                application.permit_number,
+                holder_account_id=holder,
+                reason="持证人撤回占道（自愿放弃）: the holder withdrew the road occupancy",
+                now=self._settings.now(),
+                today=self._settings.today(),
+            )
 
 
 async def _account_of(session: AsyncSession, vendor_id: uuid.UUID) -> uuid.UUID:

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Final
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from permits import workdays
-from permits.models import Application, Task
+from permits.models import OPEN_TASK_STATUSES, Application, Task
 
 # Below this many decisions a cell publishes its count, nothing else.
 MIN_CASES: Final = 5
@@ -37,12 +37,15 @@ class OverdueCase(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ProcessingTimes(msgspec.Struct, frozen=True, kw_only=True):
-    """One permit type at one department over the period; `suppressed` cells carry only `decided`."""
+    """One permit type at one department over the period. A cell of fewer than 5 decisions is `suppressed`:
+    it publishes no figure at all, not even its count. `open_overdue` counts tasks still undecided past their
+    due day at the period's end (null under 5, for the same reason), so silence does not look punctual."""
 
     permit_type: str
     department: str
-    decided: int
+    decided: int | None
     suppressed: bool
+    open_overdue: int | None
     median_working_days: float | None
     p90_working_days: int | None
     statutory_limit_days: int | None
@@ -53,8 +56,9 @@ class ProcessingTimes(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ProcessingTimesOut(msgspec.Struct, frozen=True, kw_only=True):
-    period_from: dt.date
-    period_to: dt.date
+    # Named as the query parameters that chose them.
+    period_from: dt.date = msgspec.field(name="from")
+    period_to: dt.date = msgspec.field(name="to")
     min_cases: int
     items: list[ProcessingTimes]
 
@@ -70,12 +74,23 @@ def _median(values: Sequence[int]) -> float:
     return float(ordered[middle]) if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
+async def _open_overdue(session: AsyncSession, on: dt.date) -> dict[tuple[str, str], int]:
+    """Undecided tasks whose due day had passed on `on`, by permit type and department."""
+    rows = await session.execute(
+        select(Task.permit_type, Task.department, func.count())
+        .where(Task.status.in_(OPEN_TASK_STATUSES), Task.due_on < on, Task.mode == "review")
+        .group_by(Task.permit_type, Task.department)
+    )
+    return {(row[0], row[1]): int(row[2]) for row in rows}
+
+
 async def processing_times(
     session: AsyncSession,
     *,
     calendar: workdays.WorkCalendar,
     period_from: dt.date,
     period_to: dt.date,
+    today: dt.date,
     city: ZoneInfo,
 ) -> ProcessingTimesOut:
     """Decisions (approvals and rejections) whose day falls in [period_from, period_to], by type and department."""
@@ -102,7 +117,7 @@ async def processing_times(
         )
     ).all()
     cells: dict[tuple[str, str], list[tuple[int, bool, OverdueCase | None]]] = defaultdict(list)
-    limits: dict[tuple[str, str], tuple[int, int, str]] = {}
+    limits: dict[tuple[str, str], Counter[tuple[int, int, str]]] = defaultdict(Counter)
     for row in rows:
         decided_on = row.decided_at.astimezone(city).date()
         accepted = row.accepted_on or row.received_on
@@ -121,17 +136,22 @@ async def processing_times(
         )
         key = (row.permit_type, row.department)
         cells[key].append((days, not late, case))
-        limits[key] = (row.statutory_days, row.limit_days, row.limit_unit)
+        limits[key][(row.statutory_days, row.limit_days, row.limit_unit)] += 1
+    open_overdue = await _open_overdue(session, min(period_to, today))
     items = []
-    for (permit_type, department), cases in sorted(cells.items()):
-        statutory, limit, unit = limits[(permit_type, department)]
+    for key in sorted(set(cells) | set(open_overdue)):
+        permit_type, department = key
+        cases = cells.get(key, [])
+        late = open_overdue.get(key, 0)
+        shown_late = late if late >= MIN_CASES else None
         if len(cases) < MIN_CASES:
             items.append(
                 ProcessingTimes(
                     permit_type=permit_type,
                     department=department,
-                    decided=len(cases),
+                    decided=None,
                     suppressed=True,
+                    open_overdue=shown_late,
                     median_working_days=None,
                     p90_working_days=None,
                     statutory_limit_days=None,
@@ -142,6 +162,8 @@ async def processing_times(
                 )
             )
             continue
+        # The limit most of the cell's decisions ran against (the statutory one, or a promised one).
+        statutory, limit, unit = limits[key].most_common(1)[0][0]
         elapsed = [d for d, _, _ in cases]
         items.append(
             ProcessingTimes(
@@ -149,6 +171,7 @@ async def processing_times(
                 department=department,
                 decided=len(cases),
                 suppressed=False,
+                open_overdue=shown_late,
                 median_working_days=_median(elapsed),
                 p90_working_days=_nearest_rank(elapsed, 0.9),
                 statutory_limit_days=statutory,

@@ -33,6 +33,7 @@ from permits.models import Application, Task
 from permits.permit_issue import Issuer, issue_for_application
 from registry import claims
 from registry.vendors import get_own_vendor
+from venues import geo
 from venues.designated import index_of
 from venues.models import Venue
 from venues.venues import any_shape
@@ -87,6 +88,9 @@ async def submit_application(
     )
     if point is not None and point.geom_type != "Point":
         raise InvalidInput.for_field("location", "must be a GeoJSON Point")
+    if venue is not None and point is not None and geo.distance_m(point, geo.to_shape(venue.geometry)) > 0:
+        # The venue names the permit's place and where the application is handled: it must be where it is.
+        raise InvalidInput.for_field("venue_id", "the location lies outside this venue")
     decision = await exemption.decide_exemption(
         session,
         index_of(state),

@@ -45,7 +45,8 @@ async def sweep_deadlines(
             await session.execute(
                 select(Task.id, Task.application_id)
                 .where(
-                    Task.status.in_(OPEN_TASK_STATUSES),
+                    # A task waiting on the applicant's materials runs no department's clock (Art. 32(4)).
+                    Task.status == "in_review",
                     Task.due_on < today,
                     or_(Task.overdue_action.is_(None), Task.overdue_action == "escalated"),
                 )
@@ -80,8 +81,10 @@ async def _handle(
             select(Task).where(Task.id == task_id).with_for_update().execution_options(populate_existing=True)
         )
     ).scalar_one()
-    if task.status not in OPEN_TASK_STATUSES or task.due_on >= today or task.overdue_action not in (None, "escalated"):
+    if task.status != "in_review" or task.due_on >= today or task.overdue_action not in (None, "escalated"):
         return None
+    if application.status != "in_review" or application.accepted_on is None:
+        return None  # a notice awaits its answer: nothing is overdue, nothing can be deemed
     policy = time_limits.load_time_limits().timeout_policy_for(application.jurisdiction_code)
     calendar = await calendar_store.current_calendar(session)
     if policy.action == "deem_consent" and await _may_deem(session, task, application, calendar, today):
@@ -170,7 +173,13 @@ async def recompute_provisional(session: AsyncSession, calendar: workdays.Nation
     counted_without = select(Task.application_id).where(
         Task.status.in_(OPEN_TASK_STATUSES), or_(Task.due_on >= first, Task.statutory_due_on >= first)
     )
-    await _recompute(session, calendar, Application.id.in_(counted_without) | (Application.joint_due_on >= first))
+    await _recompute(
+        session,
+        calendar,
+        Application.id.in_(counted_without)
+        | (Application.joint_due_on >= first)
+        | (Application.completeness_due_on >= first),
+    )
 
 
 async def recompute_region(session: AsyncSession, calendar: workdays.NationalCalendar, region: str) -> None:
@@ -191,6 +200,13 @@ async def _recompute(session: AsyncSession, calendar: workdays.NationalCalendar,
     for application in applications:
         # Counted as on the day they run from: only published days and pauses already notified change the count.
         reference = application.accepted_on or application.received_on
+        # The day the one notice of what is missing is due (Art. 32(4)), counted on the published days too.
+        application.completeness_due_on = time_limits.task_acceptance(
+            calendar,
+            jurisdiction_code=application.jurisdiction_code,
+            received=application.received_on,
+            today=application.received_on,
+        ).notice_due_on
         if application.joint_due_on is not None:
             set_joint_clock(application, calendar, today=reference)
         await recompute_clocks(session, calendar, application, today=reference)

@@ -89,7 +89,8 @@ class PermitFlow(Protocol):
     async def road_occupancy_withdrawn(
         self, session: AsyncSession, *, occupancy_id: uuid.UUID, application_id: uuid.UUID
     ) -> None:
-        """The vendor withdrew a pending occupancy: its application goes with it."""
+        """The vendor is withdrawing an occupancy that went through the permit flow (called before the occupancy
+        row changes): an open application goes with it; an approved one's permit is given up too."""
         ...
 
 
@@ -480,6 +481,17 @@ async def withdraw_road_occupancy(
     once, the second finds it no longer approved or pending (409 `road_occupancy_not_active`).
     """
     require_role(principal, "vendor")
+    # The permit side first: it locks the application before this locks the occupancy, the order a decision
+    # takes too (application, then occupancy), so a withdrawal and a last approval at once never deadlock.
+    waiting_on = await session.scalar(
+        select(RoadOccupancy.application_id).where(
+            RoadOccupancy.id == occupancy_id,
+            readable_occupancies(principal),
+            RoadOccupancy.status.in_(HOLDING_OCCUPANCY_STATUSES),
+        )
+    )
+    if waiting_on is not None:
+        await permit_flow.road_occupancy_withdrawn(session, occupancy_id=occupancy_id, application_id=waiting_on)
     withdrawn = (
         await session.execute(
             update(RoadOccupancy)
@@ -499,8 +511,4 @@ async def withdraw_road_occupancy(
         if status is None:
             raise RoadOccupancyNotFound()
         raise RoadOccupancyNotActive(f"This road occupancy is already {status}")
-    if withdrawn.application_id is not None:
-        await permit_flow.road_occupancy_withdrawn(
-            session, occupancy_id=occupancy_id, application_id=withdrawn.application_id
-        )
     return await get_road_occupancy(session, principal, occupancy_id)

@@ -8,7 +8,7 @@ import datetime as dt
 import httpx
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import Settings
 from permits import decisions, workdays
@@ -557,3 +557,80 @@ async def test_a_supplement_after_acceptance_stops_the_clock_only_under_a_cited_
         assert after["paused_days"] > 0
     else:
         assert after["statutory_due_on"] == police["statutory_due_on"]
+
+
+# --- what the second reader found ---------------------------------------------------------------------------
+
+
+async def test_withdrawing_an_approved_occupancy_deregisters_its_permit(
+    client: httpx.AsyncClient, city: PermitCity
+) -> None:
+    application = await road_application(client, city)
+    await decide(client, city, city.road_authority, task_of(application, "urban_management"))
+    await decide(client, city, city.police, task_of(application, "traffic_police"))
+    number = (await client.get(f"{APPLICATIONS}/{application['id']}", headers=city.as_vendor())).json()["permit_number"]
+    response = await client.post(f"{ROAD_URL}/{application['road_occupancy_id']}/withdraw", headers=city.as_vendor())
+    assert response.status_code == 200, response.text
+    permit = (await client.get(f"/api/v1/permits/{number}")).json()
+    assert permit["status"] == "revoked"
+    assert {c["ground"] for c in permit["components"]} == {"deregistration"}
+    history = (await client.get(f"{APPLICATIONS}/{application['id']}/history", headers=city.as_vendor())).json()
+    assert history["items"][-1]["event"] == "permit_revoked"
+    assert history["items"][-1]["actor"]["role"] == "vendor"
+
+
+async def test_a_department_joining_a_later_notice_may_ask_only_about_what_was_supplied(
+    client: httpx.AsyncClient, city: PermitCity
+) -> None:
+    application = await road_application(client, city)
+    police, road = task_of(application, "traffic_police"), task_of(application, "urban_management")
+    await decide(client, city, city.police, police, "request_supplement", note="请补正", missing=MISSING_PLAN)
+    url = f"{APPLICATIONS}/{application['id']}/supplements"
+    await client.post(url, json={"note": "已补"}, headers=city.as_vendor())
+    police = (await client.get(f"{TASKS}/{police['id']}", headers=city.as_(city.police))).json()
+    reopened = await decide(
+        client, city, city.police, police, "request_supplement", note="仍不清楚", missing=MISSING_PLAN
+    )
+    assert reopened.status_code == 200, reopened.text
+    road = (await client.get(f"{TASKS}/{road['id']}", headers=city.as_(city.road_authority))).json()
+    joined = await decide(
+        client, city, city.road_authority, road, "request_supplement", note="新问题", missing=MISSING_PHOTO
+    )
+    assert_problem(joined, 422, "validation_failed", fields=["missing[0].item"])
+
+
+async def test_the_sweep_leaves_a_task_waiting_on_the_applicant_alone(
+    client: httpx.AsyncClient,
+    city: PermitCity,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    from core.crypto import FieldCipher
+    from permits import sweep
+    from permits.permit_issue import Issuer
+    from tests.clock import city_time
+
+    application = await road_application(client, city)
+    police = task_of(application, "traffic_police")
+    await decide(client, city, city.police, police, "request_supplement", note="请补正", missing=MISSING_PLAN)
+    issuer = Issuer(FieldCipher(settings.data.data_key), settings.http.public_url, settings.timezone)
+    assert await sweep.sweep_deadlines(sessionmaker, city_time(2026, 12, 1), issuer=issuer) == []
+
+
+async def test_a_permit_status_change_is_in_the_history(client: httpx.AsyncClient, city: PermitCity) -> None:
+    application = await road_application(client, city)
+    await decide(client, city, city.road_authority, task_of(application, "urban_management"))
+    await decide(client, city, city.police, task_of(application, "traffic_police"))
+    number = (await client.get(f"{APPLICATIONS}/{application['id']}", headers=city.as_vendor())).json()["permit_number"]
+    permit = await client.get(f"/api/v1/permits/{number}")
+    body = {"status": "suspended", "ground": "road_authority", "reason": "道路施工\n暂停占道"}
+    headers = {**city.as_(city.road_authority), "If-Match": permit.headers["etag"]}
+    changed = await client.post(f"/api/v1/permits/{number}/status", json=body, headers=headers)
+    assert changed.status_code == 200, changed.text
+    history = (await client.get(f"{APPLICATIONS}/{application['id']}/history", headers=city.as_vendor())).json()
+    last = history["items"][-1]
+    assert (last["event"], last["permit_number"], last["payload"]["ground"]) == (
+        "permit_suspended",
+        number,
+        "road_authority",
+    )

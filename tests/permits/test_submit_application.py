@@ -247,3 +247,14 @@ async def test_the_queue_puts_tasks_near_their_limit_first_then_the_green_channe
     assert order == [oldest.json()["id"], green.json()["id"], ordinary.json()["id"]]
     assert [t["green_channel"] for t in queue] == [False, True, False]
     assert "college_graduate" not in str(queue)
+
+
+async def test_a_venue_the_location_is_not_in_is_refused(
+    client: httpx.AsyncClient, places: Places, session: AsyncSession
+) -> None:
+    before = await _counts(session)
+    body = _body("shoe_repair", location=OUTSIDE, venue_id=str(places.market.id))
+    assert_problem(
+        await client.post(URL, json=body, headers=places.as_vendor()), 422, "validation_failed", fields=["venue_id"]
+    )
+    assert await _counts(session) == before

@@ -61,6 +61,7 @@ class StatisticsController(Controller):
             calendar=await calendar_of(request.app.state, session),
             period_from=first,
             period_to=last,
+            today=today,
             city=ZoneInfo(settings.timezone),
         )
 
@@ -72,6 +73,7 @@ def examples() -> list[ProcessingTimesOut]:
         department="traffic_police",
         decided=48,
         suppressed=False,
+        open_overdue=None,
         median_working_days=4.0,
         p90_working_days=9,
         statutory_limit_days=20,
@@ -91,8 +93,9 @@ def examples() -> list[ProcessingTimesOut]:
     small = statistics.ProcessingTimes(
         permit_type="food_business_permit",
         department="market_regulation",
-        decided=3,
+        decided=None,
         suppressed=True,
+        open_overdue=None,
         median_working_days=None,
         p90_working_days=None,
         statutory_limit_days=None,
