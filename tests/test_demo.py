@@ -1,13 +1,19 @@
 """The demo city builds, can be built again without change (also on a later day), and its accounts and places
 work: the morning market answers the designated-place lookup while open, the courtyard's map shows its pitches
-near their hydrant and school gate, and a pitch drawn on that hydrant is refused."""
+near their hydrant and school gate, and a pitch drawn on that hydrant is refused. Its permits part: every
+department's account signs in and sees its queue, an application stands in every state, made through the
+services (history, decision numbers), and its permit verifies, with the QR code of the link the block prints."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from urllib.parse import quote
 
 import httpx
+import pytest
+from joserfc import jwt as jose_jwt
+from joserfc.jwk import KeySet
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,6 +22,7 @@ from core.settings import Settings
 from flexreg.cli import ready_block
 from flexreg.demo import (
     APPLICANTS,
+    CARRIAGEWAY_MARKET,
     COURTYARD,
     FEATURES,
     MORNING_MARKET,
@@ -30,6 +37,13 @@ from flexreg.demo import (
     build_demo_city,
     city_lines,
 )
+from flexreg.demo_permits import DemoApplication, department_accounts, department_lines
+from permits import qr
+from permits.history_models import HistoryEntry
+from permits.issuance import PERMIT_AUDIENCE
+from permits.issued_models import Permit
+from permits.models import APPLICATION_STATUSES, Application, SupplementNotice, Task
+from registry.catalogue import load_catalogue
 from registry.models import Account, Jurisdiction, KeyGroupClaim, Vendor
 from tests.clock import START, city_time
 from tests.problems import assert_problem
@@ -57,7 +71,14 @@ MODELS = (
     AllocationRound,
     RoundApplication,
     RoadOccupancy,
+    Application,
+    Task,
+    SupplementNotice,
+    Permit,
+    HistoryEntry,
 )
+# The demo's applications: in review, needing a supplement, rejected, withdrawn, and the approved road one.
+APPLICATIONS = 5
 
 
 async def _counts(session: AsyncSession) -> dict[str, int]:
@@ -84,7 +105,7 @@ async def test_demo_city_is_idempotent_and_usable(
     first = await _counts(session)
     assert first == {
         "Jurisdiction": 3,
-        "Account": len(STAFF) + len(VENDORS),
+        "Account": len(STAFF) + len(VENDORS) + len(department_accounts()),
         "Vendor": len(VENDORS),
         "KeyGroupClaim": len(VENDORS),
         "Venue": 4,
@@ -94,7 +115,14 @@ async def test_demo_city_is_idempotent_and_usable(
         "RestrictedFeature": len(FEATURES),
         "AllocationRound": 1,
         "RoundApplication": len(APPLICANTS),
-        "RoadOccupancy": 1,
+        "RoadOccupancy": 2,
+        "Application": APPLICATIONS,
+        "Task": 3 + 2 + 3 + 1 + 2,  # in the order of APPLICATIONS' comment
+        "SupplementNotice": 2,
+        "Permit": 1,
+        # submitted, asked, answered; submitted, asked; submitted, refused, rejected; submitted, withdrawn;
+        # submitted, approved twice, approved, permit issued
+        "HistoryEntry": 3 + 2 + 3 + 2 + 5,
     }
     again = await build_demo_city(sessionmaker, settings)
     assert await _counts(session) == first
@@ -103,6 +131,7 @@ async def test_demo_city_is_idempotent_and_usable(
     for username, password, *_ in STAFF:
         assert f"{username:20} {password}" in listed
     assert all(f"{username:20} {VENDOR_PASSWORD}" in listed for username, *_ in VENDORS)
+    assert all(f"{account.username:26} {account.password}" in listed for account in department_accounts())
     places = "\n".join(city_lines(city, "http://127.0.0.1:8000"))
     assert all(str(place.id) in places for place in city.places)
     assert f"http://127.0.0.1:8000/api/v1/venues/{_venue(city, COURTYARD)}/map" in places
@@ -173,7 +202,7 @@ async def test_demo_places_are_what_the_issue_asks(
     headers = await _token(client, "demo_vendor", VENDOR_PASSWORD)
     occupancies = await client.get("/api/v1/road-occupancy-requests", headers=headers)
     assert occupancies.status_code == 200
-    [occupancy] = occupancies.json()["items"]
+    [occupancy] = [item for item in occupancies.json()["items"] if item["zone_id"] == _venue(city, NIGHT_MARKET)]
     assert (occupancy["zone_id"], occupancy["status"], occupancy["fee_cny"]) == (
         _venue(city, NIGHT_MARKET),
         "approved",
@@ -278,5 +307,140 @@ async def test_a_demo_built_on_a_later_day_opens_its_round_then(
     occupancies = await client.get(
         "/api/v1/road-occupancy-requests", headers=await _token(client, "demo_vendor", VENDOR_PASSWORD)
     )
-    [occupancy] = occupancies.json()["items"]
-    assert occupancy["status"] == "approved"
+    assert [occupancy["status"] for occupancy in occupancies.json()["items"]] == ["approved", "approved"]
+    assert sorted(_applications(city)) == sorted(APPLICATION_STATUSES)
+    assert city.permits is not None
+    assert city.permits.permit is not None
+    assert city.permits.permit.number.startswith("XK-2027-")
+
+
+def _applications(city: DemoCity) -> dict[str, DemoApplication]:
+    assert city.permits is not None
+    return {application.status: application for application in city.permits.applications}
+
+
+async def test_every_department_has_an_account_that_signs_in_and_sees_its_queue(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, client: httpx.AsyncClient
+) -> None:
+    city = await build_demo_city(sessionmaker, settings)
+    assert sorted(account.department for account in department_accounts()) == sorted(load_catalogue().departments)
+    block = ready_block("http://127.0.0.1:8000", demo=True, city=city)
+    queues = {}
+    for account in department_accounts():
+        assert f"  {account.username:26} {account.password:26} {account.name}" in block
+        headers = await _token(client, account.username, account.password)
+        queue = await client.get("/api/v1/tasks", headers=headers)
+        assert queue.status_code == 200, queue.text
+        queues[account.department] = {(task["application_id"], task["status"]) for task in queue.json()["items"]}
+    assert department_lines()[1:] == [line for line in account_lines() if line.startswith("  dept.")]
+    in_review = str(_applications(city)["in_review"].id)
+    # The one in review waits on market regulation (licence and food-stall filing) and on health (answered).
+    assert (in_review, "in_review") in queues["market_regulation"]
+    assert (in_review, "in_review") in queues["health"]
+    assert (str(_applications(city)["needs_supplement"].id), "needs_supplement") in queues["press_publication"]
+    assert queues["tobacco"] == set()
+    for username, password, role, *_ in STAFF:
+        if role == "department":
+            await _token(client, username, password)  # the accounts the demo had are unchanged
+
+
+async def test_the_demo_applications_stand_in_every_state(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, client: httpx.AsyncClient
+) -> None:
+    city = await build_demo_city(sessionmaker, settings)
+    listed = _applications(city)
+    assert sorted(listed) == sorted(APPLICATION_STATUSES)
+    block = ready_block("http://127.0.0.1:8000", demo=True, city=city)
+    admin = await _token(client, "demo_admin", "demo-admin-pass")
+    read = {}
+    for status, application in listed.items():
+        assert re.search(rf"^  {application.id}  {status} ", block, re.MULTILINE), status
+        answer = await client.get(f"/api/v1/applications/{application.id}", headers=admin)
+        assert answer.status_code == 200, answer.text
+        read[status] = answer.json()
+        assert read[status]["status"] == status
+        assert all(dt.datetime.fromisoformat(p["start"]) > START for p in read[status]["periods"])
+        history = await client.get(f"/api/v1/applications/{application.id}/history", headers=admin)
+        assert history.status_code == 200
+        assert history.json()["items"][0]["event"] == "application_submitted"
+        assert read[status]["exemption_check_id"] is not None or read[status]["road_occupancy_id"] is not None
+
+    [answered] = read["in_review"]["notices"]
+    assert answered["answered_at"] is not None
+    assert answered["items"][0]["department"] == "health"
+    [waiting] = read["needs_supplement"]["notices"]
+    assert waiting["answered_at"] is None
+    assert waiting["items"][0]["item"] == "出版物进货渠道证明"
+    assert read["withdrawn"]["withdrawn_at"] is not None
+    assert {task["status"] for task in read["withdrawn"]["tasks"]} == {"closed"}
+
+    market = await _token(client, "dept.market_regulation", "market-regulation-pass")
+    [refused] = [task for task in read["rejected"]["tasks"] if task["status"] == "rejected"]
+    task = await client.get(f"/api/v1/tasks/{refused['id']}", headers=market)
+    assert task.status_code == 200
+    decision = task.json()["decision"]
+    assert re.fullmatch(r"MR-\d{4}-\d{6}", decision["number"])
+    assert decision["note"].count("\n") >= 2  # the reasons, one a line
+    assert len(decision["challenge_routes"]) == 2
+
+    approved = read["approved"]
+    assert approved["permit_number"] is not None
+    assert approved["road_occupancy_id"] is not None
+    assert {(task["department"], task["status"]) for task in approved["tasks"]} == {
+        ("traffic_police", "approved"),
+        ("urban_management", "approved"),
+    }
+    occupancies = await client.get(
+        "/api/v1/road-occupancy-requests", headers=await _token(client, "demo_vendor", VENDOR_PASSWORD)
+    )
+    road = {item["id"]: item for item in occupancies.json()["items"]}[approved["road_occupancy_id"]]
+    assert (road["zone_id"], road["status"]) == (_venue(city, CARRIAGEWAY_MARKET), "approved")
+
+
+# joserfc prefers the fully specified "Ed25519" to "EdDSA" (RFC 9864), which the service signs with (RFC 8037).
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated:joserfc.errors.SecurityWarning")
+async def test_the_demo_permit_verifies_and_its_qr_code_is_the_printed_link(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, client: httpx.AsyncClient
+) -> None:
+    city = await build_demo_city(sessionmaker, settings)
+    assert city.permits is not None
+    assert city.permits.permit is not None
+    permit = city.permits.permit
+    assert permit.application_id == _applications(city)["approved"].id
+    url = "http://127.0.0.1:8000"
+    lines = city_lines(city, url)
+    link = next(line.split(": ", 1)[1].strip() for line in lines if line.startswith("  Verify:"))
+    assert link == permit.verification_url
+    assert link.startswith(f"{settings.http.public_url}/verify/{permit.number}#")
+    assert f"  Permit:  {url}/api/v1/permits/{permit.number}" in lines
+    assert f"  QR code: {url}/api/v1/permits/{permit.number}/qr.png" in lines
+
+    answer = await client.get(f"/api/v1/permits/{permit.number}")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["status"] == "valid"
+    assert body["verification_url"] == link
+    assert link.endswith("#" + body["token"])
+    assert dt.date.fromisoformat(body["valid_from"]) > START.date()
+    assert sorted(component["department"] for component in body["components"]) == [
+        "traffic_police",
+        "urban_management",
+    ]
+    assert all(component["decision_number"] for component in body["components"])
+    assert body["conditions"]
+    png = await client.get(f"/api/v1/permits/{permit.number}/qr.png")
+    assert png.status_code == 200
+    assert png.content == qr.png(link)
+
+    # What an inspector's scanner does offline, on the stall's first day: the token in the link's fragment,
+    # checked against the published keys with a JOSE library the service does not use.
+    keys = KeySet.import_key_set((await client.get("/api/v1/permit-signing-keys")).json())
+    decoded = jose_jwt.decode(link.split("#", 1)[1], keys, algorithms=["EdDSA"])
+    on_the_day = dt.datetime.combine(dt.date.fromisoformat(body["valid_from"]), dt.time(12, 0), tzinfo=START.tzinfo)
+    jose_jwt.JWTClaimsRegistry(
+        now=int(on_the_day.timestamp()),
+        iss={"essential": True, "value": settings.http.public_url},
+        aud={"essential": True, "value": PERMIT_AUDIENCE},
+        sub={"essential": True, "value": permit.number},
+    ).validate(decoded.claims)
+    assert (decoded.claims["holder"], decoded.claims["activity"]) == ("王**", "phone_film")

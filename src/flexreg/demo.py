@@ -1,7 +1,8 @@
 """The demo city: Dongcheng district (Beijing), two street offices, one account per role, a few vendors, and
 the places where they may trade: a designated morning market, a community courtyard with pitches and an open
 allocation round, a night-market sidewalk with its joint approval, a carriageway market, and the hydrants, the
-school gate and the intersection they keep clear of.
+school gate and the intersection they keep clear of; a reviewer account per department, and applications in every
+state with one approved permit (flexreg.demo_permits).
 
 Idempotent: every piece is looked up first (a venue by name within its jurisdiction, a pitch by label within
 its venue, a feature, a round by name) and only created when missing, so `flexreg demo` can run before every
@@ -13,6 +14,7 @@ not survey data.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import uuid
@@ -31,6 +33,8 @@ from core.crypto import FieldCipher
 from core.db import transaction
 from core.geojson import Point, Polygon, check_area, to_builtins
 from core.settings import Settings
+from flexreg import demo_permits
+from flexreg.demo_permits import DemoPermits, Sites, demo_principal
 from registry import accounts, claims, jurisdictions, vendors
 from registry.accounts import principal_for
 from registry.catalogue import load_catalogue
@@ -133,7 +137,15 @@ async def build_demo_city(sessionmaker: async_sessionmaker[AsyncSession], settin
     """Create whatever part of the demo city is missing; what it holds, for the ready block."""
     await _build_people(sessionmaker, settings)
     async with transaction(sessionmaker) as session:
-        return await _build_places(session, settings)
+        city = await _build_places(session, settings)
+    sites = Sites(
+        night_market=NIGHT_MARKET_AT.point(*STALL_SPOTS[NIGHT_MARKET]),
+        courtyard=COURTYARD_AT.point(*STALL_SPOTS[COURTYARD]),
+        carriageway_id=next(place.id for place in city.places if place.name == CARRIAGEWAY_MARKET),
+        carriageway_stall=CARRIAGEWAY_STALL,
+    )
+    permits = await demo_permits.build_permits(sessionmaker, settings, sites)
+    return dataclasses.replace(city, permits=permits)
 
 
 async def _build_people(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
@@ -153,6 +165,7 @@ async def _build_people(sessionmaker: async_sessionmaker[AsyncSession], settings
                     department_code=department_code,
                     known_departments=load_catalogue().department_codes,
                 )
+        await demo_permits.open_department_accounts(session)
         for username, name, id_number, phone, residence, claim in VENDORS:
             if await accounts.find_account(session, username) is not None:
                 continue
@@ -207,7 +220,7 @@ def account_lines() -> list[str]:
         lines.append(f"  {username:20} {password:18} {role:14} {jurisdiction_code or department_code or ''}".rstrip())
     for username, _name, _id, _phone, residence, _claim in VENDORS:
         lines.append(f"  {username:20} {VENDOR_PASSWORD:18} {'vendor':14} lives in {residence}")
-    return lines
+    return [*lines, *demo_permits.department_lines()]
 
 
 # --- places -------------------------------------------------------------------------------------------------
@@ -276,6 +289,10 @@ OCCUPANT = "demo_vendor"
 OCCUPANCY_FOOTPRINT: Final = NIGHT_MARKET_AT.box(130.0, 3.6, 131.5, 4.8)
 OCCUPANCY_HOURS: Final = (dt.time(18, 30), dt.time(21, 30))
 OCCUPANCY_ACTIVITY = "phone_film"
+# Where the demo's permit applications are made (flexreg.demo_permits): a stall spot on the night market's free
+# east end, one in the courtyard between its pitches and its hydrant, and a stall on the carriageway's kerb lane.
+STALL_SPOTS: Final = {NIGHT_MARKET: (130.0, 2.5), COURTYARD: (40.0, 20.0)}
+CARRIAGEWAY_STALL: Final = CARRIAGEWAY_AT.box(1.0, 40.0, 2.5, 41.2)
 # The sample lookup: the middle of the morning market at seven, when it is open.
 LOOKUP_POINT: Final = MORNING_MARKET_AT.position(10.0, 60.0)
 LOOKUP_TIME: Final = dt.time(7, 0)
@@ -302,6 +319,7 @@ class DemoCity:
     lookup_lon: float
     lookup_lat: float
     lookup_at: dt.datetime
+    permits: DemoPermits | None = None  # the applications and permit, made once the places are
 
 
 def _plans(today: dt.date) -> list[tuple[str, places.VenuePlan, Polygon]]:
@@ -396,17 +414,9 @@ def _note(venue: Venue, today: dt.date) -> str:
     return f"{len(PITCHES)} pitches, {hours}"
 
 
-async def _principal(session: AsyncSession, username: str) -> Principal:
-    account = await accounts.find_account(session, username)
-    if account is None:
-        raise RuntimeError(f"the demo account {username} must exist before the places")
-    vendor_id = await session.scalar(select(Vendor.id).where(Vendor.account_id == account.id))
-    return principal_for(account, vendor_id)
-
-
 async def _build_places(session: AsyncSession, settings: Settings) -> DemoCity:
     now, today, zone = settings.now(), settings.today(), ZoneInfo(settings.timezone)
-    office = await _principal(session, "demo_donghuamen")
+    office = await demo_principal(session, "demo_donghuamen")
     # Features first: every pitch below is checked against them.
     for name, kind, frame, x, y in FEATURES:
         found = await session.scalar(select(RestrictedFeature.id).where(RestrictedFeature.name == name))
@@ -429,7 +439,7 @@ async def _build_places(session: AsyncSession, settings: Settings) -> DemoCity:
         )
         if venue is None:
             venue = await places.establish_venue(
-                session, await _principal(session, staff), plan, geometry=geometry, now=now, today=today
+                session, await demo_principal(session, staff), plan, geometry=geometry, now=now, today=today
             )
         venues[plan.name] = venue
         built.append(
@@ -512,7 +522,7 @@ async def _apply(
     have closed one since the last run)."""
     offered = set((await session.scalars(select(RoundPitch.pitch_id).where(RoundPitch.round_id == round_.id))).all())
     for username, labels, activity in APPLICANTS:
-        vendor = await _principal(session, username)
+        vendor = await demo_principal(session, username)
         applied = await session.scalar(
             select(RoundApplication.id).where(
                 RoundApplication.round_id == round_.id, RoundApplication.vendor_id == vendor.vendor_id
@@ -530,7 +540,7 @@ async def _occupancy(
 ) -> None:
     """demo_vendor's approved stall on the night market tomorrow evening, asked for once (never again: a
     later run, after that evening, leaves the record as it stands)."""
-    occupant = await _principal(session, OCCUPANT)
+    occupant = await demo_principal(session, OCCUPANT)
     asked = await session.scalar(
         select(RoadOccupancy.id).where(
             RoadOccupancy.zone_id == zone_venue.id, RoadOccupancy.vendor_id == occupant.vendor_id
@@ -572,4 +582,4 @@ def city_lines(city: DemoCity, url: str = "") -> list[str]:
     )
     courtyard = next(place for place in city.places if place.name == COURTYARD)
     lines.append(f"  Courtyard map:         {url}/api/v1/venues/{courtyard.id}/map")
-    return lines
+    return lines if city.permits is None else [*lines, "", *demo_permits.permit_lines(city.permits, url)]
