@@ -18,6 +18,7 @@ from pathlib import Path
 
 import asyncpg
 
+from bench import permits as permits_bench
 from bench import venues as venues_bench
 from core.db import recreate_database
 
@@ -70,6 +71,12 @@ async def prepare_database(server: str) -> str:
         await connection.execute(
             "CREATE TABLE bench_raw_road (id uuid PRIMARY KEY, zone_id uuid NOT NULL, activity_code text NOT NULL,"
             " footprint jsonb NOT NULL, periods jsonb NOT NULL)"
+        )
+        await connection.execute(
+            "CREATE TABLE bench_raw_exemption_check (id uuid PRIMARY KEY, activity_code text NOT NULL, vendor_id uuid,"
+            " input jsonb NOT NULL, outcome text NOT NULL, reasons jsonb NOT NULL, required_permits jsonb NOT NULL,"
+            " matched_place jsonb, rule_version text NOT NULL, rule_versions jsonb NOT NULL,"
+            " venue_revisions jsonb NOT NULL, created_at timestamptz NOT NULL)"
         )
     finally:
         await connection.close()
@@ -215,6 +222,25 @@ def load(
     }
 
 
+def measure_permits(
+    wrk: str,
+    base: str,
+    seeded: permits_bench.Seeded,
+    vendors: list[dict[str, str]],
+    http: dict[str, dict[str, float]],
+    skipped: dict[str, str],
+) -> None:
+    """POST /exemption-checks as vendors naming themselves, once its probe is answered with a stored exemption."""
+    name = "POST /exemption-checks"
+    probe_vendor = vendors[-2]
+    body = permits_bench.check_body(seeded, probe_vendor["vendor_id"])
+    status, answer = permits_bench.probe(base, "/api/v1/exemption-checks", body, probe_vendor["token"])
+    if status != 200 or '"outcome":"exempt"' not in answer or '"reference":"EX-' not in answer:
+        skipped[name] = f"the probe request was answered {status}: {answer[:300]}"
+        return
+    http[name] = load(wrk, f"{base}/", lua=permits_bench.check_script(seeded, vendors, "/api/v1/exemption-checks"))
+
+
 def main() -> None:
     wrk = ensure_wrk()
     url = asyncio.run(prepare_database(server_url()))
@@ -237,6 +263,13 @@ def main() -> None:
         f"venues seeded in {seeded.figures['seed s']:.1f} s; measuring the draw and the lookup in process ...",
         flush=True,
     )
+    permits_seeded = asyncio.run(permits_bench.seed(url, env))
+    permits_http: dict[str, dict[str, float]] = {}
+    permits_skipped: dict[str, str] = {}
+    flow: permits_bench.Flow | None = None
+    harness: permits_bench.Flow | None = None
+    stored: dict[str, int] | None = None
+    flow_title = "applications through three departments end to end"
     draw_figures = venues_bench.measure_draw(url, seeded)
     lookup_figures = venues_bench.measure_lookup(url, seeded)
     lookup_path = "/api/v1/designated-places"
@@ -271,6 +304,13 @@ def main() -> None:
         results["raw asyncpg, the claim's statement (baseline)"] = load(
             wrk, "http://127.0.0.1:18801/", lua=claim_script(vendors, baseline=True)
         )
+        permits_http["raw asyncpg insert POST (baseline)"] = results["raw asyncpg insert POST (baseline)"]
+        permits_http["raw asyncpg exemption-check-sized insert POST (baseline)"] = load(
+            wrk,
+            "http://127.0.0.1:18801/",
+            lua=permits_bench.check_script(permits_seeded, vendors, "/raw-exemption-check"),
+        )
+        harness = permits_bench.measure_harness_baseline("http://127.0.0.1:18801", claim)
     finally:
         stop(baseline)
     # The baseline filed a pending claim for many vendors; clear them so flexreg files for the same vendors.
@@ -315,6 +355,17 @@ def main() -> None:
                     f"{base}/",
                     lua=venues_bench.road_script(seeded.road_zones, road_tokens, first_slot, baseline=False),
                 )
+        measure_permits(wrk, base, permits_seeded, vendors, permits_http, permits_skipped)
+        status, answer = permits_bench.probe(
+            base, "/api/v1/applications", permits_bench.application_body(permits_seeded), vendors[-2]["token"]
+        )
+        departments = sorted(t["department"] for t in json.loads(answer).get("tasks", [])) if status == 201 else []
+        if departments != sorted(permits_bench.DEPARTMENTS):
+            permits_skipped[flow_title] = f"the probe application was answered {status}: {answer[:300]}"
+        else:
+            print(f"permits: {permits_bench.APPLICATIONS} {flow_title} ...", flush=True)
+            flow = permits_bench.measure_flow(base, permits_seeded, vendors)
+            stored = permits_bench.verify(url, flow)
     finally:
         stop(app)
     # (measured, baseline, aim): each aim is a ratio to a baseline measured in this same run.
@@ -345,6 +396,7 @@ def main() -> None:
             f"{name:{width}} {figures['rps']:9.0f} {figures['p50']:8.2f} {figures['p99']:8.2f} {figures['errors']:8.0f}"
         )
     venues_bench.report(draw_figures, lookup_figures, venues_http, skipped)
+    permits_bench.report(permits_http, permits_skipped, flow, harness, stored)
     print(f"\nbench run {uuid.uuid4().hex[:8]} done")
 
 

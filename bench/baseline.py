@@ -14,6 +14,8 @@ import msgspec
 from litestar import Litestar, Request, Response, get, post
 from litestar.params import JSONBody
 
+from permits.api.exemption import ExemptionCheckOut
+from permits.api.exemption_examples import examples as exemption_examples
 from registry import claims
 from registry.catalogue import activity_list_json
 from venues.api.designated import examples as designated_examples
@@ -132,6 +134,47 @@ async def same_statements(request: Request[Any, Any, Any], vendor_id: uuid.UUID,
     return Created(id=claim_id, status=row["status"])
 
 
+class CheckLike(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    activity_code: str
+    location: dict[str, Any]
+    periods: list[dict[str, str]]
+    vendor_id: uuid.UUID | None = None
+
+
+# The write ceiling for an exemption check: its body decoded and validated, one INSERT of a row as large as the
+# stored decision (the OpenAPI example's: the same story, decided by the same rules), and an answer of its size.
+_DECISION = next(e for e in exemption_examples() if isinstance(e, ExemptionCheckOut))
+_DECISION_BODY = msgspec.json.encode(_DECISION)
+_REASONS = msgspec.json.encode(_DECISION.reasons).decode()
+_MATCHED = msgspec.json.encode(_DECISION.matched_place).decode()
+_REQUIRED = msgspec.json.encode(_DECISION.required_permits).decode()
+_VERSIONS = msgspec.json.encode(_DECISION.rule_versions).decode()
+_REVISIONS = msgspec.json.encode(_DECISION.venue_revisions).decode()
+
+
+@post("/raw-exemption-check", status_code=200)
+async def raw_exemption_check(request: Request[Any, Any, Any], data: JSONBody[CheckLike]) -> Response[bytes]:
+    pool: asyncpg.Pool = request.app.state.pool
+    await pool.execute(
+        "INSERT INTO bench_raw_exemption_check (id, activity_code, vendor_id, input, outcome, reasons,"
+        " required_permits, matched_place, rule_version, rule_versions, venue_revisions, created_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        uuid.uuid4(),
+        data.activity_code,
+        data.vendor_id,
+        msgspec.json.encode(data).decode(),
+        _DECISION.outcome,
+        _REASONS,
+        _REQUIRED,
+        _MATCHED,
+        _DECISION.rule_version,
+        _VERSIONS,
+        _REVISIONS,
+        dt.datetime.now(dt.UTC),
+    )
+    return Response(_DECISION_BODY, media_type="application/json")
+
+
 @asynccontextmanager
 async def pool(app: Litestar) -> AsyncIterator[None]:
     app.state.pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=2, max_size=10)
@@ -143,5 +186,6 @@ async def pool(app: Litestar) -> AsyncIterator[None]:
 
 def create_app() -> Litestar:
     return Litestar(
-        [bare, bare_catalogue, raw_insert, same_statements, bare_designated, raw_pitch, raw_road], lifespan=[pool]
+        [bare, bare_catalogue, raw_insert, same_statements, bare_designated, raw_pitch, raw_road, raw_exemption_check],
+        lifespan=[pool],
     )
