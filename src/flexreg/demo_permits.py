@@ -289,6 +289,7 @@ async def _submit(session: AsyncSession, desk: _Desk, scenario: Scenario, sites:
         ),
         state=desk.state,
         calendar=await desk.calendars.current(session),
+        issuer=desk.issuer,
         now=settings.now(),
         today=settings.today(),
     )

@@ -269,7 +269,10 @@ class _Judgement:
     def _licence_exemption(self) -> bool:
         a = self.activity
         passed = a.licence in ("exempt", "conditional")
-        detail = f"Licence {a.licence}: {a.licence_basis}"
+        # The kind of activity only: whether the exemption holds here and then is the place-and-time rule's.
+        kind = "can be" if passed else "cannot be"
+        detail = f"The kind of activity {kind} licence-exempt at a designated place and time ({a.licence}): "
+        detail += a.licence_basis
         if a.licence_threshold_cny is not None:
             detail += f" (exempt up to ¥{a.licence_threshold_cny:,} a year)"
         return self.reason(
@@ -284,11 +287,18 @@ class _Judgement:
             and p.permit_type != BUSINESS_LICENSE
             and self.catalogue.permit_type(p.permit_type).instrument == "permit"
         ]
+        filings = [
+            p.permit_type
+            for p in self.activity.required_permits
+            if p.condition is None and p.permit_type != BUSINESS_LICENSE and p.permit_type not in permits
+        ]
         detail = (
             "Needs a permit under another law: " + ", ".join(permits)
             if permits
-            else "Needs no permit under another law"
+            else "Needs no permit (许可) under another law"
         )
+        if filings:
+            detail += "; it still files or holds, without defeating the exemption: " + ", ".join(filings)
         return self.reason("no_other_licence", not permits, detail, permits=permits)
 
     def _food_stall(self) -> None:

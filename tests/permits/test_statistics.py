@@ -146,3 +146,11 @@ async def test_a_late_decision_must_say_why(client: httpx.AsyncClient, city: Per
     assert_problem(refused, 422, "validation_failed", fields=["overdue_reason"])
     done = await decide(client, city, city.police, task, overdue_reason="现场勘验排期顺延")
     assert done.status_code == 200, done.text
+
+
+@pytest.mark.parametrize(
+    "params", [{"from": "9999-12-30", "to": "9999-12-31"}, {"from": "0001-01-01", "to": "0001-01-02"}]
+)
+async def test_dates_outside_the_services_years_are_refused(client: httpx.AsyncClient, params: dict[str, str]) -> None:
+    response = await client.get(URL, params=params)
+    assert_problem(response, 422, "validation_failed")

@@ -19,6 +19,8 @@ from permits.statistics import ProcessingTimesOut
 
 # One query covers at most this many days: enough for any annual report, bounded for the database.
 MAX_SPAN_DAYS: Final = 3 * 366
+# Decisions are this service's: none before 2000 or after 2099 (and the day after the last is still a date).
+EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
 
 
 class StatisticsController(Controller):
@@ -51,6 +53,10 @@ class StatisticsController(Controller):
         today = settings.today()
         last = period_to or today
         first = period_from or last.replace(month=1, day=1)
+        for name, day in (("from", first), ("to", last)):
+            if not EARLIEST <= day <= LATEST:
+                message = "must lie between the years 2000 and 2099"
+                raise InvalidInput(f"{name}: {message}", errors=[FieldError(name, message)])
         if last < first:
             raise InvalidInput("to: must not be before from", errors=[FieldError("to", "must not be before from")])
         if (last - first).days > MAX_SPAN_DAYS:
