@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("accepted_on", sa.Date(), nullable=True),
         sa.Column("joint_due_on", sa.Date(), nullable=True),
         sa.Column("joint_due_provisional", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("joint_overdue_noted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("permit_number", sa.String(length=40), nullable=True),
         sa.Column("jurisdiction_code", sa.String(length=12), nullable=False),
         sa.Column("lead_department", sa.String(length=40), nullable=False),

@@ -102,6 +102,8 @@ class Application(Base):
     # A joint application as a whole: 45 working days from acceptance (+15), 行政许可法 Art. 42.
     joint_due_on: Mapped[dt.date | None] = mapped_column(Date)
     joint_due_provisional: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # When the sweep found the joint application as a whole past its 45 days and escalated it.
+    joint_overdue_noted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     permit_number: Mapped[str | None] = mapped_column(String(40), unique=True)
     # Where the application is handled: its clock rules, calendar region and timeout policy follow this code.
     jurisdiction_code: Mapped[str] = mapped_column(ForeignKey("registry_jurisdiction.code"))

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.settings import Settings
 from permits.applications import Requirement, Submission, open_application, withdraw_open
 from permits.calendars import CalendarSource
-from permits.exemption_rules import load_exemption_rules
+from permits.exemption_logic import TRAFFIC_POLICE
+from permits.exemption_rules import ROAD_OCCUPANCY, load_exemption_rules
 from permits.history import Actor
 from permits.models import OPEN_APPLICATION_STATUSES, Application
 from permits.revocations import deregister_on_surrender
@@ -28,8 +29,6 @@ from venues import road
 from venues.models import Venue
 from venues.road_rules import Period
 
-ROAD_OCCUPANCY = "road_occupancy"
-TRAFFIC_POLICE = "traffic_police"
 DEFAULT_ROAD_AUTHORITY = "urban_management"
 ROAD_RULE_VERSION = "城市道路管理条例 Art. 31"
 

@@ -25,14 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.db import transaction
 from permits import calendar_store, time_limits, workdays
 from permits.applications import set_joint_clock
+from permits.exemption_logic import TRAFFIC_POLICE
 from permits.history import SYSTEM, append_history
 from permits.models import OPEN_APPLICATION_STATUSES, OPEN_TASK_STATUSES, Application, Task
 from permits.permit_issue import Issuer, issue_for_application
 from permits.road_flow import settle_road_occupancy
 from permits.tasks import decision_number, recompute_clocks
 from venues.models import Venue
-
-TRAFFIC_POLICE = "traffic_police"
 
 
 async def sweep_deadlines(
@@ -59,7 +58,39 @@ async def sweep_deadlines(
             action = await _handle(session, task_id, application_id, issuer=issuer, now=now, today=today)
         if action is not None:
             done.append((task_id, action))
+    async with transaction(sessionmaker) as session:
+        done += [(application_id, "joint_escalated") for application_id in await _joint_overdue(session, now, today)]
     return done
+
+
+async def _joint_overdue(session: AsyncSession, now: dt.datetime, today: dt.date) -> list[uuid.UUID]:
+    """Joint applications past their 45 working days as a whole (Art. 42 ¶2): escalated once, for the lead
+    department and the supervising office; the tasks' own clocks are handled above."""
+    late = (
+        await session.scalars(
+            select(Application)
+            .where(
+                Application.status == "in_review",
+                Application.accepted_on.is_not(None),
+                Application.joint_due_on < today,
+                Application.joint_overdue_noted_at.is_(None),
+            )
+            .order_by(Application.id)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    for application in late:
+        application.joint_overdue_noted_at = now
+        await session.flush()
+        await append_history(
+            session,
+            event="application_overdue_escalated",
+            actor=SYSTEM,
+            at=now,
+            application_id=application.id,
+            payload={"joint_due_on": application.joint_due_on.isoformat() if application.joint_due_on else None},
+        )
+    return [application.id for application in late]
 
 
 async def _handle(

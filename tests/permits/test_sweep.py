@@ -62,11 +62,13 @@ async def test_an_overdue_task_is_escalated_once(
     assert await sweep.sweep_deadlines(sessionmaker, before_due, issuer=issuer) == []
     late = city_time(2026, 9, 1)
     done = await sweep.sweep_deadlines(sessionmaker, late, issuer=issuer)
-    assert sorted(action for _, action in done) == ["escalated", "escalated"]
+    # Both tasks past their own limits, and the joint application past its 45 working days as a whole.
+    assert sorted(action for _, action in done) == ["escalated", "escalated", "joint_escalated"]
     stored = await _task(session, police["id"])
     assert (stored.status, stored.overdue_action) == ("in_review", "escalated")
     assert await sweep.sweep_deadlines(sessionmaker, late + dt.timedelta(days=1), issuer=issuer) == []
     assert (await _events(session, application["id"])).count("task_overdue_escalated") == 2
+    assert (await _events(session, application["id"])).count("application_overdue_escalated") == 1
     # The department can still decide, and must say why it is late.
     read = await client.get(f"/api/v1/tasks/{police['id']}", headers=city.as_(city.police))
     assert read.json()["status"] == "in_review"
@@ -101,9 +103,11 @@ async def test_a_co_departments_silence_past_its_limit_counts_as_consent_under_t
         stored.due_on + dt.timedelta(days=1), dt.time(12), tzinfo=city_time(2026, 1, 1).tzinfo
     )
     assert between.date() <= stored.statutory_due_on
-    assert [a for _, a in await sweep.sweep_deadlines(sessionmaker, between, issuer=issuer)] == ["escalated"]
+    done = await sweep.sweep_deadlines(sessionmaker, between, issuer=issuer)
+    assert [a for t, a in done if str(t) == police["id"]] == ["escalated"]
     after = dt.datetime.combine(stored.statutory_due_on + dt.timedelta(days=1), dt.time(12), tzinfo=between.tzinfo)
-    assert [a for _, a in await sweep.sweep_deadlines(sessionmaker, after, issuer=issuer)] == ["deemed_consent"]
+    done = await sweep.sweep_deadlines(sessionmaker, after, issuer=issuer)
+    assert [a for t, a in done if str(t) == police["id"]] == ["deemed_consent"]
     stored = await _task(session, police["id"])
     assert stored.status == "approved"
     assert stored.decided_by is None
@@ -130,7 +134,7 @@ async def test_block_flags_without_deciding(
     monkeypatch.setattr(time_limits, "load_time_limits", lambda: time_limits.parse_time_limits(blocking))
     application = await road_application(client, city)
     done = await sweep.sweep_deadlines(sessionmaker, city_time(2026, 9, 1), issuer=issuer)
-    assert sorted(a for _, a in done) == ["blocked", "blocked"]
+    assert sorted(a for _, a in done if a != "joint_escalated") == ["blocked", "blocked"]
     assert {
         t.status for t in (await session.scalars(select(Task).where(Task.application_id == application["id"])))
     } == {"in_review"}
@@ -164,7 +168,8 @@ async def test_a_provisional_deadline_is_never_deemed_and_is_recomputed_when_the
     assert police["due_provisional"] is False
     assert stored.statutory_due_on.year == 2027
     far = dt.datetime.combine(stored.statutory_due_on + dt.timedelta(days=10), dt.time(12), tzinfo=tomorrow[0].tzinfo)
-    assert [a for _, a in await sweep.sweep_deadlines(sessionmaker, far, issuer=issuer)] == ["escalated"]
+    done = await sweep.sweep_deadlines(sessionmaker, far, issuer=issuer)
+    assert [a for t, a in done if str(t) == police["id"]] == ["escalated"]
     assert (await _task(session, police["id"])).status == "in_review"
 
     estimated = stored.statutory_due_on
