@@ -253,7 +253,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["signed_by"], ["registry_account.id"], name=op.f("fk_permits_commitment_signed_by_registry_account")
         ),
-        sa.ForeignKeyConstraint(["task_id"], ["permits_task.id"], name=op.f("fk_permits_commitment_task_id_permits_task")),
+        sa.ForeignKeyConstraint(
+            ["task_id"], ["permits_task.id"], name=op.f("fk_permits_commitment_task_id_permits_task")
+        ),
         sa.PrimaryKeyConstraint("task_id", name=op.f("pk_permits_commitment")),
     )
     op.execute("CREATE SEQUENCE permits_decision_number_seq")
