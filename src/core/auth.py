@@ -16,6 +16,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
+from core import browser_session
 from core.errors import Forbidden, NotAuthenticated
 from core.settings import AuthSettings
 
@@ -131,10 +132,25 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return token.strip()
 
 
+def _presented_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The bearer token, else the console's session cookie (core.browser_session), CSRF-checked for changes.
+
+    A request with an Authorization header is judged by it alone: a cookie never rescues a bad bearer token.
+    """
+    token = bearer_token(connection)
+    if token is not None:
+        return token
+    token = browser_session.session_token(connection)
+    if token is not None and connection.scope.get("method", "GET") not in browser_session.SAFE_METHODS:
+        sent = connection.headers.get(browser_session.CSRF_HEADER)
+        browser_session.check_csrf(connection, connection.app.state.settings.auth.secret_key, token, sent)
+    return token
+
+
 def _authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     principal: Principal | None = connection.state.get("principal")
     if principal is None:
-        token = bearer_token(connection)
+        token = _presented_token(connection)
         if token is None:
             raise NotAuthenticated()
         principal = decode_token(connection.app.state.settings.auth, token)
@@ -161,8 +177,8 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
 
 
 def optional_principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
-    """The caller if a token was sent; a bad token is still a 401."""
-    token = bearer_token(connection)
+    """The caller if a token (or the console's session) was sent; a bad token is still a 401."""
+    token = _presented_token(connection)
     return None if token is None else decode_token(connection.app.state.settings.auth, token)
 
 

@@ -109,6 +109,14 @@ class Forbidden(DomainError):
     title = "Your role may not do this"
 
 
+class CsrfRefused(DomainError):
+    """A change the console's session cookie authenticates, without proof it came from the console."""
+
+    status = 403
+    code = "csrf_refused"
+    title = "This change did not come from the console"
+
+
 class NotFound(DomainError):
     status = 404
     code = "not_found"

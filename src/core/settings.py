@@ -37,6 +37,8 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
     audience: str = "flexreg-api"
     issuer: str = "flexreg"
     token_ttl_seconds: int = 1800
+    # The console's session cookie (core.browser_session) holds a token of this lifetime: a working day.
+    session_ttl_seconds: int = 8 * 3600
     leeway_seconds: int = 30
     # Sign-in throttle: this many failures for one username within a window refuse it until the window ends.
     login_failure_limit: int = 10

@@ -29,7 +29,7 @@ from core.openapi_text import describe_request_text
 from core.request_log import HEADER as REQUEST_ID_HEADER
 from core.request_log import RequestLogMiddleware
 from core.settings import Settings
-from flexreg import docs
+from flexreg import console, docs
 from permits.api import CONTROLLERS as PERMITS_CONTROLLERS
 from permits.api import NAMED_ENUMS as PERMITS_ENUMS
 from permits.api import examples as permits_examples
@@ -121,7 +121,9 @@ def create_app(
             Router(path="/api/v1", route_handlers=[*REGISTRY_CONTROLLERS, *VENUES_CONTROLLERS, *PERMITS_CONTROLLERS]),
             docs.assets_router(),
             docs.to_docs,
+            *console.route_handlers(),
         ],
+        template_config=console.template_config(),
         dependencies={
             "session": Provide(provide_session),
             "principal": Provide(provide_principal),
