@@ -1,0 +1,34 @@
+"""Every message a console template names exists in both languages, and the enum-driven ones cover their enums."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from flexreg.console import i18n
+from permits.models import APPLICATION_STATUSES, TASK_STATUSES
+
+TEMPLATES = Path(i18n.__file__).resolve().parent / "templates"
+# A whole key, not the prefix of one built from a value (t('task_status_' + row.task.status)).
+_LITERAL = re.compile(r"""\bt\(\s*'([a-z0-9_]*[a-z0-9])'""")
+
+
+def test_every_literal_key_in_the_templates_is_in_the_catalogue() -> None:
+    keys = {key for path in TEMPLATES.glob("*.html") for key in _LITERAL.findall(path.read_text())}
+    assert keys, "no t('…') found: the pattern is out of date"
+    assert sorted(keys - set(i18n.MESSAGES)) == []
+
+
+def test_the_keys_built_from_enums_cover_every_value() -> None:
+    wanted = {f"task_status_{status}" for status in (*TASK_STATUSES, "open")}
+    wanted |= {
+        f"application_status_{status}"
+        for status in ("in_review", "needs_supplement", "approved", "rejected", "withdrawn")
+    }
+    wanted |= {f"role_{role}" for role in ("street_office", "department", "admin")}
+    wanted |= {"unit_working_day", "unit_calendar_day"}
+    assert sorted(wanted - set(i18n.MESSAGES)) == []
+
+
+def test_every_message_has_both_languages() -> None:
+    assert [key for key, (zh, en) in i18n.MESSAGES.items() if not zh or not en] == []
