@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from flexreg.console import i18n
-from permits.models import APPLICATION_STATUSES, TASK_STATUSES
+from permits.models import TASK_STATUSES
 
 TEMPLATES = Path(i18n.__file__).resolve().parent / "templates"
 # A whole key, not the prefix of one built from a value (t('task_status_' + row.task.status)).
