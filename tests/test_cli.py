@@ -144,6 +144,7 @@ def test_ready_block_ends_with_the_urls_and_the_demo_accounts() -> None:
     block = cli.ready_block(cli.base_url("0.0.0.0", 8000), demo=True)
     assert "API   http://127.0.0.1:8000/api/v1" in block
     assert "Docs  http://127.0.0.1:8000/schema" in block
+    assert "Console http://127.0.0.1:8000/console" in block
     for username, password, *_ in STAFF:
         assert f"{username:20} {password}" in block
     assert block.index("Docs") < block.index("demo_admin")

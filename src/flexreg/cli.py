@@ -104,6 +104,7 @@ def ready_block(url: str, *, demo: bool, city: DemoCity | None = None) -> str:
         "flexreg is ready",
         f"  API   {url}/api/v1",
         f"  Docs  {url}/schema   (OpenAPI document: {url}/schema/openapi.json)",
+        f"  Console {url}/console   (staff: street offices, departments, admin; a permit's page: {url}/verify/NUMBER)",
     ]
     if demo:
         lines += ["", *demo_city.account_lines()]
