@@ -10,6 +10,7 @@ A failing test leaves a screenshot in test-artifacts/e2e/.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import shutil
 import socket
@@ -61,6 +62,14 @@ class LiveService:
     url: str
     city: DemoCity
     settings: Settings
+    clock_file: Path
+
+    def set_time(self, instant: dt.datetime) -> None:
+        """Move the service's clock (it stands at tests.clock.START until a test does this)."""
+        if instant.tzinfo is None:
+            raise ValueError("an aware instant, please")
+        self.clock_file.write_text(instant.isoformat())
+        os.utime(self.clock_file, ns=(time.time_ns(), time.time_ns()))
 
 
 def _free_port() -> int:
@@ -118,9 +127,11 @@ def live_service(server_url: str, chromium: str, tmp_path_factory: pytest.TempPa
 
     city = _run(build())
     log = tmp_path_factory.mktemp("e2e-log") / "server.log"
+    clock_file = log.with_name("clock")
+    clock_file.write_text(START.isoformat())
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "tests.e2e.live_server", "--port", str(port), "--now", START.isoformat()],
+            [sys.executable, "-m", "tests.e2e.live_server", "--port", str(port), "--clock-file", str(clock_file)],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -128,7 +139,7 @@ def live_service(server_url: str, chromium: str, tmp_path_factory: pytest.TempPa
         )
     try:
         _wait_for(port, server, log)
-        yield LiveService(url=base, city=city, settings=settings)
+        yield LiveService(url=base, city=city, settings=settings, clock_file=clock_file)
     finally:
         server.terminate()
         try:
@@ -164,6 +175,7 @@ _FAILED = pytest.StashKey[bool]()
 
 @pytest.fixture
 def context(browser: Browser, live_service: LiveService) -> Iterator[BrowserContext]:
+    live_service.set_time(START)
     context = browser.new_context(base_url=live_service.url, locale="zh-CN", viewport={"width": 1280, "height": 800})
     context.set_default_timeout(15_000)
     yield context

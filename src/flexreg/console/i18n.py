@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from litestar.connection import ASGIConnection
 
+from flexreg.console import messages_claims, messages_map, messages_rounds
+
 Language = Literal["zh", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh", "en")
 COOKIE = "flexreg_lang"
@@ -189,6 +191,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "from_token": ("以下内容来自已核验的签名令牌。", "What follows is from the checked signed token."),
 }
+
+
+def _merge(*parts: dict[str, tuple[str, str]]) -> None:
+    """Each page's messages live beside it; one key has one meaning across the console."""
+    for part in parts:
+        clash = sorted(MESSAGES.keys() & part.keys())
+        if clash:
+            raise RuntimeError(f"console messages defined twice: {', '.join(clash)}")
+        MESSAGES.update(part)
+
+
+_merge(messages_map.MESSAGES, messages_rounds.MESSAGES, messages_claims.MESSAGES)
 
 
 def language_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Language:
