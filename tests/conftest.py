@@ -125,3 +125,9 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The browser tests (tests/e2e) run last: Playwright's sync API keeps an event loop running in the main
+    thread from its first use to the end of the session, and no async test can run after that."""
+    items.sort(key=lambda item: "e2e" in item.path.parts)

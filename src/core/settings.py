@@ -59,6 +59,10 @@ class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
     # The service's public address as people and scanners reach it: permit verification links and QR codes
     # point here, and it is the `iss` of permit tokens (FLEXREG_PUBLIC_URL, no trailing slash).
     public_url: str = "http://127.0.0.1:8000"
+    # A tile server the console's map may draw under the places ({z}/{x}/{y}; FLEXREG_TILE_URL), for
+    # deployments that have one; None: a plain background with the jurisdiction's outline (no outside tiles).
+    tile_url: str | None = None
+    tile_attribution: str = ""
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -101,6 +105,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             http=HttpSettings(
                 cors_origins=_origins(env.get("FLEXREG_CORS_ORIGINS", "")),
                 public_url=_public_url(env.get("FLEXREG_PUBLIC_URL", "http://127.0.0.1:8000")),
+                tile_url=_tile_url(env.get("FLEXREG_TILE_URL", "")),
+                tile_attribution=env.get("FLEXREG_TILE_ATTRIBUTION", "").strip(),
             ),
         )
 
@@ -128,6 +134,16 @@ def _public_url(value: str) -> str:
     url = value.strip().rstrip("/")
     if not _PUBLIC_URL.fullmatch(url):
         raise ValueError(f"FLEXREG_PUBLIC_URL: {value!r} is not an http(s) URL (scheme://host[:port][/path])")
+    return url
+
+
+def _tile_url(value: str) -> str | None:
+    """FLEXREG_TILE_URL: an http(s) tile template naming {z}, {x} and {y}, or empty for none."""
+    url = value.strip()
+    if not url:
+        return None
+    if not url.startswith(("https://", "http://")) or not all(part in url for part in ("{z}", "{x}", "{y}")):
+        raise ValueError(f"FLEXREG_TILE_URL: {value!r} is not an http(s) tile template with {{z}}, {{x}} and {{y}}")
     return url
 
 

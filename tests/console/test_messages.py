@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args
 
 from flexreg.console import i18n
-from permits.models import TASK_STATUSES
+from permits.models import APPLICATION_STATUSES, TASK_STATUSES
+from registry.catalogue import CATEGORIES
+from venues.api.venues import PitchMapStatus
+from venues.siting import FEATURE_KINDS, CheckName, VenueKind
 
 TEMPLATES = Path(i18n.__file__).resolve().parent / "templates"
 # A whole key, not the prefix of one built from a value (t('task_status_' + row.task.status)).
@@ -21,12 +25,12 @@ def test_every_literal_key_in_the_templates_is_in_the_catalogue() -> None:
 
 def test_the_keys_built_from_enums_cover_every_value() -> None:
     wanted = {f"task_status_{status}" for status in (*TASK_STATUSES, "open")}
-    wanted |= {
-        f"application_status_{status}"
-        for status in ("in_review", "needs_supplement", "approved", "rejected", "withdrawn")
-    }
+    wanted |= {f"application_status_{status}" for status in APPLICATION_STATUSES}
     wanted |= {f"role_{role}" for role in ("street_office", "department", "admin")}
     wanted |= {"unit_working_day", "unit_calendar_day"}
+    wanted |= {f"map_feature_{kind}" for kind in FEATURE_KINDS} | {f"map_category_{code}" for code in CATEGORIES}
+    wanted |= {f"map_kind_{kind}" for kind in get_args(VenueKind)} | {f"map_check_{c}" for c in get_args(CheckName)}
+    wanted |= {f"map_status_{status}" for status in get_args(PitchMapStatus)}
     assert sorted(wanted - set(i18n.MESSAGES)) == []
 
 
