@@ -18,6 +18,7 @@ from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
 from flexreg.console.pages import LEAFLET_PATH, STATIC_PATH, ConsolePages
+from flexreg.console.verify import VerifyPage
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -49,6 +50,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
     # The console's own files change with each release (an hour); Leaflet's only with the pinned package (a day).
     return [
         ConsolePages,
+        VerifyPage,
         _static(LEAFLET_PATH, Path(xstatic_leaflet.BASE_DIR), "console-leaflet", 86400),
         _static(STATIC_PATH, STATIC, "console-static", 3600),
     ]
