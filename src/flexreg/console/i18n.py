@@ -130,7 +130,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "weekday_names": ("周一,周二,周三,周四,周五,周六,周日", "Mon,Tue,Wed,Thu,Fri,Sat,Sun"),
     "list_separator": ("、", ", "),
     "date_to": ("至", "to"),
-    "token_not_yet_valid": ("许可证自 {date} 起生效，此前不得经营。", "The permit takes effect on {date}."),
+    "token_not_yet_valid": ("许可证自 {date} 起生效。", "The permit takes effect on {date}."),
     "token_expired": ("签名令牌已于 {date} 到期。", "The signed token expired on {date}."),
     "signature_needs_script": (
         "核验电子签名需要启用 JavaScript；以上为服务器记录。",

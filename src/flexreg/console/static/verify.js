@@ -300,7 +300,8 @@
     const line = online
       ? t("checked_online", { time: cityMinute(Date.now()) })
       : t("checked_offline", { time: cityMinute(asOf) });
-    say("signature_ok", [t("signature_ok"), ...extra].join(" "), line, Boolean(listed) || lapsed);
+    const text = [t("signature_ok"), ...extra].join(data.lang === "zh" ? "" : " ");
+    say("signature_ok", text, line, Boolean(listed) || lapsed);
   }
 
   // The language link keeps the token: a fragment is not carried by a relative link.
