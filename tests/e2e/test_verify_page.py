@@ -107,6 +107,7 @@ def test_offline_the_worker_shows_the_permit_from_the_checked_token(
     page.goto(_path(permit))
     expect(page.locator("#signature")).to_have_attribute("data-outcome", "signature_ok")
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    expect(page.locator("html")).to_have_attribute("data-offline-ready", "true")  # the worker kept the language
     context.set_offline(True)
     try:
         page.reload()
@@ -144,3 +145,23 @@ def test_the_status_word_is_reached_by_keyboard_after_the_skip_link(page: Page, 
     page.goto(_path(permit))
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="跳到正文")).to_be_focused()
+
+
+def test_offline_the_worker_answers_in_the_language_last_chosen(
+    page: Page, context: BrowserContext, permit: DemoPermit
+) -> None:
+    link = urlsplit(permit.verification_url)
+    page.goto(f"{link.path}?lang=en#{link.fragment}")
+    expect(page.locator("#signature")).to_have_attribute("data-outcome", "signature_ok")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    expect(page.locator("html")).to_have_attribute("data-offline-ready", "true")  # the worker kept the language
+    context.set_offline(True)
+    try:
+        page.goto(_path(permit))  # no ?lang=: the worker remembers the page's language
+        expect(page.get_by_role("status")).to_contain_text(
+            "Checked offline, with keys and the revocation list as of 2026-06-15 10:00"
+        )
+        expect(page.locator("#status-word")).to_contain_text("Valid")
+        expect(page.get_by_text("What follows is from the checked signed token.")).to_be_visible()
+    finally:
+        context.set_offline(False)

@@ -46,6 +46,19 @@ self.addEventListener("activate", (event) => {
   );
 });
 
+// A page tells the worker its language, so an offline visit gets the shell in the language last chosen.
+self.addEventListener("message", (event) => {
+  const language = event.data?.language;
+  if (!(language in SHELLS)) return;
+  event.waitUntil(
+    (async () => {
+      const cache = await caches.open(CACHE);
+      await cache.put(LANGUAGE, new Response(language));
+      event.ports[0]?.postMessage("kept");
+    })(),
+  );
+});
+
 async function visit(request) {
   const cache = await caches.open(CACHE);
   try {

@@ -309,10 +309,25 @@
     link.setAttribute("href", link.getAttribute("href") + location.hash);
   }
 
+  // The worker keeps this page's language for offline visits; the page is marked once it has (and so is ready).
   if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register(data.worker_url, { scope: data.scope }).catch(() => {
-      // No worker (a private window, an old browser): the page still checks online.
-    });
+    navigator.serviceWorker
+      .register(data.worker_url, { scope: data.scope })
+      .then(() => navigator.serviceWorker.ready)
+      .then(
+        (registration) =>
+          new Promise((resolve) => {
+            const channel = new MessageChannel();
+            channel.port1.onmessage = resolve;
+            registration.active.postMessage({ language: data.lang }, [channel.port2]);
+          }),
+      )
+      .then(() => {
+        document.documentElement.dataset.offlineReady = "true";
+      })
+      .catch(() => {
+        // No worker (a private window, an old browser): the page still checks online.
+      });
   }
 
   check().catch(() => say("signature_bad", t("signature_bad")));
