@@ -141,7 +141,7 @@ def test_english_on_request_keeps_the_token(page: Page, permit: DemoPermit) -> N
     assert page.url.endswith(_token(permit))
 
 
-def test_the_status_word_is_reached_by_keyboard_after_the_skip_link(page: Page, permit: DemoPermit) -> None:
+def test_the_skip_link_is_the_first_tab_stop(page: Page, permit: DemoPermit) -> None:
     page.goto(_path(permit))
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="跳到正文")).to_be_focused()
