@@ -20,6 +20,7 @@ from litestar.types import ControllerRouterHandler
 from flexreg.console.map_page import MapPage
 from flexreg.console.pages import LEAFLET_PATH, STATIC_PATH, ConsolePages
 from flexreg.console.queue import QueuePages
+from flexreg.console.verify import VerifyPage
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -53,6 +54,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         ConsolePages,
         MapPage,
         QueuePages,
+        VerifyPage,
         _static(LEAFLET_PATH, Path(xstatic_leaflet.BASE_DIR), "console-leaflet", 86400),
         _static(STATIC_PATH, STATIC, "console-static", 3600),
     ]

@@ -190,6 +190,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The offline revocation list shows this permit as {status}.",
     ),
     "from_token": ("以下内容来自已核验的签名令牌。", "What follows is from the checked signed token."),
+    "status": ("状态", "Status"),
+    "pitch": ("摊位", "Pitch"),
+    "valid_from": ("起始日期", "Valid from"),
+    "valid_to": ("截止日期", "Valid to"),
+    "every_day": ("每天", "Every day"),
+    "weekday_names": ("周一,周二,周三,周四,周五,周六,周日", "Mon,Tue,Wed,Thu,Fri,Sat,Sun"),
+    "list_separator": ("、", ", "),
+    "date_to": ("至", "to"),
+    "token_not_yet_valid": ("许可证自 {date} 起生效。", "The permit takes effect on {date}."),
+    "token_expired": ("签名令牌已于 {date} 到期。", "The signed token expired on {date}."),
+    "signature_needs_script": (
+        "核验电子签名需要启用 JavaScript；以上为服务器记录。",
+        "Checking the signature needs JavaScript; the above is the server's record.",
+    ),
 }
 
 
