@@ -19,6 +19,7 @@ from litestar.types import ControllerRouterHandler
 
 from flexreg.console.pages import LEAFLET_PATH, STATIC_PATH, ConsolePages
 from flexreg.console.queue import QueuePages
+from flexreg.console.rounds import RoundPages
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -51,6 +52,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
     return [
         ConsolePages,
         QueuePages,
+        RoundPages,
         _static(LEAFLET_PATH, Path(xstatic_leaflet.BASE_DIR), "console-leaflet", 86400),
         _static(STATIC_PATH, STATIC, "console-static", 3600),
     ]
