@@ -114,6 +114,8 @@ def test_an_officer_opens_and_draws_a_round_and_sees_the_results(
     expect(page.locator("#assignments")).to_contain_text("A4")
     expect(page.locator("#assignments")).to_contain_text("A5")
     expect(page.locator("#holdings-table tbody tr")).to_have_count(2)
+    page.locator("#results-section").scroll_into_view_if_needed()
+    page.locator("#results-section").evaluate("section => section.scrollIntoView()")
     screenshot_for_readme(page, "round")
 
     # The public results say the same: the page shows what verify-draw recomputes.
@@ -137,6 +139,15 @@ def test_no_pitch_chosen_is_refused_naming_the_pitches(page: Page) -> None:
     sign_in(page, OFFICE, OFFICE_PASSWORD)
     _open_form(page, "没有摊位的轮次", [], "2026-06-20T20:00")
     expect(page.locator("#error-pitch_ids")).not_to_be_empty()
+
+
+def test_the_pages_fit_a_phone(page: Page, live_service: LiveService) -> None:
+    page.set_viewport_size({"width": 360, "height": 740})
+    sign_in(page, OFFICE, OFFICE_PASSWORD)
+    for path in ("/console/rounds", f"/console/rounds/{live_service.city.round_id}"):
+        page.goto(path)
+        expect(page.locator("#commitment, #open-round-form").first).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360, path
 
 
 def test_rounds_are_for_street_offices_and_admins(page: Page) -> None:
