@@ -20,6 +20,7 @@ from litestar.types import ControllerRouterHandler
 from flexreg.console.map_page import MapPage
 from flexreg.console.pages import LEAFLET_PATH, STATIC_PATH, ConsolePages
 from flexreg.console.queue import QueuePages
+from flexreg.console.rounds import RoundPages
 from flexreg.console.verify import VerifyPage
 
 HERE = Path(__file__).resolve().parent
@@ -55,6 +56,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         MapPage,
         QueuePages,
         VerifyPage,
+        RoundPages,
         _static(LEAFLET_PATH, Path(xstatic_leaflet.BASE_DIR), "console-leaflet", 86400),
         _static(STATIC_PATH, STATIC, "console-static", 3600),
     ]
