@@ -131,3 +131,12 @@ async def test_signing_out_clears_the_cookie(client: httpx.AsyncClient, session:
     assert response.status_code == 303
     assert "flexreg_session" not in client.cookies
     assert (await client.get("/api/v1/tasks")).status_code == 401
+
+
+async def test_pages_allow_scripts_and_frames_from_the_app_alone(client: httpx.AsyncClient) -> None:
+    page = await client.get("/console")
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self';" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "unsafe-eval" not in policy
+    assert page.headers["x-content-type-options"] == "nosniff"

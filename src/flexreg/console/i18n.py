@@ -232,6 +232,6 @@ def translate(language: Language, key: str, **values: Any) -> str:
     return text.format(**values) if values else text
 
 
-def catalogue(language: Language, prefix: str = "") -> dict[str, str]:
-    """The messages a page's script needs, in one language."""
-    return {key: translate(language, key) for key in MESSAGES if key.startswith(prefix)}
+def catalogue(language: Language, prefix: str | tuple[str, ...] = "", *, keys: tuple[str, ...] = ()) -> dict[str, str]:
+    """The messages a page's script needs, in one language: those starting with `prefix`, and `keys`."""
+    return {key: translate(language, key) for key in MESSAGES if key.startswith(prefix) or key in keys}

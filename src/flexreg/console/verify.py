@@ -24,7 +24,7 @@ from core.http_guard import QUERY_OPT
 from core.settings import Settings
 from flexreg.console import i18n
 from flexreg.console.i18n import Language
-from flexreg.console.pages import not_found_page, page_context, render
+from flexreg.console.pages import content_security_policy, not_found_page, page_context, render
 from permits import issuance
 from permits.api.permits import PermitOut, permit_out
 from permits.errors import PermitNotFound
@@ -75,6 +75,28 @@ def names(language: Language) -> dict[str, dict[str, str]]:
     }
 
 
+# The texts verify.js shows; never the whole catalogue (the staff pages' words have no business here).
+_SCRIPT_PREFIXES = ("status_", "signature_", "checked_", "offline_", "token_", "verify_")
+_SCRIPT_KEYS = (
+    "activity",
+    "date_to",
+    "departments",
+    "every_day",
+    "holder",
+    "hours",
+    "id_last4",
+    "list_separator",
+    "permit_number",
+    "pitch",
+    "place",
+    "valid_dates",
+    "weekday_names",
+    "conditions",
+    "none",
+    "from_token",
+)
+
+
 def _script_data(request: Request[Any, Any, Any], language: Language, number: str | None) -> dict[str, Any]:
     """What verify.js is given (rendered with |tojson): no personal data, only the number and the page's texts."""
     return {
@@ -85,7 +107,7 @@ def _script_data(request: Request[Any, Any, Any], language: Language, number: st
         "revocations_url": REVOCATIONS_URL,
         "worker_url": f"{VERIFY_PATH}/sw.js",
         "scope": f"{VERIFY_PATH}/",
-        "messages": i18n.catalogue(language),
+        "messages": i18n.catalogue(language, _SCRIPT_PREFIXES, keys=_SCRIPT_KEYS),
         "names": names(language),
     }
 
@@ -128,6 +150,7 @@ class VerifyPage(Controller):
         context = page_context(request, permit=None, data=_script_data(request, language, None))
         # Fetched by the worker for each language: it must not change the visitor's remembered language.
         response = Template(template_name="verify.html", context=context)
+        response.headers["Content-Security-Policy"] = content_security_policy(_settings(request))
         response.headers["Content-Language"] = language
         return response
 
