@@ -7,6 +7,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from html import unescape
+from typing import get_args
 
 import httpx
 from sqlalchemy import select
@@ -14,9 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import Settings
 from flexreg import demo_evidence
+from flexreg.console import i18n
+from flexreg.console.claims import STATUS_FILTERS
 from registry import claims, documents
+from registry import entitlements as rules
 from registry.accounts import principal_for
 from registry.models import Account, PersonalDataAccess, Vendor
+from registry.policies import KEY_GROUPS
 from tests.clock import TODAY
 from tests.registry.builders import PASSWORD, make_account, make_claim, make_jurisdiction, make_vendor
 
@@ -186,6 +191,28 @@ async def test_an_unknown_status_filter_is_refused(
     await _sign_in(client, office.staff.username)
     response = await client.get("/console/claims?status=maybe")
     assert response.status_code == 400
+
+
+async def test_the_pages_speak_english_on_request_with_no_message_missing(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    office = await _office(session, settings)
+    await _sign_in(client, office.staff.username)
+    for path in ("/console/claims?lang=en", f"/console/claims/{office.claim_id}?lang=en"):
+        response = await client.get(path)
+        assert response.status_code == 200
+        main = response.text.split("<main", 1)[1].split("</main>", 1)[0]
+        assert re.findall(r">[^<]*\bclaims?_[a-z_]+", main) == []
+    assert "Key-group claim: Registered unemployed" in response.text
+    assert "Left empty, the policy's default term applies: 12 months" in unescape(response.text)
+
+
+def test_the_keys_built_from_enums_cover_every_value() -> None:
+    wanted = {f"claim_status_{status}" for status in STATUS_FILTERS}
+    wanted |= {f"claim_group_{group}" for group in KEY_GROUPS}
+    wanted |= {f"claim_detail_{name}" for shape in rules.DETAILS_TYPES.values() for name in shape.__struct_fields__}
+    wanted |= {f"claim_category_{category}" for category in get_args(rules.DifficultyCategory)}
+    assert sorted(wanted - set(i18n.MESSAGES)) == []
 
 
 def test_the_demo_evidence_is_what_the_registry_accepts() -> None:
