@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from flexreg import demo_evidence
 from flexreg.demo import DONGHUAMEN
@@ -158,3 +158,18 @@ def test_a_claim_of_the_other_street_office_is_the_not_found_page(page: Page, li
     assert response is not None
     assert response.status == 404
     expect(page.get_by_role("heading", name="未找到")).to_be_visible()
+
+
+def test_a_stale_decision_says_someone_else_decided_first(context: BrowserContext, live_service: LiveService) -> None:
+    claim_id, _name = _own_pending_claim(live_service)
+    first, second = context.new_page(), context.new_page()
+    sign_in(first, *STAFF)
+    first.goto(f"/console/claims/{claim_id}")
+    second.goto(first.url)
+    first.get_by_role("button", name="提交决定").click()
+    expect(first.locator("#decision-result")).to_contain_text("已核验通过")
+    second.get_by_label("驳回（须说明理由）").check()
+    second.get_by_label("理由", exact=True).fill("证明材料不清晰")
+    second.get_by_role("button", name="提交决定").click()
+    expect(second.get_by_role("alert")).to_contain_text("其他人已先对该申请作出决定")
+    expect(second.locator("#claim-status")).to_have_text("待核验")
