@@ -44,7 +44,7 @@ from permits.issuance import PERMIT_AUDIENCE
 from permits.issued_models import Permit
 from permits.models import APPLICATION_STATUSES, Application, SupplementNotice, Task
 from registry.catalogue import load_catalogue
-from registry.models import Account, Jurisdiction, KeyGroupClaim, Vendor
+from registry.models import Account, Document, Jurisdiction, KeyGroupClaim, KeyGroupClaimEvidence, Vendor
 from tests.clock import START, city_time
 from tests.problems import assert_problem
 from venues.models import (
@@ -63,6 +63,8 @@ MODELS = (
     Account,
     Vendor,
     KeyGroupClaim,
+    Document,
+    KeyGroupClaimEvidence,
     Venue,
     VenueRevision,
     Pitch,
@@ -77,6 +79,7 @@ MODELS = (
     Permit,
     HistoryEntry,
 )
+PENDING_CLAIMS = sum(1 for *_, claim in VENDORS if claim is not None and not claim["verify"])
 # The demo's applications: in review, needing a supplement, rejected, withdrawn, and the approved road one.
 APPLICATIONS = 5
 
@@ -108,6 +111,9 @@ async def test_demo_city_is_idempotent_and_usable(
         "Account": len(STAFF) + len(VENDORS) + len(department_accounts()),
         "Vendor": len(VENDORS),
         "KeyGroupClaim": len(VENDORS),
+        # the pending claims' evidence: an image and a PDF each (flexreg.demo_evidence)
+        "Document": 2 * PENDING_CLAIMS,
+        "KeyGroupClaimEvidence": 2 * PENDING_CLAIMS,
         "Venue": 4,
         "VenueRevision": 4,
         "Pitch": len(PITCHES),
@@ -145,6 +151,24 @@ async def test_demo_city_is_idempotent_and_usable(
     assert me.json()["key_groups"] == ["college_graduate"]
     entitlements = await client.get(f"/api/v1/vendors/{me.json()['id']}/entitlements", headers=headers)
     assert entitlements.status_code == 200
+
+
+async def test_the_pending_demo_claim_cites_an_image_and_a_pdf_its_street_office_can_read(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, client: httpx.AsyncClient
+) -> None:
+    await build_demo_city(sessionmaker, settings)
+    headers = await _token(client, "demo_donghuamen", "demo-staff-pass")
+    listed = await client.get("/api/v1/key-group-claims?status=pending", headers=headers)
+    assert listed.status_code == 200
+    [claim] = listed.json()["items"]
+    contents = [
+        await client.get(f"/api/v1/documents/{document_id}/content", headers=headers)
+        for document_id in claim["evidence_document_ids"]
+    ]
+    assert [(answer.status_code, answer.headers["content-type"]) for answer in contents] == [
+        (200, "image/png"),
+        (200, "application/pdf"),
+    ]
 
 
 async def test_demo_places_are_what_the_issue_asks(

@@ -33,7 +33,7 @@ from core.crypto import FieldCipher
 from core.db import transaction
 from core.geojson import Point, Polygon, check_area, to_builtins
 from core.settings import Settings
-from flexreg import demo_permits
+from flexreg import demo_evidence, demo_permits
 from flexreg.demo_permits import DemoPermits, Sites, demo_principal
 from registry import accounts, claims, jurisdictions, vendors
 from registry.accounts import principal_for
@@ -181,23 +181,35 @@ async def _build_people(sessionmaker: async_sessionmaker[AsyncSession], settings
                 today=today,
             )
             if claim is not None:
-                await _claim(session, vendor, claim, residence, today)
+                await _claim(session, settings, vendor, claim, residence)
 
 
-async def _claim(session: AsyncSession, vendor: Vendor, claim: dict[str, Any], residence: str, today: dt.date) -> None:
-    """File the vendor's claim as they would, and (for some) verify it as their street office would."""
+async def _claim(
+    session: AsyncSession, settings: Settings, vendor: Vendor, claim: dict[str, Any], residence: str
+) -> None:
+    """File the vendor's claim as they would, and (for some) verify it as their street office would.
+
+    A claim left pending for the console's verification queue carries evidence (an image and a PDF), uploaded
+    by the vendor first, as the phone app would. It is filed with the vendor's account, only once.
+    """
     account = await session.get(Account, vendor.account_id)
     staff = (await session.scalars(select(Account).where(Account.jurisdiction_code == residence))).first()
     if account is None or staff is None:
         raise RuntimeError("the demo vendor's account and street office must exist before its claim")
+    claimant = principal_for(account, vendor.id)
+    evidence: list[uuid.UUID] = []
+    if not claim["verify"]:
+        evidence = await demo_evidence.upload_evidence(
+            session, claimant, group=claim["group"], max_bytes=settings.http.max_document_bytes
+        )
     record = await claims.submit_claim(
         session,
-        principal_for(account, vendor.id),
+        claimant,
         vendor_id=vendor.id,
         group=claim["group"],
         details=claim["details"],
-        evidence_document_ids=[],
-        today=today,
+        evidence_document_ids=evidence,
+        today=settings.today(),
     )
     if claim["verify"]:
         await claims.decide_claim(
@@ -207,7 +219,7 @@ async def _claim(session: AsyncSession, vendor: Vendor, claim: dict[str, Any], r
             decision="verified",
             valid_until=None,
             reason=None,
-            today=today,
+            today=settings.today(),
             precondition=Precondition(f'"{record.version}"'),
             request_path="flexreg demo",
         )

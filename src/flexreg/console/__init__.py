@@ -17,6 +17,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
+from flexreg.console.claims import ClaimPages
 from flexreg.console.map_page import MapPage
 from flexreg.console.pages import LEAFLET_PATH, STATIC_PATH, ConsolePages
 from flexreg.console.queue import QueuePages
@@ -57,6 +58,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         QueuePages,
         VerifyPage,
         RoundPages,
+        ClaimPages,
         _static(LEAFLET_PATH, Path(xstatic_leaflet.BASE_DIR), "console-leaflet", 86400),
         _static(STATIC_PATH, STATIC, "console-static", 3600),
     ]
