@@ -128,6 +128,7 @@ async def same_statements(request: Request[Any, Any, Any], vendor_id: uuid.UUID,
             data.group,
             msgspec.json.encode(data.details).decode(),
             len(data.evidence_document_ids),
+            dt.datetime.now(dt.UTC),
         )
     if row is None or row["submitted_at"] is None:
         raise RuntimeError("the baseline's claim was not inserted")

@@ -210,6 +210,7 @@ async def _claim(
         details=claim["details"],
         evidence_document_ids=evidence,
         today=settings.today(),
+        now=settings.now(),
     )
     if claim["verify"]:
         await claims.decide_claim(
@@ -220,6 +221,7 @@ async def _claim(
             valid_until=None,
             reason=None,
             today=settings.today(),
+            now=settings.now(),
             precondition=Precondition(f'"{record.version}"'),
             request_path="flexreg demo",
         )

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import Date, Integer, Row, String, any_, bindparam, func, or_, select, text
+from sqlalchemy import Date, DateTime, Integer, Row, String, any_, bindparam, func, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Uuid
@@ -142,7 +142,8 @@ def check_identity(details: rules.ClaimDetails, *, birth_on: dt.date, sex: str, 
 # request's connection and in its transaction like every other write (core.db.fetchrow_or_raise), so a
 # request that fails afterwards leaves no claim behind. Parameters: $1 vendor, $2 the staff member's
 # jurisdiction (NULL for the vendor themselves), $3 document ids, $4 acting account, $5 claim id, $6 key
-# group, $7 details (JSON text), $8 number of documents.
+# group, $7 details (JSON text), $8 number of documents, $9 when it was filed (the service's clock, which a draw
+# compares with its close: the database's own now() would ignore a test's or a replay's clock).
 SUBMIT_SQL: Final = """
 WITH vendor AS (
     SELECT v.id, v.account_id, v.residence_jurisdiction_code, v.name, v.id_number_masked
@@ -155,8 +156,9 @@ usable AS (
     WHERE d.id = ANY($3::uuid[]) AND d.owner_account_id IN (vendor.account_id, $4)
 ),
 claim AS (
-    INSERT INTO registry_key_group_claim (id, vendor_id, jurisdiction_code, key_group, details, submitted_by)
-    SELECT $5, vendor.id, vendor.residence_jurisdiction_code, $6, $7::jsonb, $4
+    INSERT INTO registry_key_group_claim (id, vendor_id, jurisdiction_code, key_group, details, submitted_by,
+                                          submitted_at)
+    SELECT $5, vendor.id, vendor.residence_jurisdiction_code, $6, $7::jsonb, $4, $9::timestamptz
     FROM vendor, usable
     WHERE usable.n = $8
     RETURNING jurisdiction_code, status, version, submitted_at
@@ -182,8 +184,9 @@ async def submit_claim(
     details: dict[str, Any],
     evidence_document_ids: Sequence[uuid.UUID],
     today: dt.date,
+    now: dt.datetime,
 ) -> ClaimRecord:
-    """Record a vendor's claim to a key group, pending a street office's decision.
+    """Record a vendor's claim to a key group, pending a street office's decision, filed at `now`.
 
     The vendor claims for themselves, or staff of their residence jurisdiction claim on their behalf.
     Evidence must be the vendor's own documents (or uploaded by the staff member acting): a document
@@ -216,6 +219,7 @@ async def submit_claim(
         group,
         msgspec.json.encode(stored).decode(),
         len(document_ids),
+        now,
         errors={_ONE_PENDING: _pending, _EVIDENCE_FK: _unusable_evidence},
     )
     if row is not None and not row["vendor_found"]:
@@ -383,8 +387,8 @@ WITH claim AS (
     RETURNING id
 ),
 decision AS (
-    INSERT INTO registry_key_group_decision (id, claim_id, decision, valid_until, reason, decided_by)
-    SELECT :decision_id, claim.id, :decision, :valid_until, :reason, :actor_id FROM claim
+    INSERT INTO registry_key_group_decision (id, claim_id, decision, valid_until, reason, decided_by, decided_at)
+    SELECT :decision_id, claim.id, :decision, :valid_until, :reason, :actor_id, :decided_at FROM claim
     RETURNING claim_id
 )
 SELECT claim_id FROM decision
@@ -397,6 +401,7 @@ SELECT claim_id FROM decision
     bindparam("reason", type_=String()),
     bindparam("valid_until", type_=Date()),
     bindparam("version", type_=Integer()),
+    bindparam("decided_at", type_=DateTime(timezone=True)),
 )
 
 
@@ -409,6 +414,7 @@ async def decide_claim(
     valid_until: dt.date | None,
     reason: str | None,
     today: dt.date,
+    now: dt.datetime,
     precondition: Precondition,
     request_path: str,
 ) -> ClaimRecord:
@@ -445,6 +451,7 @@ async def decide_claim(
             "valid_until": ends,
             "reason": reason.strip() if reason else None,
             "version": current.version,
+            "decided_at": now,
         },
         {"uq_registry_key_group_decision_claim_id": ClaimAlreadyDecided},
     )

@@ -56,6 +56,7 @@ async def _office(session: AsyncSession, settings: Settings) -> Office:
         details={"registered_unemployed_since": "2026-01-10"},
         evidence_document_ids=evidence,
         today=TODAY,
+        now=settings.now(),
     )
     return Office(staff=staff, vendor=vendor, claim_id=record.id, document_ids=evidence)
 

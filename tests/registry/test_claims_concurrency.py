@@ -88,6 +88,7 @@ async def _race(
                 valid_until=today + dt.timedelta(days=365),
                 reason=None,
                 today=today,
+                now=dt.datetime.combine(today, dt.time(10), tzinfo=dt.UTC),
                 precondition=Precondition(if_match),
                 request_path=f"/api/v1/key-group-claims/{made['claim'].id}/decision",
             )
@@ -153,6 +154,7 @@ async def test_concurrent_submissions_one_pending_claim_wins_and_refusals_leave_
                 details={"registered_unemployed_since": "2024-01-15"},
                 evidence_document_ids=evidence,
                 today=today,
+                now=settings.now(),
             )
 
     try:

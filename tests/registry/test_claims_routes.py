@@ -709,3 +709,26 @@ async def test_entitlements_scope(client: Client, session: AsyncSession, world: 
     assert_problem(await client.get(url), 401, "not_authenticated")
     logged = await session.scalars(select(PersonalDataAccess).where(PersonalDataAccess.vendor_id == world.vendor.id))
     assert sorted(row.role for row in logged) == ["admin", "street_office"]
+
+
+async def test_filing_and_deciding_are_dated_by_the_services_clock(
+    client: Client, session: AsyncSession, world: World, clock: FixedClock
+) -> None:
+    """A draw compares a claim's filing with its close on the service's clock, so both must come from it."""
+    filed_at = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
+    clock.set(filed_at)
+    filed = await client.post(claims_url(world.vendor), json=graduate_claim(), headers=world.as_vendor())
+    assert filed.status_code == 201, filed.text
+    clock.advance(dt.timedelta(days=3))
+    decided = await client.post(
+        f"{CLAIMS}/{filed.json()['id']}/decision",
+        json={"decision": "rejected", "reason": "no degree record"},
+        headers={**world.as_(world.staff), "If-Match": filed.headers["etag"]},
+    )
+    assert decided.status_code == 200, decided.text
+    claim = await session.get(KeyGroupClaim, uuid.UUID(filed.json()["id"]))
+    assert claim is not None
+    assert claim.submitted_at == filed_at
+    decision = await session.scalar(select(KeyGroupDecision).where(KeyGroupDecision.claim_id == claim.id))
+    assert decision is not None
+    assert decision.decided_at == filed_at + dt.timedelta(days=3)

@@ -87,7 +87,7 @@ def content_security_policy(settings: Settings) -> str:
         images += f" {parts.scheme}://{parts.netloc.replace('{s}', '*')}"
     return (
         f"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src {images}; "
-        "connect-src 'self'; frame-src 'self'; object-src 'self'; worker-src 'self'; base-uri 'none'; "
+        "connect-src 'self'; frame-src 'self' blob:; object-src 'self' blob:; worker-src 'self'; base-uri 'none'; "
         "form-action 'self'; frame-ancestors 'none'"
     )
 

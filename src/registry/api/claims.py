@@ -141,6 +141,7 @@ class ClaimController(Controller):
             details=data.details,
             evidence_document_ids=data.evidence_document_ids,
             today=city_today(request),
+            now=request.app.state.settings.now(),
         )
         headers = {"Location": f"/api/v1/key-group-claims/{record.id}", **_etag(record)}
         return Response(_claim_out(record), status_code=201, headers=headers)
@@ -241,6 +242,7 @@ class ClaimController(Controller):
             valid_until=data.valid_until,
             reason=data.reason,
             today=city_today(request),
+            now=request.app.state.settings.now(),
             precondition=precondition,
             request_path=request.url.path,
         )
