@@ -36,9 +36,11 @@ def session_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return token or None
 
 
-def _own_origin(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+def _own_origins(connection: ASGIConnection[Any, Any, Any, Any]) -> set[str]:
+    """The request's own origin, and the public one (behind a TLS-terminating proxy the request says http)."""
     host = connection.headers.get("host", "")
-    return f"{connection.url.scheme}://{host}".lower()
+    public = urlsplit(connection.app.state.settings.http.public_url)
+    return {f"{connection.url.scheme}://{host}".lower(), f"{public.scheme}://{public.netloc}".lower()}
 
 
 def check_same_origin(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
@@ -51,7 +53,7 @@ def check_same_origin(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     origin = connection.headers.get("origin")
     if origin is not None and origin != "null":
         parts = urlsplit(origin.lower())
-        if f"{parts.scheme}://{parts.netloc}" != _own_origin(connection):
+        if f"{parts.scheme}://{parts.netloc}" not in _own_origins(connection):
             raise CsrfRefused("A change from another site is not accepted with the console's session")
     elif origin == "null":
         raise CsrfRefused("A change from an opaque origin is not accepted with the console's session")

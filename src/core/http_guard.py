@@ -235,6 +235,9 @@ _PATH_NAME = re.compile(r"\{(\w+):")
 
 # A handler that reads a query parameter by hand lists it in opt, e.g. @get(..., opt={QUERY_OPT: ("category",)}).
 QUERY_OPT = "query_parameters"
+# A page people reach by links that others decorate (messaging apps append ?from=…) takes any query string and
+# reads what it knows: @get(..., opt={ANY_QUERY_OPT: True}). Never for the API.
+ANY_QUERY_OPT = "any_query_string"
 
 
 # Keyed by id() but holding the handler too, so a freed handler's id cannot be reused for a stale entry. One
@@ -298,7 +301,7 @@ def make_strict_body_hook(max_depth: int) -> Any:
         if not path.isprintable() and _FORBIDDEN.search(path):
             raise InvalidParameter.for_field("path", "contains control characters")
         contract = _contract(contracts, request.route_handler)
-        if request.scope["query_string"]:
+        if request.scope["query_string"] and not request.route_handler.opt.get(ANY_QUERY_OPT):
             _check_query(request.scope["query_string"], contract.query_names)
         if contract.multipart:
             if _media_type(request) != "multipart/form-data":

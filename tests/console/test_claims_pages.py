@@ -157,7 +157,7 @@ async def test_another_offices_claim_is_the_not_found_page_and_logs_nothing(
     assert await _log(session, elsewhere.vendor) == []
 
 
-async def test_a_department_gets_the_not_found_page_and_the_signed_out_the_sign_in(
+async def test_a_department_gets_the_forbidden_page_and_the_signed_out_the_sign_in(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
     office = await _office(session, settings)
@@ -167,7 +167,7 @@ async def test_a_department_gets_the_not_found_page_and_the_signed_out_the_sign_
     department = [await client.get(path) for path in ("/console/claims", f"/console/claims/{office.claim_id}")]
 
     assert [(answer.status_code, answer.headers.get("location")) for answer in signed_out] == [(302, "/console")] * 2
-    assert [answer.status_code for answer in department] == [404, 404]
+    assert [answer.status_code for answer in department] == [403, 403]
     assert await _log(session, office.vendor) == []
 
 

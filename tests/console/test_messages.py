@@ -36,3 +36,15 @@ def test_the_keys_built_from_enums_cover_every_value() -> None:
 
 def test_every_message_has_both_languages() -> None:
     assert [key for key, (zh, en) in i18n.MESSAGES.items() if not zh or not en] == []
+
+
+def test_the_verification_script_gets_every_text_it_shows() -> None:
+    """verify.js names its texts as t("key") and, for a tampered page, by the fields it compares."""
+    from flexreg.console import verify
+
+    script = (TEMPLATES.parent / "static" / "verify.js").read_text()
+    named = set(re.findall(r'\bt\("([a-z0-9_]+)"', script))
+    named |= set(re.findall(r"^\s+(\w+): \[claims", script, re.MULTILINE))
+    named |= {f"status_{status}" for status in ("valid", "expired", "suspended", "revoked")}
+    sent = i18n.catalogue("zh", verify._SCRIPT_PREFIXES, keys=verify._SCRIPT_KEYS)
+    assert sorted(named - set(sent)) == []

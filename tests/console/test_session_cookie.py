@@ -140,3 +140,12 @@ async def test_pages_allow_scripts_and_frames_from_the_app_alone(client: httpx.A
     assert "frame-ancestors 'none'" in policy
     assert "unsafe-eval" not in policy
     assert page.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_tile_servers_subdomains_become_one_csp_wildcard() -> None:
+    from flexreg.console.pages import _tile_source
+
+    assert _tile_source("https://webrd0{s}.tiles.example.cn/{z}/{x}/{y}.png") == "https://*.tiles.example.cn"
+    assert _tile_source("https://{s}.tiles.example.cn/{z}/{x}/{y}.png") == "https://*.tiles.example.cn"
+    assert _tile_source("https://tiles.example.cn:8443/{z}/{x}/{y}.png") == "https://tiles.example.cn:8443"
+    assert _tile_source("https://tiles.{s}.example.cn/{z}/{x}/{y}.png") == "https:"

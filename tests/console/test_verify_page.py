@@ -58,12 +58,16 @@ async def test_an_unknown_or_mistyped_number_is_a_404_page(client: httpx.AsyncCl
         assert number not in answer.text
 
 
-async def test_an_unknown_query_parameter_is_refused(
+async def test_what_a_messaging_app_appends_to_the_link_is_ignored(
     session: AsyncSession, settings: Settings, client: httpx.AsyncClient
 ) -> None:
     issued = await make_permit(session, settings)
     await session.commit()
-    assert (await client.get(f"/verify/{issued.permit.number}", params={"debug": "1"})).status_code == 400
+    link = f"/verify/{issued.permit.number}?from=singlemessage&isappinstalled=0&lang=en&lang=zh"
+    answer = await client.get(link)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    assert issued.permit.number in answer.text
 
 
 async def test_what_the_page_shows_is_escaped(

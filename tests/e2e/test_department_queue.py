@@ -46,4 +46,4 @@ def test_a_street_office_has_no_queue(page: Page) -> None:
     sign_in(page, "demo_donghuamen", "demo-staff-pass")
     response = page.goto("/console/queue")
     assert response is not None
-    assert response.status == 404
+    assert response.status == 403

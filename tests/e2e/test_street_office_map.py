@@ -63,4 +63,4 @@ def test_a_department_has_no_map(page: Page) -> None:
     sign_in(page, "dept.health", "health-pass")
     response = page.goto("/console/map")
     assert response is not None
-    assert response.status == 404
+    assert response.status == 403

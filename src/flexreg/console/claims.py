@@ -27,7 +27,15 @@ from core.errors import InvalidParameter
 from core.http_guard import QUERY_OPT
 from core.settings import Settings
 from flexreg.console import i18n
-from flexreg.console.pages import CONSOLE_PATH, Staff, not_found_page, page_context, render, signed_in_staff
+from flexreg.console.pages import (
+    CONSOLE_PATH,
+    Staff,
+    forbidden_page,
+    not_found_page,
+    page_context,
+    render,
+    signed_in_staff,
+)
 from registry import claims, documents
 from registry import entitlements as rules
 from registry.claims import ClaimRecord
@@ -66,7 +74,7 @@ async def _street_staff(request: Request[Any, Any, Any], session: DbSession) -> 
     if staff is None:
         return Redirect(CONSOLE_PATH)
     if staff.principal.role not in ("street_office", "admin"):
-        return not_found_page(request)
+        return forbidden_page(request)
     return staff
 
 

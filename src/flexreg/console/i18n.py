@@ -64,6 +64,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "not_yet": ("该页面将在后续版本提供。", "This page comes in a later release."),
     "not_found_title": ("未找到", "Not found"),
     "not_found": ("没有这个页面。", "There is no such page."),
+    "forbidden_title": ("无权访问", "Not for your role"),
+    "forbidden": ("您的账号角色不能使用此页面。", "Your account's role cannot use this page."),
     "loading": ("正在加载…", "Loading…"),
     "load_failed": ("加载失败：{detail}", "Could not load: {detail}"),
     # department queue and task

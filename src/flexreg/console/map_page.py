@@ -17,7 +17,7 @@ from core.deps import DbSession
 from core.http_guard import QUERY_OPT
 from core.settings import Settings
 from flexreg.console import i18n
-from flexreg.console.pages import CONSOLE_PATH, not_found_page, page_context, render, signed_in_staff
+from flexreg.console.pages import CONSOLE_PATH, forbidden_page, not_found_page, page_context, render, signed_in_staff
 from registry import jurisdictions
 from registry.catalogue import CATEGORIES
 from registry.errors import JurisdictionNotFound
@@ -34,7 +34,7 @@ class MapPage(Controller):
         if staff is None:
             return Redirect(CONSOLE_PATH)
         if staff.principal.role not in ("street_office", "admin"):
-            return not_found_page(request)
+            return forbidden_page(request)
         settings: Settings = request.app.state.settings
         # A street office sees its own jurisdiction; an admin names one (default: the first street-level one).
         code = staff.principal.jurisdiction_code or request.query_params.get("jurisdiction")

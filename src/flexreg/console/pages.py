@@ -13,7 +13,7 @@ import math
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -63,8 +63,12 @@ def page_context(request: Request[Any, Any, Any], staff: Staff | None = None, **
     """What every console template is rendered with: language, translator, addresses, the session's CSRF token."""
     language = i18n.language_of(request)
     secret = _settings(request).auth.secret_key
+    # The other language's link keeps the page's own query (filters, page, jurisdiction).
+    query = [(key, value) for key, value in request.query_params.items() if key != "lang"]
+    other = "en" if language == "zh" else "zh"
     return {
         "lang": language,
+        "switch_url": "?" + urlencode([*query, ("lang", other)]),
         "t": lambda key, **values: i18n.translate(language, key, **values),
         "static": STATIC_PATH,
         "leaflet": LEAFLET_PATH,
@@ -72,8 +76,21 @@ def page_context(request: Request[Any, Any, Any], staff: Staff | None = None, **
         "csrf": browser_session.csrf_token(secret, staff.token) if staff else None,
         "principal": staff.principal if staff else None,
         "username": staff.username if staff else None,
+        "title_key": None,
         **extra,
     }
+
+
+def _tile_source(tile_url: str) -> str:
+    """The CSP source of a tile template: its host, a `{s}` subdomain as a wildcard label (CSP allows one only
+    leftmost, so `webrd0{s}.example.cn` becomes `*.example.cn`)."""
+    parts = urlsplit(tile_url)
+    labels = parts.netloc.split(".")
+    if any("{s}" in label for label in labels[1:]):
+        return f"{parts.scheme}:"  # no CSP source names such a host: the scheme, as narrow as CSP can say
+    if "{s}" in labels[0]:
+        labels[0] = "*"
+    return f"{parts.scheme}://{'.'.join(labels)}"
 
 
 def content_security_policy(settings: Settings) -> str:
@@ -83,8 +100,7 @@ def content_security_policy(settings: Settings) -> str:
     """
     images = "'self' data: blob:"
     if settings.http.tile_url:
-        parts = urlsplit(settings.http.tile_url)
-        images += f" {parts.scheme}://{parts.netloc.replace('{s}', '*')}"
+        images += f" {_tile_source(settings.http.tile_url)}"
     return (
         f"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src {images}; "
         "connect-src 'self'; frame-src 'self' blob:; object-src 'self' blob:; worker-src 'self'; base-uri 'none'; "
@@ -257,3 +273,12 @@ class ConsolePages(Controller):
 
 def not_found_page(request: Request[Any, Any, Any], message: str | None = None) -> Template:
     return render(request, "not_found.html", page_context(request, message=message), status_code=404)
+
+
+def forbidden_page(request: Request[Any, Any, Any]) -> Template:
+    """A page the signed-in role has no part in: 403, as the API answers a wrong role (404 stays for records
+    outside the caller's jurisdiction or department)."""
+    context = page_context(
+        request, title_key="forbidden_title", message=i18n.translate(i18n.language_of(request), "forbidden")
+    )
+    return render(request, "not_found.html", context, status_code=403)

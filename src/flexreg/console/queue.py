@@ -23,7 +23,15 @@ from core.errors import InvalidParameter
 from core.http_guard import QUERY_OPT
 from core.settings import Settings
 from flexreg.console import i18n
-from flexreg.console.pages import CONSOLE_PATH, Staff, not_found_page, page_context, render, signed_in_staff
+from flexreg.console.pages import (
+    CONSOLE_PATH,
+    Staff,
+    forbidden_page,
+    not_found_page,
+    page_context,
+    render,
+    signed_in_staff,
+)
 from permits import applications, history, tasks, workdays
 from permits.api.applications import application_out
 from permits.api.tasks import TaskOut, task_out
@@ -68,7 +76,7 @@ async def _reviewer(request: Request[Any, Any, Any], session: DbSession) -> Staf
     if staff is None:
         return Redirect(CONSOLE_PATH)
     if staff.principal.role not in ("department", "admin"):
-        return not_found_page(request)
+        return forbidden_page(request)
     return staff
 
 
@@ -152,7 +160,8 @@ class QueuePages(Controller):
             permit_name=_permit_names(language).get(record.permit_type, record.permit_type),
             working_days_left=_days_left(calendar, settings.today(), record.due_on),
             history=[(entry, entry.at.astimezone(city)) for entry in entries.items],
-            decidable=record.status == "in_review",
-            messages=i18n.catalogue(language, "decision_"),
+            # The API lets only the task's department decide (admins read): no form it would refuse.
+            decidable=record.status == "in_review" and staff.principal.role == "department",
+            messages=i18n.catalogue(language, ("decision_", "task_status_")),
         )
         return render(request, "task.html", context)

@@ -24,7 +24,15 @@ from core.deps import DbSession
 from core.http_guard import QUERY_OPT
 from core.settings import Settings
 from flexreg.console import i18n
-from flexreg.console.pages import CONSOLE_PATH, Staff, not_found_page, page_context, render, signed_in_staff
+from flexreg.console.pages import (
+    CONSOLE_PATH,
+    Staff,
+    forbidden_page,
+    not_found_page,
+    page_context,
+    render,
+    signed_in_staff,
+)
 from registry import jurisdictions
 from registry.policies import KEY_GROUPS
 from venues import allocations, pitches, round_results, rounds, venues
@@ -72,7 +80,7 @@ async def _office(request: Request[Any, Any, Any], session: DbSession) -> Staff 
     if staff is None:
         return Redirect(CONSOLE_PATH)
     if staff.principal.role not in ("street_office", "admin"):
-        return not_found_page(request)
+        return forbidden_page(request)
     return staff
 
 

@@ -20,7 +20,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from core.deps import DbSession
-from core.http_guard import QUERY_OPT
+from core.http_guard import ANY_QUERY_OPT, QUERY_OPT
 from core.settings import Settings
 from flexreg.console import i18n
 from flexreg.console.i18n import Language
@@ -35,7 +35,9 @@ VERIFY_PATH: Final = "/verify"
 KEYS_URL: Final = "/api/v1/permit-signing-keys"
 REVOCATIONS_URL: Final = "/api/v1/permit-revocations"
 _WORKER = Path(__file__).resolve().parent / "static" / "verify-sw.js"
-_LANG_OPT: Final = {QUERY_OPT: ("lang",)}
+# A permit's link is shared through messaging apps that append their own parameters (?from=singlemessage…):
+# the page reads `lang` and ignores the rest, so an inspector never gets a JSON error instead of the permit.
+_LANG_OPT: Final = {QUERY_OPT: ("lang",), ANY_QUERY_OPT: True}
 ICONS: Final = {"valid": "✓", "expired": "⌛", "suspended": "‖", "revoked": "✕"}
 
 
@@ -78,6 +80,8 @@ def names(language: Language) -> dict[str, dict[str, str]]:
 # The texts verify.js shows; never the whole catalogue (the staff pages' words have no business here).
 _SCRIPT_PREFIXES = ("status_", "signature_", "checked_", "offline_", "token_", "verify_")
 _SCRIPT_KEYS = (
+    "valid_from",
+    "valid_to",
     "activity",
     "date_to",
     "departments",

@@ -49,8 +49,10 @@
       });
       if (response.ok) {
         const task = await response.json();
+        const status = messages["task_status_" + task.status] || task.status;
         form.hidden = true;
-        show("success", messages.decision_done.replace("{status}", task.status), true);
+        document.getElementById("task-status").textContent = status;
+        show("success", messages.decision_done.replace("{status}", status), true);
         return;
       }
       const problem = await response.json().catch(() => ({}));

@@ -46,6 +46,14 @@
     return node;
   }
 
+  // Leaflet writes a tooltip's string into the page as HTML: names and labels are people's text, so they go in
+  // as a text node.
+  function plain(content) {
+    const node = document.createElement("span");
+    node.textContent = content;
+    return node;
+  }
+
   function problemText(body, status) {
     const fields = (body.errors || []).map((error) => `${error.field}: ${error.message}`).join("; ");
     return format(m.map_error, { detail: fields || body.detail || String(status) });
@@ -105,10 +113,10 @@
         let layer;
         if (props.layer === "venue") {
           layer = L.geoJSON(feature, { style: { weight: 2, ...kindStyle[props.kind] } });
-          layer.bindTooltip(`${props.name}`);
+          layer.bindTooltip(plain(props.name));
         } else if (props.layer === "pitch") {
           layer = L.geoJSON(feature, { style: { weight: 1, ...pitchStyle[props.status] } });
-          layer.bindTooltip(`${props.label} · ${m["map_status_" + props.status] || props.status}`);
+          layer.bindTooltip(plain(`${props.label} · ${m["map_status_" + props.status] || props.status}`));
         } else if (props.layer === "buffer") {
           layer = L.geoJSON(feature, { style: { color: "#a11a1a", weight: 1, dashArray: "3 3", fillOpacity: 0.08 }, interactive: false });
         } else if (props.layer === "restricted_feature") {
@@ -117,7 +125,7 @@
             style: { color: "#a11a1a", weight: 2 },
           });
           const kind = config.featureKinds[props.kind] || props.kind;
-          layer.bindTooltip(`${kind}${props.name ? " · " + props.name : ""} (${props.buffer_m} m)`);
+          layer.bindTooltip(plain(`${kind}${props.name ? " · " + props.name : ""} (${props.buffer_m} m)`));
         }
         if (layer) layer.addTo(placesLayer);
       }

@@ -75,6 +75,20 @@ async function visit(request) {
   }
 }
 
+async function refreshShells() {
+  const cache = await caches.open(CACHE);
+  await Promise.all(
+    Object.values(SHELLS).map(async (path) => {
+      try {
+        const response = await fetch(path, { cache: "no-cache" });
+        if (response.ok) await cache.put(path, response);
+      } catch {
+        // Offline: keep the copies there are.
+      }
+    }),
+  );
+}
+
 // Network first (a new release or list wins), the kept copy when there is no network.
 async function networkFirst(request, path, stamp) {
   const cache = await caches.open(CACHE);
@@ -94,6 +108,9 @@ self.addEventListener("fetch", (event) => {
   if (url.origin !== self.location.origin) return;
   if (request.mode === "navigate" && url.pathname.startsWith("/verify/")) {
     event.respondWith(visit(request));
+    // The shells were kept at install; a release changes them (texts, names) without changing this worker, so
+    // every online visit refreshes them for the next offline one.
+    event.waitUntil(refreshShells());
   } else if (ASSETS.includes(url.pathname)) {
     event.respondWith(networkFirst(request, url.pathname, false));
   } else if (PUBLISHED.includes(url.pathname)) {
