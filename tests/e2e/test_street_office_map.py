@@ -160,6 +160,18 @@ def test_a_street_office_moves_a_pitch_next_to_the_hydrant_then_to_a_valid_spot(
     expect(page.locator("#edit-title")).to_have_text("正在修改摊位 E1 的位置")
     expect(coordinates).to_be_focused()
 
+    # Its corners can be dragged on the map as well: the coordinates box follows (nothing saved until asked).
+    handle = page.locator(".vertex-handle").first
+    handle.scroll_into_view_if_needed()
+    box = handle.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 40, box["y"] + 30, steps=5)
+    page.mouse.up()
+    expect(coordinates).not_to_have_value(_typed(valid))
+    expect(page.locator(".vertex-handle")).to_have_count(4)
+
 
 def test_a_department_has_no_map(page: Page) -> None:
     sign_in(page, "dept.health", "health-pass")

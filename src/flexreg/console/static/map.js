@@ -436,7 +436,10 @@
     result.replaceChildren();
     result.className = "";
     const bounds = L.latLngBounds(latlngsOf(drawing.points));
-    if (!map.getBounds().contains(bounds)) map.fitBounds(bounds, { maxZoom: 21, animate: false });
+    // Bring it into view, near enough that its corners can be dragged apart.
+    if (!map.getBounds().contains(bounds) || map.getZoom() < Math.min(map.getBoundsZoom(bounds), 21) - 3) {
+      map.fitBounds(bounds, { maxZoom: 21, animate: false });
+    }
     coordinates.focus();
   }
 
