@@ -64,6 +64,29 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "压占{kind}“{feature}”，任何摊位不得占用",
         "Overlaps {kind} “{feature}”, which no stall may occupy",
     ),
+    "map_edit": ("修改", "Edit"),
+    "map_edit_pitch": ("修改摊位 {label}", "Edit pitch {label}"),
+    "map_editing": ("正在修改摊位 {label} 的位置", "Moving pitch {label}"),
+    "map_edit_help": (
+        "拖动地图上的顶点，或在坐标框中改写坐标；也可重新在地图上依次点选各顶点。",
+        "Drag the corners on the map or rewrite them in the coordinates box; or click every corner again.",
+    ),
+    "map_edit_reclick": ("重新点选顶点", "Click the corners again"),
+    "map_save_edit": ("检查并保存修改", "Check and save the change"),
+    "map_saved_edit": (
+        "摊位 {label} 的新位置已通过全部检查并保存。",
+        "Pitch {label} passed every check in its new place and is saved.",
+    ),
+    "map_edit_refused": ("未通过以下检查，摊位位置未修改：", "These checks failed; the pitch was not moved:"),
+    "map_edit_stale": (
+        "有人先修改了摊位 {label}，未保存你的修改。已载入最新位置，请在此基础上重新修改。",
+        "Someone else changed pitch {label} first; your change was not saved. "
+        "Its latest shape is loaded: edit from there.",
+    ),
+    "map_edit_not_simple": (
+        "摊位 {label} 由多个部分组成，无法在地图上修改。",
+        "Pitch {label} is made of several parts and cannot be edited on the map.",
+    ),
     "map_need_three": ("至少需要 3 个顶点。", "A shape needs at least 3 corners."),
     "map_bad_coordinates": ("第 {line} 行不是“经度, 纬度”。", "Line {line} is not “longitude, latitude”."),
     "map_choose_venue": ("请选择摊位所在场地。", "Choose the place the pitch is in."),

@@ -30,7 +30,7 @@
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
     });
     const body = await response.json().catch(() => ({}));
-    return { status: response.status, ok: response.ok, body };
+    return { status: response.status, ok: response.ok, body, etag: response.headers.get("ETag") };
   }
 
   function say(kind, nodes) {
@@ -117,6 +117,8 @@
         } else if (props.layer === "pitch") {
           layer = L.geoJSON(feature, { style: { weight: 1, ...pitchStyle[props.status] } });
           layer.bindTooltip(plain(`${props.label} · ${m["map_status_" + props.status] || props.status}`));
+          // Outside the drawing tool a click picks the pitch to edit; while corners are clicked it adds one.
+          layer.on("click", () => { if (!drawing.mode) pick(pitchId(feature)); });
         } else if (props.layer === "buffer") {
           layer = L.geoJSON(feature, { style: { color: "#a11a1a", weight: 1, dashArray: "3 3", fillOpacity: 0.08 }, interactive: false });
         } else if (props.layer === "restricted_feature") {
@@ -146,7 +148,20 @@
       row.append(text("td", m["map_status_" + venue.current_status] || venue.current_status));
       const pitches = ((venueMaps.get(venue.id) || {}).features || []).filter((f) => f.properties.layer === "pitch");
       const cell = document.createElement("td");
-      cell.textContent = pitches.map((f) => `${f.properties.label} (${m["map_status_" + f.properties.status] || f.properties.status})`).join("、") || "—";
+      if (!pitches.length) cell.textContent = "—";
+      const list = document.createElement("ul");
+      list.className = "pitch-list";
+      for (const feature of pitches) {
+        const { label, status } = feature.properties;
+        const item = text("li", `${label} (${m["map_status_" + status] || status}) `);
+        const edit = text("button", m.map_edit, "link");
+        edit.type = "button";
+        edit.setAttribute("aria-label", format(m.map_edit_pitch, { label }));
+        edit.addEventListener("click", () => pick(pitchId(feature)));
+        item.append(edit);
+        list.append(item);
+      }
+      if (pitches.length) cell.append(list);
       row.append(cell);
       return row;
     });
@@ -167,27 +182,55 @@
   }
 
   // --- drawing ---------------------------------------------------------------------------------------------
+  // mode: what clicks on the map add corners to ("pitch", "venue", or "edit" when an edited pitch's corners are
+  // clicked again), null between; editing: the pitch being redrawn ({id, venueId, label, etag}) or null.
   const drawing = { mode: null, points: [], layer: L.layerGroup().addTo(map) };
+  let editing = null;
   const coordinates = document.getElementById("coordinates");
+  const forms = { pitch: "pitch-form", venue: "venue-form", edit: "edit-form" };
+
+  // Show the drawing tool (or not) and at most one of the forms under it.
+  function showPanel(tool, form) {
+    document.getElementById("drawing").hidden = !tool;
+    for (const [name, id] of Object.entries(forms)) document.getElementById(id).hidden = name !== form;
+  }
+
+  const latlngsOf = (points) => points.map(([lon, lat]) => [lat, lon]);
+  const writeCoordinates = () => {
+    coordinates.value = drawing.points.map(([lon, lat]) => `${lon.toFixed(7)}, ${lat.toFixed(7)}`).join("\n");
+  };
 
   function redraw() {
     drawing.layer.clearLayers();
-    const latlngs = drawing.points.map(([lon, lat]) => [lat, lon]);
-    if (latlngs.length >= 2) L.polygon(latlngs, { color: "#f5a623", weight: 2, dashArray: "4 2" }).addTo(drawing.layer);
+    const latlngs = latlngsOf(drawing.points);
+    let outline = null;
+    if (latlngs.length >= 2) outline = L.polygon(latlngs, { color: "#f5a623", weight: 2, dashArray: "4 2" }).addTo(drawing.layer);
     latlngs.forEach((latlng, index) => {
+      if (editing && !drawing.mode) {
+        // An edited pitch's corners can be dragged (the coordinates box is the keyboard's way to move them).
+        const handle = L.marker(latlng, { draggable: true, keyboard: false, icon: L.divIcon({ className: "vertex-handle", iconSize: [14, 14] }) });
+        handle.on("drag", (event) => {
+          const { lat, lng } = event.target.getLatLng();
+          drawing.points[index] = [lng, lat];
+          if (outline) outline.setLatLngs(latlngsOf(drawing.points));
+          writeCoordinates();
+        });
+        handle.on("dragend", redraw);
+        handle.addTo(drawing.layer);
+        return;
+      }
       const marker = L.circleMarker(latlng, { radius: 5, color: "#f5a623", fillColor: "#fff", fillOpacity: 1, className: "vertex-marker" });
       if (index === 0) marker.on("click", (event) => { L.DomEvent.stop(event); finish(); });
       marker.addTo(drawing.layer);
     });
-    coordinates.value = drawing.points.map(([lon, lat]) => `${lon.toFixed(7)}, ${lat.toFixed(7)}`).join("\n");
+    writeCoordinates();
   }
 
   function start(mode) {
+    if (mode !== "edit") editing = null;
     drawing.mode = mode;
     drawing.points = [];
-    document.getElementById("drawing").hidden = false;
-    document.getElementById("pitch-form").hidden = true;
-    document.getElementById("venue-form").hidden = true;
+    showPanel(true, null);
     result.replaceChildren();
     result.className = "";
     map.getContainer().style.cursor = "crosshair";
@@ -235,16 +278,25 @@
     drawing.finishedMode = mode;
     stop();
     redraw();
-    document.getElementById("drawing").hidden = false;
+    showPanel(true, mode);
     if (mode === "pitch") {
       const inside = centroidVenue();
       if (inside) document.getElementById("pitch-venue").value = inside.id;
-      document.getElementById("pitch-form").hidden = false;
       document.getElementById("pitch-label").focus();
+    } else if (mode === "edit") {
+      document.getElementById("edit-save").focus();
     } else {
-      document.getElementById("venue-form").hidden = false;
       document.getElementById("venue-name").focus();
     }
+  }
+
+  // Put the tool away: no corners, no pitch being edited, no form.
+  function closeTool() {
+    stop();
+    editing = null;
+    drawing.points = [];
+    redraw();
+    showPanel(false, null);
   }
 
   function ring() {
@@ -266,14 +318,7 @@
   document.getElementById("draw-venue").addEventListener("click", () => start("venue"));
   document.getElementById("draw-finish").addEventListener("click", finish);
   document.getElementById("draw-undo").addEventListener("click", () => { drawing.points.pop(); redraw(); });
-  document.getElementById("draw-cancel").addEventListener("click", () => {
-    stop();
-    drawing.points = [];
-    redraw();
-    document.getElementById("drawing").hidden = true;
-    document.getElementById("pitch-form").hidden = true;
-    document.getElementById("venue-form").hidden = true;
-  });
+  document.getElementById("draw-cancel").addEventListener("click", closeTool);
   map.getContainer().addEventListener("keydown", (event) => {
     if (event.key === "Escape" && drawing.mode) { stop(); }
   });
@@ -313,7 +358,7 @@
     return check.passed ? `${mark} ${name}` : `${mark} ${name}: ${check.detail}`;
   }
 
-  function showChecks(checks) {
+  function showChecks(checks, heading = m.map_refused) {
     const failed = checks.filter((check) => !check.passed);
     const passed = checks.filter((check) => check.passed);
     const list = (items, className) => {
@@ -322,7 +367,7 @@
       for (const check of items) ul.append(text("li", checkLine(check), className));
       return ul;
     };
-    say("alert", [text("p", m.map_refused), list(failed, "failed"), text("p", m.map_checks_passed), list(passed, "passed")]);
+    say("alert", [text("p", heading), list(failed, "failed"), text("p", m.map_checks_passed), list(passed, "passed")]);
   }
 
   document.getElementById("pitch-form").addEventListener("submit", async (event) => {
@@ -332,13 +377,8 @@
     if (!venueId) { say("alert", [text("p", m.map_choose_venue)]); return; }
     const { status, ok, body } = await api(`/api/v1/venues/${venueId}/pitches`, { method: "POST", body: { label, geometry: ring() } });
     if (ok) {
-      drawing.points = [];
-      redraw();
-      document.getElementById("pitch-form").hidden = true;
-      document.getElementById("drawing").hidden = true;
-      venueMaps.set(venueId, (await api(`/api/v1/venues/${venueId}/map`)).body);
-      drawPlaces();
-      fillTable();
+      closeTool();
+      await reloadVenue(venueId);
       say("success", [text("p", format(m.map_saved_pitch, { label: body.label }))]);
     } else if (body.code === "pitch_rejected" && body.checks) {
       showChecks(body.checks);
@@ -368,12 +408,77 @@
     }
     const { status, ok, body } = await api("/api/v1/venues", { method: "POST", body: venue });
     if (ok) {
-      drawing.points = [];
-      redraw();
-      form.hidden = true;
-      document.getElementById("drawing").hidden = true;
+      closeTool();
       await loadVenues();
       say("success", [text("p", format(m.map_saved_venue, { name: body.name }))]);
+    } else {
+      say("alert", [text("p", problemText(body, status))]);
+    }
+  });
+
+  // --- editing an existing pitch ----------------------------------------------------------------------------
+  const pitchId = (feature) => feature.id.slice("pitch/".length);
+
+  async function reloadVenue(venueId) {
+    venueMaps.set(venueId, (await api(`/api/v1/venues/${venueId}/map`)).body);
+    drawPlaces();
+    fillTable();
+  }
+
+  // Load a pitch, with the ETag its change must send, into the drawing tool.
+  async function pick(id) {
+    const { status, ok, body, etag } = await api(`/api/v1/pitches/${id}`);
+    if (!ok) { say("alert", [text("p", problemText(body, status))]); return; }
+    const polygons = body.geometry.type === "MultiPolygon" ? body.geometry.coordinates : [body.geometry.coordinates];
+    if (polygons.length !== 1 || polygons[0].length !== 1) {
+      say("alert", [text("p", format(m.map_edit_not_simple, { label: body.label }))]);
+      return;
+    }
+    stop();
+    editing = { id: body.id, venueId: body.venue_id, label: body.label, etag };
+    drawing.finishedMode = "edit";
+    drawing.points = polygons[0][0].slice(0, -1).map(([lon, lat]) => [lon, lat]);
+    redraw();
+    showPanel(true, "edit");
+    document.getElementById("edit-title").textContent = format(m.map_editing, { label: body.label });
+    result.replaceChildren();
+    result.className = "";
+    const bounds = L.latLngBounds(latlngsOf(drawing.points));
+    // Bring it into view, near enough that its corners can be dragged apart.
+    if (!map.getBounds().contains(bounds) || map.getZoom() < Math.min(map.getBoundsZoom(bounds), 21) - 3) {
+      map.fitBounds(bounds, { maxZoom: 21, animate: false });
+    }
+    coordinates.focus();
+  }
+
+  document.getElementById("edit-reclick").addEventListener("click", () => start("edit"));
+
+  document.getElementById("edit-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!editing) return;
+    const typed = parseCoordinates();
+    if (typed === null) return;
+    if (typed.length < 3) { say("alert", [text("p", m.map_need_three)]); return; }
+    drawing.points = typed;
+    stop();
+    redraw();
+    const target = editing;
+    const { status, ok, body } = await api(`/api/v1/pitches/${target.id}`, {
+      method: "PATCH",
+      headers: { "If-Match": target.etag },
+      body: { geometry: ring() },
+    });
+    if (ok) {
+      closeTool();
+      await reloadVenue(target.venueId);
+      say("success", [text("p", format(m.map_saved_edit, { label: body.label }))]);
+    } else if (status === 412) {
+      // Someone changed it since it was loaded: show theirs, to be edited again from there.
+      await reloadVenue(target.venueId);
+      await pick(target.id);
+      say("alert", [text("p", format(m.map_edit_stale, { label: target.label }))]);
+    } else if (body.code === "pitch_rejected" && body.checks) {
+      showChecks(body.checks, m.map_edit_refused);
     } else {
       say("alert", [text("p", problemText(body, status))]);
     }
