@@ -111,8 +111,9 @@ async def test_demo_city_is_idempotent_and_usable(
         "Account": len(STAFF) + len(VENDORS) + len(department_accounts()),
         "Vendor": len(VENDORS),
         "KeyGroupClaim": len(VENDORS),
-        # the pending claims' evidence: an image and a PDF each (flexreg.demo_evidence)
-        "Document": 2 * PENDING_CLAIMS,
+        # the pending claims' evidence: an image and a PDF each (flexreg.demo_evidence); and the in-review
+        # application's answer to its supplement notice: a picture of the certificate
+        "Document": 2 * PENDING_CLAIMS + 1,
         "KeyGroupClaimEvidence": 2 * PENDING_CLAIMS,
         "Venue": 4,
         "VenueRevision": 4,

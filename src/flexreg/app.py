@@ -35,6 +35,7 @@ from permits.api import NAMED_ENUMS as PERMITS_ENUMS
 from permits.api import examples as permits_examples
 from permits.api import refine_openapi as refine_permits_openapi
 from permits.calendars import CalendarSource
+from permits.document_readers import ReviewingDepartments
 from permits.road_flow import RoadPermitFlow
 from registry.api import CONTROLLERS as REGISTRY_CONTROLLERS
 from registry.api import NAMED_ENUMS as REGISTRY_ENUMS
@@ -112,6 +113,9 @@ def create_app(
         # Where road-occupancy requests that need a permit go (venues.road.PermitFlow): the one-stop application.
         "permit_flow": permit_flow or RoadPermitFlow(settings, calendars=calendars),
         "calendars": calendars,
+        # Who reads documents beyond the registry's own rules (registry.documents.DocumentReaders): the
+        # departments reviewing an application that cites them.
+        "document_readers": ReviewingDepartments(),
     }
     if sessionmaker is not None:
         # Tests hand in sessions bound to their rolled-back connection; the app then owns no engine.

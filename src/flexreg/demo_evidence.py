@@ -1,4 +1,5 @@
-"""Evidence for the demo city's pending key-group claims: a small PNG and a small PDF, uploaded as a vendor would.
+"""Evidence for the demo city's pending key-group claims (a small PNG and a small PDF) and for its permit
+applications (a PNG answering a supplement notice), uploaded as a vendor would.
 
 Both are made here, not shipped as files: the PNG is a QR code (segno, already a dependency; Pillow is not one)
 naming what it stands in for, and the PDF is a minimal hand-written PDF 1.4 (one page, one line of Helvetica
@@ -71,3 +72,12 @@ async def upload_evidence(session: AsyncSession, vendor: Principal, *, group: st
         document = await documents.store_document(session, store, owner=vendor, content=content, max_bytes=max_bytes)
         ids.append(document.id)
     return ids
+
+
+async def upload_sample_png(session: AsyncSession, vendor: Principal, *, text: str, max_bytes: int) -> uuid.UUID:
+    """Upload one demo PNG carrying `text` as the vendor (POST /documents would); its id."""
+    store = documents.PostgresDocumentStore()
+    document = await documents.store_document(
+        session, store, owner=vendor, content=sample_png(text), max_bytes=max_bytes
+    )
+    return document.id

@@ -37,6 +37,7 @@ from core.db import transaction
 from core.errors import DomainError
 from core.geojson import Point, Polygon
 from core.settings import Settings
+from flexreg.demo_evidence import upload_sample_png
 from permits import decisions, issuance, submission
 from permits.calendars import CalendarSource
 from permits.decisions import DecisionInput, MissingItem
@@ -170,6 +171,7 @@ HEALTH_CERTIFICATE: Final = MissingItem(
     reason="现场制售熟食，从业人员须取得健康证明后方可上岗（食品安全法 第四十五条）",
 )
 HEALTH_ANSWER: Final = "健康证明已办理，原件可到窗口核验。"
+HEALTH_CERTIFICATE_IMAGE: Final = "flexreg demo: health certificate of demo_vendor_li (not a real certificate)"
 STOCK_SOURCE: Final = MissingItem(
     item="出版物进货渠道证明",
     reason="零售出版物须说明进货来源（供货单位及进货凭证），以核查所售为合法出版物",
@@ -296,11 +298,15 @@ async def _submit(session: AsyncSession, desk: _Desk, scenario: Scenario, sites:
     if scenario.aim == "in_review":
         ask = DecisionInput(decision="request_supplement", note="请补正以下材料", missing=(HEALTH_CERTIFICATE,))
         await desk.decide(session, "health", await _task_of(session, record.id, "health"), ask)
+        # The answer brings a picture of the certificate: the reviewing departments preview it on the task page.
+        certificate = await upload_sample_png(
+            session, vendor, text=HEALTH_CERTIFICATE_IMAGE, max_bytes=settings.http.max_document_bytes
+        )
         await decisions.answer_supplement(
             session,
             vendor,
             record.id,
-            document_ids=(),
+            document_ids=(certificate,),
             note=HEALTH_ANSWER,
             calendar=await desk.calendars.current(session),
             now=settings.now(),

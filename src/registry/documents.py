@@ -46,6 +46,32 @@ class PostgresDocumentStore:
         return content
 
 
+class DocumentReaders(Protocol):
+    """Readers another domain vouches for, consulted last for a caller the registry's own rules refuse.
+
+    The registry imports no later domain (core ← registry ← venues ← permits): permits implements this (a
+    reviewing department reads the documents of an application it has a task on) and the app factory wires
+    it in. `may_read` runs on the request's session and writes nothing.
+    """
+
+    # What the personal-data access log records as the purpose of such a read when the caller names none.
+    purpose: str
+
+    async def may_read(self, session: AsyncSession, principal: Principal, document_id: uuid.UUID) -> bool: ...
+
+
+class NoDocumentReaders:
+    """No other domain's readers: only the registry's own rules let anyone read a document."""
+
+    purpose = "case_handling"
+
+    async def may_read(self, session: AsyncSession, principal: Principal, document_id: uuid.UUID) -> bool:
+        return False
+
+
+NO_READERS: DocumentReaders = NoDocumentReaders()
+
+
 def sniff_media_type(content: bytes) -> str | None:
     """The media type the content's magic bytes announce, if it is one we accept."""
     for signature, media_type in _SIGNATURES:
@@ -91,32 +117,49 @@ async def store_document(
     return document
 
 
-async def get_document_in_scope(session: AsyncSession, principal: Principal, document_id: uuid.UUID) -> Document:
+async def get_document_in_scope(
+    session: AsyncSession,
+    principal: Principal,
+    document_id: uuid.UUID,
+    *,
+    readers: DocumentReaders = NO_READERS,
+) -> Document:
     """The document if the caller may see it; anyone else gets 404, so its existence is not revealed.
 
-    Who may: its uploader; an admin; staff of the jurisdiction where its vendor uploader lives; and, for a
+    Who may: its uploader; an admin; staff of the jurisdiction where its vendor uploader lives; for a
     document cited as evidence by a key-group claim, the claim's vendor and staff of the claim's jurisdiction
-    (so evidence a street-office member uploaded is seen by their colleagues and by the vendor concerned).
+    (so evidence a street-office member uploaded is seen by their colleagues and by the vendor concerned);
+    and, last, whoever `readers` vouches for (permits: the departments reviewing an application citing it).
     """
+    document, _ = await _document_in_scope(session, principal, document_id, readers)
+    return document
+
+
+async def _document_in_scope(
+    session: AsyncSession, principal: Principal, document_id: uuid.UUID, readers: DocumentReaders
+) -> tuple[Document, bool]:
+    """The document, and whether it was `readers` (not the registry's own rules) that let the caller read it."""
     document = await session.get(Document, document_id)
     if document is None:
         raise DocumentNotFound()
     if document.owner_account_id == principal.account_id or principal.role == "admin":
-        return document
+        return document, False
     if principal.role == "street_office":
         residence = await session.scalar(
             select(Vendor.residence_jurisdiction_code).where(Vendor.account_id == document.owner_account_id)
         )
         if residence is not None and residence == principal.jurisdiction_code:
-            return document
+            return document, False
         if await _cited_by_claim(session, document_id, KeyGroupClaim.jurisdiction_code == principal.jurisdiction_code):
-            return document
+            return document, False
     if (
         principal.role == "vendor"
         and principal.vendor_id is not None
         and await _cited_by_claim(session, document_id, KeyGroupClaim.vendor_id == principal.vendor_id)
     ):
-        return document
+        return document, False
+    if await readers.may_read(session, principal, document_id):
+        return document, True
     raise DocumentNotFound()
 
 
@@ -149,16 +192,18 @@ async def read_document_content(
     *,
     purpose: str | None,
     request_path: str,
+    readers: DocumentReaders = NO_READERS,
 ) -> tuple[Document, bytes]:
-    """The document and its bytes; a staff or admin read of someone else's upload is written to the access log."""
-    document = await get_document_in_scope(session, principal, document_id)
+    """The document and its bytes; a staff, department or admin read of someone else's upload is written to the
+    access log, with the reader's purpose when the caller names none."""
+    document, vouched = await _document_in_scope(session, principal, document_id, readers)
     if document.owner_account_id != principal.account_id and principal.role != "vendor":
         await record_personal_data_access(
             session,
             principal=principal,
             vendor_ids=await _vendors_concerned(session, document),
             fields=["document"],
-            purpose=purpose or "case_handling",
+            purpose=purpose or (readers.purpose if vouched else "case_handling"),
             request_path=request_path,
         )
     return document, await store.get(session, document.id)

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from litestar.connection import ASGIConnection
 
-from flexreg.console import messages_claims, messages_map, messages_rounds
+from flexreg.console import messages_claims, messages_map, messages_materials, messages_rounds
 
 Language = Literal["zh", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh", "en")
@@ -218,7 +218,7 @@ def _merge(*parts: dict[str, tuple[str, str]]) -> None:
         MESSAGES.update(part)
 
 
-_merge(messages_map.MESSAGES, messages_rounds.MESSAGES, messages_claims.MESSAGES)
+_merge(messages_map.MESSAGES, messages_rounds.MESSAGES, messages_claims.MESSAGES, messages_materials.MESSAGES)
 
 
 def language_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Language:

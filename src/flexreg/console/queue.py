@@ -11,6 +11,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, get
@@ -38,10 +39,13 @@ from permits.api.tasks import TaskOut, task_out
 from permits.calendars import calendar_of
 from permits.errors import ApplicationNotFound, TaskNotFound
 from permits.models import OPEN_TASK_STATUSES, TASK_STATUSES
-from registry import catalogue
+from registry import catalogue, documents
+from registry.api.documents import readers_for
+from registry.errors import DocumentNotFound
 
 _PAGE_SIZE = 50
 _HISTORY_SIZE = 200
+_API = "/api/v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,37 @@ class QueueRow:
     near_limit: bool
     overdue: bool
     permit_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Material:
+    """One of the application's documents as the page previews it: an image, a PDF, or one the caller cannot read."""
+
+    number: int
+    document_id: uuid.UUID
+    kind: str  # "image", "pdf" or "missing"
+    url: str  # inline preview and download: the API's content endpoint, with the purpose it logs
+
+
+async def _materials(
+    request: Request[Any, Any, Any], session: DbSession, staff: Staff, task_id: uuid.UUID, document_ids: list[uuid.UUID]
+) -> list[Material]:
+    """The application's documents with their kind, read in the documents API's own scope (the reviewing
+    departments' included); the bytes are the preview's own request to the API, which logs the read."""
+    purpose = quote(f"permit_review: task {task_id}")
+    shown = []
+    for number, document_id in enumerate(document_ids, start=1):
+        url = f"{_API}/documents/{document_id}/content?purpose={purpose}"
+        try:
+            document = await documents.get_document_in_scope(
+                session, staff.principal, document_id, readers=readers_for(request)
+            )
+        except DocumentNotFound:
+            shown.append(Material(number=number, document_id=document_id, kind="missing", url=url))
+            continue
+        kind = "pdf" if document.media_type == "application/pdf" else "image"
+        shown.append(Material(number=number, document_id=document_id, kind=kind, url=url))
+    return shown
 
 
 def _settings(request: Request[Any, Any, Any]) -> Settings:
@@ -155,6 +190,7 @@ class QueuePages(Controller):
             task=task_out(record, city),
             etag=etag(record.version)["ETag"],
             application=application_out(application, city),
+            materials=await _materials(request, session, staff, record.id, list(application.document_ids)),
             periods=[(period.start.astimezone(city), period.end.astimezone(city)) for period in application.periods],
             activity_name=(activity.name_en if language == "en" else activity.name_zh) if activity else None,
             permit_name=_permit_names(language).get(record.permit_type, record.permit_type),

@@ -68,6 +68,12 @@ def _store_for(request: Request[Any, Any, Any]) -> service.DocumentStore:
     return store
 
 
+def readers_for(request: Request[Any, Any, Any]) -> service.DocumentReaders:
+    """Who else the app lets read documents (permits' reviewing departments), else only the registry's rules."""
+    readers: service.DocumentReaders = request.app.state.get("document_readers") or service.NO_READERS
+    return readers
+
+
 class DocumentController(Controller):
     path = "/documents"
     tags = ("documents",)
@@ -120,16 +126,21 @@ class DocumentController(Controller):
         summary="A document's metadata",
         guards=[authenticated],
         description=(
-            "Its uploader, admins, staff of the uploader's residence jurisdiction, and for evidence the claim's "
-            "vendor and staff of the claim's jurisdiction. Anyone else gets 404 `document_not_found`, as for an "
-            "unknown id."
+            "Its uploader, admins, staff of the uploader's residence jurisdiction, for evidence the claim's "
+            "vendor and staff of the claim's jurisdiction, and for a document an application cites (with the "
+            "submission or a supplement's answer) every department with a task on that application. Anyone else "
+            "gets 404 `document_not_found`, as for an unknown id."
         ),
         opt={PROBLEMS_OPT: (DocumentNotFound,)},
     )
     async def get_document(
-        self, document_id: FromPath[uuid.UUID], principal: CurrentPrincipal, session: DbSession
+        self,
+        request: Request[Any, Any, Any],
+        document_id: FromPath[uuid.UUID],
+        principal: CurrentPrincipal,
+        session: DbSession,
     ) -> DocumentOut:
-        document = await service.get_document_in_scope(session, principal, document_id)
+        document = await service.get_document_in_scope(session, principal, document_id, readers=readers_for(request))
         return msgspec.convert(document, DocumentOut, from_attributes=True)
 
     @get(
@@ -139,8 +150,9 @@ class DocumentController(Controller):
         guards=[authenticated],
         description=(
             "Who may see the document (see getDocument) downloads its bytes, as the type it was stored with; "
-            "others get 404 `document_not_found`. Staff downloads are written to the personal-data access log "
-            "with their `purpose`."
+            "others get 404 `document_not_found`. Downloads by staff, reviewing departments and admins of "
+            "someone else's document are written to the personal-data access log with their `purpose` (a "
+            "department's defaults to `permit_review`)."
         ),
         opt={PROBLEMS_OPT: (DocumentNotFound,)},
     )
@@ -159,6 +171,7 @@ class DocumentController(Controller):
             document_id,
             purpose=purpose,
             request_path=request.url.path,
+            readers=readers_for(request),
         )
         filename = f"{document.id}.{_EXTENSIONS.get(document.media_type, 'bin')}"
         return Response(

@@ -1,24 +1,9 @@
-// One key-group claim: its PDF evidence shown inline, and the street office's decision sent to the API with
-// the ETag the page was rendered with. A stale ETag (412) means someone else decided first; a 422 names the
-// fields to correct, shown beside them.
+// One key-group claim: the street office's decision sent to the API with the ETag the page was rendered with.
+// A stale ETag (412) means someone else decided first; a 422 names the fields to correct, shown beside them.
+// The evidence previews are previews.js's.
 "use strict";
 (function () {
   const messages = JSON.parse(document.getElementById("messages").textContent);
-
-  // The content endpoint answers as an attachment (so a plain link downloads it); a blob: URL of the same
-  // bytes lets the browser's own PDF viewer show it in the page. The request is the API's, logged there.
-  document.querySelectorAll("iframe.evidence-pdf[data-src]").forEach(async (frame) => {
-    const status = frame.parentElement.querySelector(".pdf-status");
-    try {
-      const response = await fetch(frame.dataset.src, { credentials: "same-origin" });
-      if (!response.ok) throw new Error(String(response.status));
-      const blob = await response.blob();
-      frame.src = URL.createObjectURL(new Blob([blob], { type: "application/pdf" }));
-      frame.dataset.loaded = "true";
-    } catch (error) {
-      if (status) status.textContent = messages.claim_js_pdf_failed;
-    }
-  });
 
   const form = document.getElementById("claim-decision");
   if (!form) return;
