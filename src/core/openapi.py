@@ -38,6 +38,7 @@ from core.conditional import IF_MATCH_OPT, IF_MATCH_PATTERN
 from core.errors import (
     HTTP_CODES,
     PROBLEM_MEDIA_TYPE,
+    CsrfRefused,
     DomainError,
     Forbidden,
     InvalidInput,
@@ -260,6 +261,9 @@ def operation_problems(method: str, path: str, handler: HTTPRouteHandler, operat
         problems += _IDEMPOTENT
     if operation.security:
         problems += _WITH_TOKEN
+        if method in ("post", "patch", "put", "delete"):
+            # The console's session cookie authenticates these too, and then needs its CSRF proof.
+            problems.append(CsrfRefused)
     if "{" in path:
         problems += _WITH_PATH_PARAMETERS
     if handler.opt.get(IF_MATCH_OPT):

@@ -25,16 +25,15 @@ from core.conditional import etag
 from core.deps import DbSession
 from core.errors import InvalidParameter
 from core.http_guard import QUERY_OPT
-from core.settings import Settings
 from flexreg.console import i18n
 from flexreg.console.pages import (
     CONSOLE_PATH,
     Staff,
-    forbidden_page,
     not_found_page,
     page_context,
     render,
-    signed_in_staff,
+    settings_of,
+    staff_in_role,
 )
 from registry import claims, documents
 from registry import entitlements as rules
@@ -62,20 +61,6 @@ class Evidence:
     document_id: uuid.UUID
     kind: str  # "image", "pdf" or "missing"
     url: str  # inline preview and download: the API's content endpoint, with the purpose it logs
-
-
-def _settings(request: Request[Any, Any, Any]) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-async def _street_staff(request: Request[Any, Any, Any], session: DbSession) -> Staff | Redirect | Template:
-    staff = await signed_in_staff(request, session)
-    if staff is None:
-        return Redirect(CONSOLE_PATH)
-    if staff.principal.role not in ("street_office", "admin"):
-        return forbidden_page(request)
-    return staff
 
 
 def _purpose(claim_id: uuid.UUID) -> str:
@@ -113,7 +98,7 @@ class ClaimPages(Controller):
 
     @get("/claims", opt={QUERY_OPT: ("lang", "status", "cursor")})
     async def claims_queue(self, request: Request[Any, Any, Any], session: DbSession) -> Template | Redirect:
-        staff = await _street_staff(request, session)
+        staff = await staff_in_role(request, session, "street_office", "admin")
         if not isinstance(staff, Staff):
             return staff
         asked = request.query_params.get("status") or "pending"
@@ -127,7 +112,7 @@ class ClaimPages(Controller):
             status=None if asked == "all" else asked,  # type: ignore[arg-type]
             request_path=request.url.path,
         )
-        city = ZoneInfo(_settings(request).timezone)
+        city = ZoneInfo(settings_of(request).timezone)
         rows = [QueueRow(claim=record, submitted_at=record.submitted_at.astimezone(city)) for record in page.items]
         context = page_context(
             request,
@@ -144,7 +129,7 @@ class ClaimPages(Controller):
     async def claim(
         self, request: Request[Any, Any, Any], claim_id: FromPath[uuid.UUID], session: DbSession
     ) -> Template | Redirect:
-        staff = await _street_staff(request, session)
+        staff = await staff_in_role(request, session, "street_office", "admin")
         if not isinstance(staff, Staff):
             return staff
         try:
@@ -153,7 +138,7 @@ class ClaimPages(Controller):
             )
         except ClaimNotFound:
             return not_found_page(request)
-        settings = _settings(request)
+        settings = settings_of(request)
         city = ZoneInfo(settings.timezone)
         today = settings.today()
         months = default_verification_months(record.key_group)

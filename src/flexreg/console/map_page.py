@@ -15,9 +15,8 @@ from litestar.response import Redirect, Template
 
 from core.deps import DbSession
 from core.http_guard import QUERY_OPT
-from core.settings import Settings
 from flexreg.console import i18n
-from flexreg.console.pages import CONSOLE_PATH, forbidden_page, not_found_page, page_context, render, signed_in_staff
+from flexreg.console.pages import CONSOLE_PATH, Staff, not_found_page, page_context, render, settings_of, staff_in_role
 from registry import jurisdictions
 from registry.catalogue import CATEGORIES
 from registry.errors import JurisdictionNotFound
@@ -30,12 +29,10 @@ class MapPage(Controller):
 
     @get("/map", opt={QUERY_OPT: ("lang", "jurisdiction")})
     async def map_page(self, request: Request[Any, Any, Any], session: DbSession) -> Template | Redirect:
-        staff = await signed_in_staff(request, session)
-        if staff is None:
-            return Redirect(CONSOLE_PATH)
-        if staff.principal.role not in ("street_office", "admin"):
-            return forbidden_page(request)
-        settings: Settings = request.app.state.settings
+        staff = await staff_in_role(request, session, "street_office", "admin")
+        if not isinstance(staff, Staff):
+            return staff
+        settings = settings_of(request)
         # A street office sees its own jurisdiction; an admin names one (default: the first street-level one).
         code = staff.principal.jurisdiction_code or request.query_params.get("jurisdiction")
         choices = []

@@ -22,7 +22,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from core import browser_session
-from core.auth import Principal, decode_token, issue_token
+from core.auth import Principal, Role, decode_token, issue_token
 from core.deps import DbSession
 from core.errors import CsrfRefused, NotAuthenticated
 from core.http_guard import QUERY_OPT
@@ -41,7 +41,7 @@ _LANG_OPT = {QUERY_OPT: ("lang",)}
 _MAX_FORM_BYTES = 4096
 
 
-def _settings(request: Request[Any, Any, Any]) -> Settings:
+def settings_of(request: Request[Any, Any, Any]) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -56,13 +56,13 @@ class Staff:
 
 
 def _secure(request: Request[Any, Any, Any]) -> bool:
-    return request.url.scheme == "https" or _settings(request).http.public_url.startswith("https://")
+    return request.url.scheme == "https" or settings_of(request).http.public_url.startswith("https://")
 
 
 def page_context(request: Request[Any, Any, Any], staff: Staff | None = None, **extra: Any) -> dict[str, Any]:
     """What every console template is rendered with: language, translator, addresses, the session's CSRF token."""
     language = i18n.language_of(request)
-    secret = _settings(request).auth.secret_key
+    secret = settings_of(request).auth.secret_key
     # The other language's link keeps the page's own query (filters, page, jurisdiction).
     query = [(key, value) for key, value in request.query_params.items() if key != "lang"]
     other = "en" if language == "zh" else "zh"
@@ -112,7 +112,7 @@ def render(
     request: Request[Any, Any, Any], template: str, context: dict[str, Any], *, status_code: int = 200
 ) -> Template:
     response = Template(template_name=template, context=context, status_code=status_code)
-    response.headers["Content-Security-Policy"] = content_security_policy(_settings(request))
+    response.headers["Content-Security-Policy"] = content_security_policy(settings_of(request))
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     asked = request.query_params.get("lang")
@@ -133,13 +133,26 @@ async def signed_in_staff(request: Request[Any, Any, Any], session: DbSession) -
     if token is None:
         return None
     try:
-        principal = decode_token(_settings(request).auth, token)
+        principal = decode_token(settings_of(request).auth, token)
     except NotAuthenticated:
         return None
     account = await session.get(Account, principal.account_id)
     if account is None or not account.is_active or principal.role == "vendor":
         return None
     return Staff(principal=principal, username=account.username, token=token)
+
+
+async def staff_in_role(
+    request: Request[Any, Any, Any], session: DbSession, *roles: Role
+) -> Staff | Redirect | Template:
+    """The signed-in staff member if their role has a part in the page; else the sign-in (signed out) or the
+    403 page (another role), which the handler returns as it is."""
+    staff = await signed_in_staff(request, session)
+    if staff is None:
+        return Redirect(CONSOLE_PATH)
+    if staff.principal.role not in roles:
+        return forbidden_page(request)
+    return staff
 
 
 def _form_token(secret: bytes, nonce: str) -> str:
@@ -155,7 +168,7 @@ def _sign_in_page(
         request,
         message=message,
         username=username,
-        form_token=_form_token(_settings(request).auth.secret_key, nonce),
+        form_token=_form_token(settings_of(request).auth.secret_key, nonce),
     )
     response = render(request, "sign_in.html", context, status_code=status_code)
     response.cookies.append(
@@ -198,7 +211,7 @@ class ConsolePages(Controller):
 
     @post("/sign-in", status_code=HTTP_303_SEE_OTHER)
     async def sign_in(self, request: Request[Any, Any, Any], session: DbSession) -> Response[Any]:
-        settings = _settings(request)
+        settings = settings_of(request)
         language = i18n.language_of(request)
         form = await _form(request)
         nonce = request.cookies.get(_LOGIN_COOKIE, "")
@@ -258,7 +271,7 @@ class ConsolePages(Controller):
             form = await _form(request)
             try:
                 browser_session.check_csrf(
-                    request, _settings(request).auth.secret_key, token, form.get(browser_session.CSRF_FIELD)
+                    request, settings_of(request).auth.secret_key, token, form.get(browser_session.CSRF_FIELD)
                 )
             except CsrfRefused:
                 return Redirect(CONSOLE_PATH, status_code=HTTP_303_SEE_OTHER)

@@ -22,16 +22,15 @@ from core.conditional import etag
 from core.deps import DbSession
 from core.errors import InvalidParameter
 from core.http_guard import QUERY_OPT
-from core.settings import Settings
 from flexreg.console import i18n
 from flexreg.console.pages import (
     CONSOLE_PATH,
     Staff,
-    forbidden_page,
     not_found_page,
     page_context,
     render,
-    signed_in_staff,
+    settings_of,
+    staff_in_role,
 )
 from permits import applications, history, tasks, workdays
 from permits.api.applications import application_out
@@ -88,11 +87,6 @@ async def _materials(
     return shown
 
 
-def _settings(request: Request[Any, Any, Any]) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 def _days_left(calendar: workdays.WorkCalendar, today: dt.date, due_on: dt.date) -> int:
     if due_on >= today:
         return workdays.workdays_between(calendar, today, due_on)
@@ -106,25 +100,16 @@ def _permit_names(language: i18n.Language) -> dict[str, str]:
     return names
 
 
-async def _reviewer(request: Request[Any, Any, Any], session: DbSession) -> Staff | Redirect | Template:
-    staff = await signed_in_staff(request, session)
-    if staff is None:
-        return Redirect(CONSOLE_PATH)
-    if staff.principal.role not in ("department", "admin"):
-        return forbidden_page(request)
-    return staff
-
-
 class QueuePages(Controller):
     path = CONSOLE_PATH
     include_in_schema = False
 
     @get("/queue", opt={QUERY_OPT: ("lang", "status", "cursor")})
     async def queue(self, request: Request[Any, Any, Any], session: DbSession) -> Template | Redirect:
-        staff = await _reviewer(request, session)
+        staff = await staff_in_role(request, session, "department", "admin")
         if not isinstance(staff, Staff):
             return staff
-        settings = _settings(request)
+        settings = settings_of(request)
         asked = request.query_params.get("status") or "open"
         if asked != "open" and asked not in TASK_STATUSES:
             raise InvalidParameter.for_field("status", f"must be open or one of {', '.join(TASK_STATUSES)}")
@@ -169,10 +154,10 @@ class QueuePages(Controller):
     async def task(
         self, request: Request[Any, Any, Any], task_id: FromPath[uuid.UUID], session: DbSession
     ) -> Template | Redirect:
-        staff = await _reviewer(request, session)
+        staff = await staff_in_role(request, session, "department", "admin")
         if not isinstance(staff, Staff):
             return staff
-        settings = _settings(request)
+        settings = settings_of(request)
         try:
             record = await tasks.get_task(session, staff.principal, task_id)
             application = await applications.get_application(session, staff.principal, record.application_id)

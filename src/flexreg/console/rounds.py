@@ -22,16 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.deps import DbSession
 from core.http_guard import QUERY_OPT
-from core.settings import Settings
 from flexreg.console import i18n
 from flexreg.console.pages import (
     CONSOLE_PATH,
     Staff,
-    forbidden_page,
     not_found_page,
     page_context,
     render,
-    signed_in_staff,
+    settings_of,
+    staff_in_role,
 )
 from registry import jurisdictions
 from registry.policies import KEY_GROUPS
@@ -68,20 +67,6 @@ class Holding:
     pitch_label: str
     applicant_ref: str | None
     next_in_line: str | None
-
-
-def _settings(request: Request[Any, Any, Any]) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-async def _office(request: Request[Any, Any, Any], session: DbSession) -> Staff | Redirect | Template:
-    staff = await signed_in_staff(request, session)
-    if staff is None:
-        return Redirect(CONSOLE_PATH)
-    if staff.principal.role not in ("street_office", "admin"):
-        return forbidden_page(request)
-    return staff
 
 
 async def _venue_pitches(session: AsyncSession, jurisdiction_code: str, now: dt.datetime) -> list[VenuePitches]:
@@ -179,10 +164,10 @@ class RoundPages(Controller):
 
     @get("/rounds", opt={QUERY_OPT: ("lang", "cursor", "jurisdiction_code")})
     async def rounds_page(self, request: Request[Any, Any, Any], session: DbSession) -> Template | Redirect:
-        staff = await _office(request, session)
+        staff = await staff_in_role(request, session, "street_office", "admin")
         if not isinstance(staff, Staff):
             return staff
-        settings = _settings(request)
+        settings = settings_of(request)
         now = settings.now()
         zone = ZoneInfo(settings.timezone)
         jurisdiction = staff.principal.jurisdiction_code
@@ -221,10 +206,10 @@ class RoundPages(Controller):
     async def round_page(
         self, request: Request[Any, Any, Any], round_id: FromPath[uuid.UUID], session: DbSession
     ) -> Template | Redirect:
-        staff = await _office(request, session)
+        staff = await staff_in_role(request, session, "street_office", "admin")
         if not isinstance(staff, Staff):
             return staff
-        settings = _settings(request)
+        settings = settings_of(request)
         now = settings.now()
         zone = ZoneInfo(settings.timezone)
         try:

@@ -21,10 +21,9 @@ from litestar.response import Template
 
 from core.deps import DbSession
 from core.http_guard import ANY_QUERY_OPT, QUERY_OPT
-from core.settings import Settings
 from flexreg.console import i18n
 from flexreg.console.i18n import Language
-from flexreg.console.pages import content_security_policy, not_found_page, page_context, render
+from flexreg.console.pages import content_security_policy, not_found_page, page_context, render, settings_of
 from permits import issuance
 from permits.api.permits import PermitOut, permit_out
 from permits.errors import PermitNotFound
@@ -39,11 +38,6 @@ _WORKER = Path(__file__).resolve().parent / "static" / "verify-sw.js"
 # the page reads `lang` and ignores the rest, so an inspector never gets a JSON error instead of the permit.
 _LANG_OPT: Final = {QUERY_OPT: ("lang",), ANY_QUERY_OPT: True}
 ICONS: Final = {"valid": "✓", "expired": "⌛", "suspended": "‖", "revoked": "✕"}
-
-
-def _settings(request: Request[Any, Any, Any]) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def _weekdays(language: Language, days: list[int]) -> str:
@@ -106,7 +100,7 @@ def _script_data(request: Request[Any, Any, Any], language: Language, number: st
     return {
         "number": number,
         "lang": language,
-        "timezone": _settings(request).timezone,
+        "timezone": settings_of(request).timezone,
         "keys_url": KEYS_URL,
         "revocations_url": REVOCATIONS_URL,
         "worker_url": f"{VERIFY_PATH}/sw.js",
@@ -154,14 +148,14 @@ class VerifyPage(Controller):
         context = page_context(request, permit=None, data=_script_data(request, language, None))
         # Fetched by the worker for each language: it must not change the visitor's remembered language.
         response = Template(template_name="verify.html", context=context)
-        response.headers["Content-Security-Policy"] = content_security_policy(_settings(request))
+        response.headers["Content-Security-Policy"] = content_security_policy(settings_of(request))
         response.headers["Content-Language"] = language
         return response
 
     @get("/{number:str}", opt=_LANG_OPT)
     async def verify(self, request: Request[Any, Any, Any], number: FromPath[str], session: DbSession) -> Template:
         language = i18n.language_of(request)
-        settings = _settings(request)
+        settings = settings_of(request)
         try:
             found, components = await issuance.get_permit(session, number)
         except PermitNotFound:
