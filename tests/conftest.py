@@ -19,7 +19,7 @@ from core.clock import FixedClock
 from core.db import drop_database, recreate_database, sqlalchemy_url
 from core.embedded_pg import start_embedded_postgres
 from core.settings import AuthSettings, DatabaseSettings, DataSettings, Settings
-from flexreg.app import create_app
+from flexreg.app import application_state, create_app
 from tests.clock import START
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,8 +114,25 @@ async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
         yield session
 
 
+@pytest.fixture(scope="session")
+def shared_app(settings: Settings) -> Litestar:
+    """One app for the run (building one costs about half a second); `app` gives each test a fresh state."""
+    return create_app(settings, sessionmaker=async_sessionmaker())
+
+
 @pytest.fixture
-def app(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> Litestar:
+def app(shared_app: Litestar, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> Litestar:
+    """The app on this test's rolled-back connection, with nothing cached from an earlier test.
+
+    A test that changes the app itself (registers a route) takes `own_app` instead.
+    """
+    shared_app.state = application_state(settings, sessionmaker=sessionmaker)
+    return shared_app
+
+
+@pytest.fixture
+def own_app(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> Litestar:
+    """An app of this test's own, to change (register a route on) without touching the shared one."""
     return create_app(settings, sessionmaker=sessionmaker)
 
 

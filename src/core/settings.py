@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from core.client_address import Network, parse_trusted_proxies
 from core.clock import Clock, SystemClock
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
     # deployments that have one; None: a plain background with the jurisdiction's outline (no outside tiles).
     tile_url: str | None = None
     tile_attribution: str = ""
+    # Reverse proxies whose X-Forwarded-For names the caller (core.client_address; FLEXREG_TRUSTED_PROXIES).
+    trusted_proxies: tuple[Network, ...] = ()
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -107,6 +110,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 public_url=_public_url(env.get("FLEXREG_PUBLIC_URL", "http://127.0.0.1:8000")),
                 tile_url=_tile_url(env.get("FLEXREG_TILE_URL", "")),
                 tile_attribution=env.get("FLEXREG_TILE_ATTRIBUTION", "").strip(),
+                trusted_proxies=parse_trusted_proxies(env.get("FLEXREG_TRUSTED_PROXIES", "")),
             ),
         )
 

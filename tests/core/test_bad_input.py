@@ -151,13 +151,13 @@ async def test_unknown_route_and_method_are_problems(client: httpx.AsyncClient) 
     assert "allow" in response.headers
 
 
-async def test_unexpected_errors_are_generic_500s(app: Litestar) -> None:
+async def test_unexpected_errors_are_generic_500s(own_app: Litestar) -> None:
     @get("/boom", sync_to_thread=False)
     def boom() -> None:
         raise RuntimeError("SELECT secret FROM registry_vendor -- /srv/flexreg/src/core/db.py")
 
-    app.register(boom)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+    own_app.register(boom)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=own_app), base_url="http://testserver") as client:
         response = await client.get("/boom")
     problem = assert_problem(response, 500, "internal_error")
     text = response.text

@@ -211,13 +211,13 @@ async def test_rejected_values_are_not_echoed(
     assert secret not in response.text
 
 
-async def test_framework_refusals_do_not_echo_their_detail(app: Litestar) -> None:
+async def test_framework_refusals_do_not_echo_their_detail(own_app: Litestar) -> None:
     @get("/parse-error", sync_to_thread=False)
     def parse_error() -> None:
         raise ClientException("Failed to parse 11010519491231002X")
 
-    app.register(parse_error)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+    own_app.register(parse_error)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=own_app), base_url="http://testserver") as client:
         response = await client.get("/parse-error")
     assert_problem(response, 400, "bad_request")
     assert "11010519491231002X" not in response.text
