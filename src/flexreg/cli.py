@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 from urllib.parse import urlsplit
 
+from core import logs, metrics
 from core.auth import StaffRole
 from core.db import create_engine, create_sessionmaker, database_url, transaction
 from core.errors import DomainError
-from core.settings import Settings
+from core.settings import LogFormat, Settings, log_format_from_env
 
 if TYPE_CHECKING:
     from flexreg.demo import DemoCity
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("flexreg")
 
 ROOT = Path(__file__).resolve().parents[2]
-LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 # How long `serve` waits for its first answer before giving up on printing the ready block.
 READY_TIMEOUT_SECONDS = 120.0
 # How long `serve` gives its worker to finish the job in hand once the server stops.
@@ -140,7 +140,7 @@ def _announce_when_ready(url: str, block: str) -> None:
         logger.error("the service did not answer on %s within %.0f s", url, READY_TIMEOUT_SECONDS)
 
 
-def granian_logging() -> dict[str, Any]:
+def granian_logging(log_format: LogFormat = "text") -> dict[str, Any]:
     """Logging for granian's main and worker processes: the service's lines as the CLI prints them.
 
     Granian's own startup lines are kept to warnings (the ready block says where it listens) and its access log
@@ -149,8 +149,8 @@ def granian_logging() -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": LOG_FORMAT}},
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stdout"}},
+        "formatters": {"line": logs.formatter_config(log_format)},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line", "stream": "ext://sys.stdout"}},
         "root": {"handlers": ["console"], "level": "INFO"},
         "loggers": {
             "_granian": {"level": "WARNING"},
@@ -189,6 +189,8 @@ def serve(
 
     migrate(settings)
     city = asyncio.run(_demo(settings)) if demo else None
+    # Before any worker starts: each writes its metrics under it, a scrape of any worker adds them all up.
+    metrics.prepare_multiprocess_dir(settings.var_dir / "prometheus")
     url = base_url(host, port)
     logger.info("starting on %s (%s worker%s)", url, workers, "" if workers == 1 else "s")
     server = Granian(
@@ -200,8 +202,11 @@ def serve(
         workers=workers,
         loop=Loops.uvloop,
         log_level=LogLevels.warning,
-        log_dictconfig=granian_logging(),
+        log_dictconfig=granian_logging(settings.ops.log_format),
         log_access=False,
+        # SIGTERM: each worker stops accepting, finishes the requests in flight, then runs the app's shutdown
+        # (the database pool closes); a worker still busy after this long is killed.
+        workers_kill_timeout=settings.ops.shutdown_timeout_seconds,
     )
     # Announced from the main process once a worker answers, so it is the last thing a new user reads.
     server.on_startup(
@@ -315,7 +320,7 @@ async def _demo(settings: Settings) -> DemoCity:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    logs.configure(log_format_from_env())
     parser = argparse.ArgumentParser(prog="flexreg", description="Flexible-employment registry service")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply database migrations")
