@@ -181,13 +181,21 @@ def stop_worker(worker: subprocess.Popen[bytes]) -> None:
 
 
 def serve(
-    settings: Settings, host: str, port: int, workers: int, *, demo: bool = False, with_worker: bool = True
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    demo: bool = False,
+    with_worker: bool = True,
+    with_migrate: bool = True,
 ) -> None:
     from granian import Granian
     from granian.constants import Interfaces, Loops
     from granian.log import LogLevels
 
-    migrate(settings)
+    if with_migrate:
+        migrate(settings)
     city = asyncio.run(_demo(settings)) if demo else None
     # Before any worker starts: each writes its metrics under it, a scrape of any worker adds them all up.
     metrics.prepare_multiprocess_dir(settings.var_dir / "prometheus")
@@ -319,8 +327,8 @@ async def _demo(settings: Settings) -> DemoCity:
         await engine.dispose()
 
 
-def main(argv: list[str] | None = None) -> int:
-    logs.configure(log_format_from_env())
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: its commands and their options (tests check deployment files against it)."""
     parser = argparse.ArgumentParser(prog="flexreg", description="Flexible-employment registry service")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply database migrations")
@@ -330,6 +338,10 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--workers", type=int, default=1)
     serve_parser.add_argument("--demo", action="store_true", help="build the demo city first; list its accounts")
     serve_parser.add_argument("--no-worker", action="store_true", help="do not start the periodic-job worker")
+    # Several replicas must not race to migrate: a deployment runs `flexreg migrate` once, then the replicas.
+    serve_parser.add_argument(
+        "--no-migrate", action="store_true", help="do not apply migrations first (a one-shot `migrate` did)"
+    )
     worker_parser = commands.add_parser("worker", help="run the periodic jobs (deadline sweeps, …) until stopped")
     # `serve` starts its worker quiet: the ready block stays the last thing a new user reads.
     worker_parser.add_argument("--quiet", action="store_true", help="log warnings and errors only")
@@ -361,7 +373,12 @@ def main(argv: list[str] | None = None) -> int:
         "--anchors", type=Path, help="anchors kept outside: the JSON GET /history-anchors returns (or a list of them)"
     )
     audit_parser.add_argument("--keys", type=Path, help="a JWKS document: also check each anchor's signature")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logs.configure(log_format_from_env())
+    args = build_parser().parse_args(argv)
     if args.command == "verify-draw":
         return _verify_draw(args.source)  # needs no database
     if args.command in ("load-calendar", "add-calendar-override") and (refused := _calendar_input(args)):
@@ -429,7 +446,15 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
     if args.command == "migrate":
         migrate(settings)
     elif args.command == "serve":
-        serve(settings, args.host, args.port, args.workers, demo=args.demo, with_worker=not args.no_worker)
+        serve(
+            settings,
+            args.host,
+            args.port,
+            args.workers,
+            demo=args.demo,
+            with_worker=not args.no_worker,
+            with_migrate=not args.no_migrate,
+        )
     elif args.command == "worker":
         from core.jobs import run_worker
         from flexreg.jobs import PERIODIC_JOBS
