@@ -1,7 +1,7 @@
 """What operators and their tools call: liveness, readiness and the metrics, outside the API and its auth.
 
 - `GET /health`: the process answers (no database: a slow database must not get healthy workers killed).
-- `GET /ready`: the database answers within FLEXREG_READY_TIMEOUT-ish seconds *and* its schema is at the
+- `GET /ready`: the database answers within `ops.ready_timeout_seconds` (2 s) *and* its schema is at the
   migrations' head; else 503 with Retry-After, so a load balancer sends no traffic to an instance started
   against an unmigrated or unreachable database.
 - `GET /metrics`: Prometheus text (core.metrics) plus domain gauges computed from the database per scrape.
