@@ -12,6 +12,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from core.metrics import count_refusal
 from core.request_log import request_id_of
 
 logger = logging.getLogger(__name__)
@@ -162,6 +163,7 @@ def problem(
     headers: dict[str, str] | None = None,
     extras: dict[str, Any] | None = None,
 ) -> Response[Any]:
+    count_refusal(code, status)
     body: dict[str, Any] = msgspec.to_builtins(
         ProblemOut(
             type=f"/problems/{code}",
