@@ -101,7 +101,7 @@ def buffer(world: World) -> dict[str, Any]:
     return _json({"buffer_m": 5})
 
 
-def round_(world: World) -> dict[str, Any]:
+def allocation_round(world: World) -> dict[str, Any]:
     return _json(
         {
             "name": "金丝雀第四季度",
@@ -125,7 +125,12 @@ def road(world: World) -> dict[str, Any]:
     zone_id = str(world.a.occupancy.zone_id)
     footprint = box(-10, 30, -8.8, 31.2)
     return _json(
-        {"zone_id": zone_id, "footprint": footprint, "periods": [period(*TOMORROW_MORNING)], "activity_code": "shoe_repair"}
+        {
+            "zone_id": zone_id,
+            "footprint": footprint,
+            "periods": [period(*TOMORROW_MORNING)],
+            "activity_code": "shoe_repair",
+        }
     )
 
 
@@ -154,7 +159,9 @@ def extension(world: World) -> dict[str, Any]:
 
 
 def pause(world: World) -> dict[str, Any]:
-    return _json({"kind": "testing", "starts_on": "2026-06-16", "ends_on": "2026-06-24", "notice": "现场检验期间不计入期限"})
+    return _json(
+        {"kind": "testing", "starts_on": "2026-06-16", "ends_on": "2026-06-24", "notice": "现场检验期间不计入期限"}
+    )
 
 
 def permit_status(world: World) -> dict[str, Any]:
@@ -170,4 +177,3 @@ BODIES: dict[str, Body] = {
     for name, function in globals().items()
     if callable(function) and getattr(function, "__module__", None) == __name__ and not name.startswith("_")
 }
-BODIES["round"] = BODIES.pop("round_")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,8 +169,6 @@ class World:
         }
 
 
-
-
 def _canary_phone() -> str:
     return f"139{secrets.randbelow(10**8):08d}"
 
@@ -197,7 +194,9 @@ async def _side(session: AsyncSession, settings: Settings, *, letter: str, east_
     venue = await make_venue(
         session, jurisdiction_code=jurisdiction.code, created_by=office, geometry=box(east_m - 20, -20, east_m + 20, 20)
     )
-    pitch = await make_pitch(session, venue=venue, created_by=office, geometry=box(east_m - 0.5, -0.75, east_m + 0.5, 0.75))
+    pitch = await make_pitch(
+        session, venue=venue, created_by=office, geometry=box(east_m - 0.5, -0.75, east_m + 0.5, 0.75)
+    )
     round_ = await make_round(session, jurisdiction_code=jurisdiction.code, created_by=office, pitches=[pitch])
     application = await make_application(session, round_=round_, vendor=vendor, choices=[pitch])
     allocation = await make_allocation(session, application=application, pitch=pitch)
@@ -312,4 +311,3 @@ async def make_world(session: AsyncSession, settings: Settings, client: httpx.As
     assert check.status_code == 200, check.text
     world.exemption_check_id = check.json()["id"]
     return world
-
