@@ -13,6 +13,7 @@ after it, so a write that succeeds leaves nothing for the next cell to trip over
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 import uuid
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -136,12 +138,18 @@ def _mismatch(cell: Cell, expected: int | str) -> str | None:
     status = cell.response.status_code
     if expected == "filtered":
         ok = status == 200 and cell.response.headers.get("content-type", "").startswith("application/json")
-        ok = ok and isinstance(cell.response.json().get("items"), list)
+        body = cell.response.json() if ok else None
+        ok = isinstance(body, dict) and isinstance(body.get("items"), list)
     else:
         ok = status == expected
     if ok:
         return None
     return f"{cell.principal}: expected {expected}, got {status} {cell.response.text[:200]!r}"
+
+
+def _found(canary: str, haystack: str) -> bool:
+    """The canary as written, JSON-escaped (\\uXXXX) or percent-encoded (a Location header)."""
+    return any(form in haystack for form in (canary, json.dumps(canary)[1:-1], quote(canary)))
 
 
 def _leaks(cell: Cell, world: World) -> list[str]:
@@ -150,12 +158,12 @@ def _leaks(cell: Cell, world: World) -> list[str]:
     found = []
     for side in world.hidden_from(cell.principal):
         for what, canary in side.canaries().items():
-            if canary and canary in haystack and canary not in cell.url:
+            if canary and _found(canary, haystack) and canary not in cell.url:
                 found.append(f"{cell.principal}: {what} of vendor {side.name} leaked")
     # Nobody, the person included, is ever shown a full ID number or phone number.
     for side in (world.a, world.b):
         for what in ("id_number", "phone"):
-            if getattr(side, what) in haystack:
+            if _found(getattr(side, what), haystack):
                 found.append(f"{cell.principal}: full {what} of vendor {side.name} shown")
     return found
 
@@ -181,8 +189,9 @@ async def test_every_principal_gets_the_rows_outcome_and_no_peers_data(
         mismatch = _mismatch(cell, row.expect[principal])
         problems += [mismatch] if mismatch else []
         problems += _leaks(cell, world)
-        # Method switching (§5 step 5): the row's path under a method it does not serve.
-        for method in sorted(set(METHODS) - served):
+        # Method switching (§5 step 5): the row's path under a method it does not serve (once per path: a
+        # variant of a row has the same path).
+        for method in sorted(set(METHODS) - served) if not row.variant else ():
             other = await _call(client, connection, world, row, principal, method)
             status = other.response.status_code
             if 200 <= status < 300 or (status == 405 and "allow" not in other.response.headers):
@@ -272,6 +281,7 @@ async def test_the_leak_check_finds_a_peers_canary_and_passes_what_the_caller_se
 
     assert _leaks(cell("vendor_own", "/x", f"hello {world.a.name}"), world) == []
     assert _leaks(cell("vendor_own", "/x", f"hello {world.b.name}"), world) != []
+    assert _leaks(cell("vendor_own", "/x", json.dumps(world.b.name)), world) != []  # escaped: \\u96c0…
     assert _leaks(cell("street_office_in", "/x", str(world.b.claim.id)), world) != []
     assert _leaks(cell("vendor_other", f"/x/{world.a.claim.id}", str(world.a.claim.id)), world) == []
     assert _leaks(cell("admin", "/x", world.a.id_number), world) != []

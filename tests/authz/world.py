@@ -100,7 +100,6 @@ class World:
     open_round_id: str = ""
     open_round_pitch_id: str = ""
     permit_number: str = ""
-    permit_version: int = 1
 
     def principal(self, name: str) -> Principal | None:
         return {
