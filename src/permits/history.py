@@ -32,22 +32,19 @@ from typing import Any, Final
 import msgspec
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from stdnum.cn.ric import calc_check_digit
 
 from core import hash_chain
 from core.auth import Principal
 from core.hash_chain import GENESIS, chain_hash, timestamp
 from core.pagination import Page, keyset_page
 from permits.history_models import ActorRole, HistoryEntry
+from registry.id_numbers import holds_id_number
 
 # One key for the chain, in the single-bigint advisory-lock space (core.hash_chain.lock_key).
 CHAIN_LOCK_KEY: Final = hash_chain.lock_key("flexreg permits_history chain")
 _EVENT: Final = re.compile(r"\A[a-z][a-z0-9]*(_[a-z0-9]+)*\Z")
 _MAX_EVENT = 64
 _INT64 = range(-(2**63), 2**63)
-# An 18-character resident ID number standing alone in a string (digits on neither side); its check character
-# decides, so a long numeric code does not trip it by accident.
-_ID_NUMBER: Final = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 
 
 class Actor(msgspec.Struct, frozen=True, kw_only=True):
@@ -153,10 +150,8 @@ def check_payload(value: Any, path: str = "payload") -> None:
     elif isinstance(value, str):
         if "\x00" in value:
             raise ValueError(f"{path}: text in the history holds no NUL character")
-        for match in _ID_NUMBER.finditer(value):
-            number = match.group().upper()
-            if calc_check_digit(number[:17]) == number[17]:
-                raise PersonalDataInHistory(f"{path}: holds a resident ID number; the history must never hold one")
+        if holds_id_number(value):
+            raise PersonalDataInHistory(f"{path}: holds a resident ID number; the history must never hold one")
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             check_payload(item, f"{path}/{index}")

@@ -19,6 +19,7 @@ from core.auth import Principal, require_role
 from core.crypto import FieldCipher
 from core.errors import InvalidInput
 from registry.access import get_vendor_in_scope, record_personal_data_access
+from registry.id_numbers import holds_id_number
 from registry.vendors import ID_NUMBER_CONTEXT
 
 REVEALED_FIELDS: Final = ("id_number",)
@@ -46,6 +47,9 @@ async def reveal_id_number(
     stated = purpose.strip()
     if not stated:
         raise InvalidInput.for_field("purpose", "must say why the full ID number is needed (not only spaces)")
+    if holds_id_number(stated):
+        # The access log keeps the purpose for years: it must never hold an ID number (T-L6).
+        raise InvalidInput.for_field("purpose", "must not hold an ID number: name the case instead")
     vendor = await get_vendor_in_scope(session, principal, vendor_id)
     number = cipher.decrypt(vendor.id_number_encrypted, context=ID_NUMBER_CONTEXT)
     [seq] = await record_personal_data_access(

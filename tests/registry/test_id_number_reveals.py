@@ -7,10 +7,11 @@ import uuid
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal
+from core.idempotency import IdempotencyKey
 from core.request_log import HEADER as REQUEST_ID
 from core.settings import Settings
 from registry.access_log import purpose_digest, verify_access_log
@@ -137,3 +138,39 @@ async def test_the_service_refuses_a_blank_purpose_before_decrypting(
             now=settings.now(),
         )
     assert await access_rows(session, vendor.id) == []
+
+
+async def test_a_purpose_holding_an_id_number_is_refused(
+    client: Client, session: AsyncSession, settings: Settings, vendor: Vendor
+) -> None:
+    """The log keeps purposes for years; an ID number typed into one (even fullwidth) would outlive every mask."""
+    headers = await staff_headers(session, settings, vendor.residence_jurisdiction_code)
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in NUMBER)
+    for purpose in (f"核对 {NUMBER}", f"核对{wide}"):
+        response = await client.post(url(vendor.id), json={"purpose": purpose}, headers=headers)
+        assert_problem(response, 422, "validation_failed", fields=["purpose"])
+        assert NUMBER not in response.text
+    assert await access_rows(session, vendor.id) == []
+
+
+async def test_a_reveal_is_never_stored_for_replay(
+    client: Client, session: AsyncSession, settings: Settings, vendor: Vendor
+) -> None:
+    """With an Idempotency-Key, the no-store answer is not kept (the key table would hold the number for a day):
+    a retry reveals again, and is logged again."""
+    headers = {
+        **(await staff_headers(session, settings, vendor.residence_jurisdiction_code)),
+        "Idempotency-Key": "reveal-1",
+    }
+    first = await client.post(url(vendor.id), json={"purpose": "案件 7"}, headers=headers)
+    again = await client.post(url(vendor.id), json={"purpose": "案件 7"}, headers=headers)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert "idempotent-replayed" not in again.headers
+    assert [row.seq for row in await access_rows(session, vendor.id)] == [
+        first.json()["access_seq"],
+        again.json()["access_seq"],
+    ]
+    stored = await session.scalar(
+        select(func.count()).select_from(IdempotencyKey).where(IdempotencyKey.key == "reveal-1")
+    )
+    assert stored == 0
