@@ -34,7 +34,7 @@ from core import hash_chain
 from core.hash_chain import GENESIS, ChainBroken, chain_hash, walk_chain
 from registry.models import PersonalDataAccess
 
-CHAIN_LOCK_KEY: Final = hash_chain.lock_key("flexreg registry_personal_data_access chain")
+CHAIN_LOCK_KEY: Final = hash_chain.lock_pair("flexreg registry_personal_data_access chain")
 SALT_BYTES: Final = 16
 _COLUMNS: Final = tuple(PersonalDataAccess.__table__.c)
 
