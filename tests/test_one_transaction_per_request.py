@@ -32,7 +32,7 @@ from permits.issued_models import PermitStatusChange
 from permits.models import Application as PermitApplication
 from permits.models import ClockPause, SupplementNotice
 from permits.models import Task as PermitTask
-from registry import accounts, claims, documents, jurisdictions, vendors
+from registry import accounts, claims, documents, jurisdictions, reveals, vendors
 from registry.models import (
     Account,
     Document,
@@ -214,6 +214,14 @@ async def _decide(client: httpx.AsyncClient, world: World) -> httpx.Response:
         f"/api/v1/key-group-claims/{world.claim.id}/decision",
         json={"decision": "verified"},
         headers={**world.as_staff(), "If-Match": '"1"'},
+    )
+
+
+async def _reveal(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    return await client.post(
+        f"/api/v1/vendors/{world.vendor.id}/id-number-reveals",
+        json={"purpose": "核对身份"},
+        headers=world.as_staff(),
     )
 
 
@@ -506,6 +514,7 @@ WRITE_PATHS = [
         _reads(lambda w: f"/api/v1/vendors/{w.vendor.id}/entitlements"),
         _access_rows,
     ),
+    WritePath("reveal an ID number (access log)", reveals, "reveal_id_number", _reveal, _access_rows),
     WritePath(
         "download a document (access log)",
         documents,
@@ -672,6 +681,7 @@ def test_every_write_path_of_the_registry_is_covered(settings: Settings) -> None
         "/api/v1/tasks/{task_id:uuid}/extension",
         "/api/v1/tasks/{task_id:uuid}/pauses",
         "/api/v1/vendors",
+        "/api/v1/vendors/{vendor_id:uuid}/id-number-reveals",
         "/api/v1/vendors/{vendor_id:uuid}/key-group-claims",
         "/api/v1/venues",
         "/api/v1/venues/{venue_id:uuid}/pitches",

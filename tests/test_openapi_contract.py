@@ -29,6 +29,7 @@ VERBS |= {"find"}  # venues: findDesignatedPlaces (a lookup by point and instant
 VERBS |= {"amend", "change", "mark", "record"}
 VERBS |= {"apply", "draw", "release"}  # allocation rounds
 VERBS |= {"extend", "pause"}  # permits: a task's clock (行政许可法 Art. 42 extension, Art. 45 pause)
+VERBS |= {"reveal"}  # registry: revealVendorIdNumber (a staff read of the full ID number, logged)
 VERBS |= {"check"}  # permits: checkExemption (a decision, stored; not a creation)
 
 # Refusals the registry's services raise, by the operation whose handler reaches them (status, code).
@@ -75,6 +76,9 @@ KNOWN_REFUSALS: list[tuple[str, int, str]] = [
     ("registerVendor", 422, "validation_failed"),
     ("getOwnVendor", 404, "vendor_not_found"),
     ("getVendor", 404, "vendor_not_found"),
+    ("revealVendorIdNumber", 403, "forbidden"),
+    ("revealVendorIdNumber", 404, "vendor_not_found"),
+    ("revealVendorIdNumber", 422, "validation_failed"),
     ("uploadDocument", 413, "document_too_large"),
     ("uploadDocument", 415, "unsupported_media_type"),
     ("uploadDocument", 422, "unsupported_document_type"),

@@ -84,6 +84,24 @@ class OpsSettings(msgspec.Struct, frozen=True, kw_only=True):
     shutdown_timeout_seconds: int = 30
 
 
+class RetentionSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """How long personal data with a natural end is kept (flexreg.retention; docs/retention.md says why)."""
+
+    # A rejected key-group claim, its decision and evidence, from the decision: past the 6 months in which the
+    # vendor may sue over it (行政诉讼法 Art. 46), with a margin.
+    rejected_claim_days: int = 200
+    # An uploaded document no claim or application cites, from its upload.
+    unused_document_days: int = 30
+    # The free-text purpose of a staff read in the access log (the row and its chain stay): PIPL Art. 56 keeps
+    # records of processing at least 3 years.
+    access_purpose_days: int = 3 * 365
+    # Failed sign-in counts, from their window's start: long past any throttle window, kept for a security review.
+    login_failure_days: int = 30
+
+
+_RETENTION = RetentionSettings()
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     environment: Environment
     var_dir: Path
@@ -93,6 +111,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     data: DataSettings
     http: HttpSettings = HttpSettings()
     ops: OpsSettings = OpsSettings()
+    retention: RetentionSettings = RetentionSettings()
     # Where "now" comes from: the system clock in service, a FixedClock in tests (no test depends on the date).
     clock: Clock = SystemClock()
 
@@ -136,6 +155,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     env.get("FLEXREG_METRICS_NETWORKS", ""), name="FLEXREG_METRICS_NETWORKS"
                 ),
                 shutdown_timeout_seconds=int(env.get("FLEXREG_SHUTDOWN_TIMEOUT", "30")),
+            ),
+            retention=RetentionSettings(
+                rejected_claim_days=_days(env, "FLEXREG_RETAIN_REJECTED_CLAIMS_DAYS", _RETENTION.rejected_claim_days),
+                unused_document_days=_days(
+                    env, "FLEXREG_RETAIN_UNUSED_DOCUMENTS_DAYS", _RETENTION.unused_document_days
+                ),
+                access_purpose_days=_days(env, "FLEXREG_RETAIN_ACCESS_PURPOSES_DAYS", _RETENTION.access_purpose_days),
+                login_failure_days=_days(env, "FLEXREG_RETAIN_LOGIN_FAILURES_DAYS", _RETENTION.login_failure_days),
             ),
         )
 
@@ -188,6 +215,16 @@ def _tile_url(value: str) -> str | None:
     if not url.startswith(("https://", "http://")) or not all(part in url for part in ("{z}", "{x}", "{y}")):
         raise ValueError(f"FLEXREG_TILE_URL: {value!r} is not an http(s) tile template with {{z}}, {{x}} and {{y}}")
     return url
+
+
+def _days(env: dict[str, str], name: str, default: int) -> int:
+    """A retention period in whole days, at least 1 (0 would purge what was written a moment ago)."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name}: {value!r} is not a whole number of days, at least 1")
+    return int(value)
 
 
 def _key(env: dict[str, str], name: str, var_dir: Path, environment: str) -> bytes:

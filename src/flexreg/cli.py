@@ -368,7 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "rotate-signing-key", help="retire the permits' signing key for a new one (old keys stay published)"
     )
-    audit_parser = commands.add_parser("verify-audit", help="recompute the permits history's hash chain from row 1")
+    audit_parser = commands.add_parser(
+        "verify-audit", help="recompute the hash chains (permits history, personal-data access log) from row 1"
+    )
     audit_parser.add_argument(
         "--anchors", type=Path, help="anchors kept outside: the JSON GET /history-anchors returns (or a list of them)"
     )
@@ -422,8 +424,10 @@ def _verify_draw(source: str) -> int:
 
 
 async def _verify_audit(settings: Settings, anchors_file: Path | None, keys_file: Path | None) -> int:
-    """0 when the chain and every anchor hold, 1 naming the first row that does not, 2 when a file is unreadable."""
+    """Both chains: the permits history (and its anchors) and the personal-data access log. 0 when both hold,
+    1 naming the first row that does not in either, 2 when a file is unreadable."""
     from permits import anchors, history_verify
+    from registry.access_log import verify_access_log
 
     try:
         outside = history_verify.load_anchors(anchors_file) if anchors_file is not None else []
@@ -436,10 +440,12 @@ async def _verify_audit(settings: Settings, anchors_file: Path | None, keys_file
         async with transaction(create_sessionmaker(engine)) as session:
             kept = await anchors.all_anchors(session)
             verdict = await history_verify.verify_history(session, anchors=[*kept, *outside], public_keys=keys)
+            access = await verify_access_log(session)
     finally:
         await engine.dispose()
     print(verdict.summary(), file=sys.stdout if verdict.intact else sys.stderr)
-    return 0 if verdict.intact else 1
+    print(access.summary(), file=sys.stdout if access.intact else sys.stderr)
+    return 0 if verdict.intact and access.intact else 1
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> None:

@@ -22,6 +22,7 @@ from core.crypto import FieldCipher
 from core.db import transaction
 from core.jobs import JobRegistry, prune_job_queue
 from core.settings import Settings
+from flexreg import retention
 from permits import anchors, calendar_store, signing, sweep, workdays
 from permits.permit_issue import Issuer
 
@@ -67,6 +68,10 @@ async def publish_history_anchor(sessionmaker: async_sessionmaker[AsyncSession],
         logger.info("history anchor for %s: row %d, %s", anchor.day, anchor.seq, anchor.row_hash)
 
 
+async def apply_retention(sessionmaker: async_sessionmaker[AsyncSession], now: dt.datetime) -> None:
+    await retention.run_retention(sessionmaker, now, periods=_settings().retention)
+
+
 async def _recompute_after_overrides(
     session: AsyncSession, calendar: workdays.NationalCalendar, overrides: Sequence[calendar_store.Override]
 ) -> None:
@@ -79,6 +84,8 @@ PERIODIC_JOBS.add("prune_job_queue", "17 3 * * *", prune_job_queue)
 PERIODIC_JOBS.add("sweep_deadlines", "*/10 * * * *", sweep_deadlines)
 # 23:55 in the city (UTC+8): the day's head, signed before the day ends.
 PERIODIC_JOBS.add("publish_history_anchor", "55 15 * * *", publish_history_anchor)
+# 03:37 in the city: purge and clear what the retention periods no longer allow keeping (flexreg.retention).
+PERIODIC_JOBS.add("apply_retention", "37 19 * * *", apply_retention)
 
 calendar_store.on_year_loaded.append(sweep.recompute_provisional)
 calendar_store.on_overrides_added.append(_recompute_after_overrides)

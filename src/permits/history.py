@@ -24,32 +24,27 @@ leaves neither a row nor a gap. The lock is held until the request's transaction
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 import uuid
 from collections.abc import Mapping
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import Row, select, text
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from stdnum.cn.ric import calc_check_digit
 
+from core import hash_chain
 from core.auth import Principal
+from core.hash_chain import GENESIS, chain_hash, timestamp
 from core.pagination import Page, keyset_page
-from permits.history_models import HASH_BYTES, ActorRole, HistoryEntry
+from permits.history_models import ActorRole, HistoryEntry
+from registry.id_numbers import holds_id_number
 
-GENESIS: Final = bytes(HASH_BYTES)
-# One key for the chain, in the single-bigint advisory-lock space: derived from a name, so it is stable across
-# processes and deployments and unlikely to meet another lock's key.
-CHAIN_LOCK_KEY: Final = int.from_bytes(hashlib.sha256(b"flexreg permits_history chain").digest()[:8], signed=True)
+# One key for the chain, in the single-bigint advisory-lock space (core.hash_chain.lock_key).
+CHAIN_LOCK_KEY: Final = hash_chain.lock_key("flexreg permits_history chain")
 _EVENT: Final = re.compile(r"\A[a-z][a-z0-9]*(_[a-z0-9]+)*\Z")
 _MAX_EVENT = 64
 _INT64 = range(-(2**63), 2**63)
-# An 18-character resident ID number standing alone in a string (digits on neither side); its check character
-# decides, so a long numeric code does not trip it by accident.
-_ID_NUMBER: Final = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
-_ENCODER: Final = msgspec.json.Encoder(order="sorted")
 
 
 class Actor(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,13 +67,6 @@ SYSTEM: Final = Actor(role="system")
 
 class PersonalDataInHistory(ValueError):
     """A payload carrying what the history must never hold (T-L6); the value itself is not repeated."""
-
-
-def timestamp(at: dt.datetime) -> str:
-    """The one spelling of an instant in the canonical row: UTC, microseconds, `Z`."""
-    if at.tzinfo is None:
-        raise ValueError("history instants carry their offset")
-    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def canonical_row(
@@ -118,7 +106,7 @@ def _canonical(
     permit_number: str | None,
     payload: Any,
 ) -> bytes:
-    return _ENCODER.encode(
+    return hash_chain.canonical_json(
         {
             "actor": {"account_id": _uuid(actor_account_id), "role": actor_role},
             "application_id": _uuid(application_id),
@@ -130,10 +118,6 @@ def _canonical(
             "task_id": _uuid(task_id),
         }
     )
-
-
-def chain_hash(prev_hash: bytes, row: bytes) -> bytes:
-    return hashlib.sha256(prev_hash + row).digest()
 
 
 def entry_row(entry: HistoryEntry | Row[Any]) -> bytes:
@@ -166,10 +150,8 @@ def check_payload(value: Any, path: str = "payload") -> None:
     elif isinstance(value, str):
         if "\x00" in value:
             raise ValueError(f"{path}: text in the history holds no NUL character")
-        for match in _ID_NUMBER.finditer(value):
-            number = match.group().upper()
-            if calc_check_digit(number[:17]) == number[17]:
-                raise PersonalDataInHistory(f"{path}: holds a resident ID number; the history must never hold one")
+        if holds_id_number(value):
+            raise PersonalDataInHistory(f"{path}: holds a resident ID number; the history must never hold one")
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             check_payload(item, f"{path}/{index}")
@@ -207,7 +189,7 @@ async def append_history(
         raise ValueError("an event is a snake_case word of at most 64 characters")
     body = dict(payload or {})
     check_payload(body)
-    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+    await hash_chain.lock_chain(session, CHAIN_LOCK_KEY)
     # A statement of its own, after the lock: under READ COMMITTED its snapshot includes the row the previous
     # holder committed. (Under REPEATABLE READ it could not, and UNIQUE(prev_hash) would refuse the fork.)
     head = await chain_head(session)

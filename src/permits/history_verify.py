@@ -7,7 +7,8 @@ table and from copies kept outside: each must name a row the chain still has (a 
 the last anchor) with the hash recomputed for it (a chain recomputed from an edited row onwards, which hashes
 consistently, still disagrees with a head signed before the edit).
 
-Rows are read in batches by seq, outside the ORM's identity map, so a long history costs constant memory.
+The walk itself (batches by seq, outside the ORM's identity map) is core.hash_chain's, shared with the
+personal-data access log.
 """
 
 from __future__ import annotations
@@ -20,16 +21,15 @@ from typing import Any, Final, Literal
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.hash_chain import BATCH, GENESIS, ChainBroken, walk_chain
 from core.pagination import Page
 from permits.anchors import Anchor, signature_holds
-from permits.history import GENESIS, chain_hash, entry_row
+from permits.history import entry_row
 from permits.history_models import HistoryEntry
 
 Problem = Literal["missing", "broken_link", "altered", "truncated", "anchor_mismatch", "bad_signature"]
-BATCH: Final = 1000
 _COLUMNS: Final = tuple(HistoryEntry.__table__.c)
 
 
@@ -84,37 +84,23 @@ async def verify_history(
                 detail = f"the anchor of {anchor.day} (row {anchor.seq}) {why} (kid {anchor.kid})"
                 return _failed(0, None, checked, anchor.seq, "bad_signature", detail)
 
-    expected, prev, last_matching = 1, GENESIS, 0
-    while True:
-        query = select(*_COLUMNS).where(HistoryEntry.seq >= expected).order_by(HistoryEntry.seq).limit(batch)
-        rows = (await session.execute(query)).all()
-        for row in rows:
-            if row.seq != expected:
-                detail = f"row {expected} is missing (the row after row {expected - 1} is row {row.seq})"
-                return _failed(expected - 1, prev, checked, expected, "missing", detail)
-            if row.prev_hash != prev:
-                detail = f"row {row.seq} does not link to row {row.seq - 1} (its prev_hash differs)"
-                return _failed(expected - 1, prev, checked, row.seq, "broken_link", detail)
-            try:
-                recomputed = chain_hash(prev, entry_row(row))
-            except (ValueError, TypeError, msgspec.EncodeError):
-                recomputed = b""  # a stored value no row could hold (a naive instant): altered all the same
-            if recomputed != row.row_hash:
-                detail = f"row {row.seq} was altered (its content no longer hashes to its row_hash)"
-                return _failed(expected - 1, prev, checked, row.seq, "altered", detail)
+    count, prev, last_matching = 0, GENESIS, 0
+    try:
+        async for row, recomputed in walk_chain(
+            session, _COLUMNS, HistoryEntry.__table__.c.seq, entry_row, batch=batch
+        ):
             for anchor in by_seq.get(row.seq, ()):
                 if anchor.row_hash != recomputed.hex():
                     detail = (
                         f"row {row.seq} differs from the anchor of {anchor.day}: the chain was rewritten after row "
                         f"{last_matching} (the last anchored row that agrees), at or before row {row.seq}"
                     )
-                    return _failed(expected - 1, prev, checked, last_matching + 1, "anchor_mismatch", detail)
+                    return _failed(count, prev, checked, last_matching + 1, "anchor_mismatch", detail)
                 last_matching = row.seq
-            prev, expected = recomputed, expected + 1
-        if len(rows) < batch:
-            break
+            prev, count = recomputed, row.seq
+    except ChainBroken as broken:
+        return _failed(broken.rows, broken.head, checked, broken.seq, broken.problem, broken.detail)
 
-    count = expected - 1
     beyond = [anchor for seq, found in by_seq.items() if seq > count for anchor in found]
     if beyond:
         latest = max(beyond, key=lambda a: a.seq)

@@ -1,16 +1,18 @@
-"""Who may see which vendor, and the append-only log of staff reading personal data."""
+"""Who may see which vendor, and the chained, append-only log of staff reading personal data."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, false, insert, select, true
+from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, require_role
+from registry.access_log import Access, append_accesses
 from registry.errors import VendorNotFound
-from registry.models import KeyGroupClaim, PersonalDataAccess, Vendor
+from registry.models import KeyGroupClaim, Vendor
 
 
 def readable_vendors(principal: Principal) -> ColumnElement[bool]:
@@ -52,26 +54,31 @@ async def record_personal_data_access(
     fields: Sequence[str],
     purpose: str,
     request_path: str,
-) -> None:
-    """Append a row per vendor saying which staff member read which of their personal fields, and why.
+    request_id: str | None = None,
+    at: dt.datetime | None = None,
+) -> list[int]:
+    """Chain a row per vendor saying which staff member read which of their personal fields, and why; their
+    seqs in the log (registry.access_log).
 
     One statement for a whole page of vendors. A vendor reading their own record is not logged; every
     other role is.
     """
     unique_ids = list(dict.fromkeys(vendor_ids))
     if principal.role == "vendor" or not unique_ids:
-        return
-    await session.execute(
-        insert(PersonalDataAccess),
+        return []
+    return await append_accesses(
+        session,
         [
-            {
-                "account_id": principal.account_id,
-                "role": principal.role,
-                "vendor_id": vendor_id,
-                "fields": list(fields),
-                "purpose": purpose,
-                "request_path": request_path,
-            }
+            Access(
+                account_id=principal.account_id,
+                role=principal.role,
+                vendor_id=vendor_id,
+                fields=tuple(fields),
+                purpose=purpose,
+                request_path=request_path,
+                request_id=request_id,
+            )
             for vendor_id in unique_ids
         ],
+        at=at,
     )

@@ -15,6 +15,9 @@ from typing import ClassVar
 from stdnum.cn.ric import calc_check_digit
 
 _ID_NUMBER = re.compile(r"\A[0-9]{17}[0-9X]\Z")
+# An 18-character resident ID number standing alone in a text (digits on neither side); its check character
+# decides, so a long numeric code does not trip it by accident.
+_ID_NUMBER_IN_TEXT = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 _LEGACY_ID_NUMBER = re.compile(r"\A[0-9]{15}\Z")
 _MOBILE = re.compile(r"\A1[3-9][0-9]{9}\Z")
 _EARLIEST_BIRTH = dt.date(1900, 1, 1)
@@ -90,6 +93,17 @@ def normalise_id_number(raw: str, *, today: dt.date) -> str:
     if born < _EARLIEST_BIRTH or born > today:
         raise InvalidIdNumber("invalid_birth_date", "the birth date in the number is in the future or before 1900")
     return number
+
+
+def holds_id_number(text: str) -> bool:
+    """Whether `text` (after NFKC: fullwidth digits count) holds a resident ID number with a valid check
+    character: what logs and audit trails must never hold (RELIABILITY.md T-L6)."""
+    for match in _ID_NUMBER_IN_TEXT.finditer(unicodedata.normalize("NFKC", text)):
+        number = match.group().upper()
+        # stdnum's calc_check_digit takes the whole number and ignores its last character.
+        if calc_check_digit(number) == number[17]:
+            return True
+    return False
 
 
 def birth_date(number: str) -> dt.date:

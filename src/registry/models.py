@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.auth import ROLES
 from core.db import Base, one_of
+from core.hash_chain import HASH_BYTES
 from registry.policies import KEY_GROUPS
 
 ClaimStatus = Literal["pending", "verified", "rejected"]
@@ -185,18 +186,39 @@ class KeyGroupDecision(Base):
 
 
 class PersonalDataAccess(Base):
-    """Append-only: each time staff read a vendor's personal data (PIPL; DOMAIN.md §7.3 item 4)."""
+    """Each time staff read a vendor's personal data (PIPL; DOMAIN.md §7.3 item 4): append-only and hash-chained
+    (registry.access_log). Migration 0013's trigger refuses UPDATE, DELETE and TRUNCATE, save the one change
+    retention makes: clearing `purpose` and `purpose_salt` together once their period ends. The chain covers
+    `purpose_digest`, not the purpose itself, so it verifies before and after."""
 
     __tablename__ = "registry_personal_data_access"
+    __table_args__ = (
+        CheckConstraint("seq >= 1", name="seq_positive"),
+        CheckConstraint(
+            f"length(prev_hash) = {HASH_BYTES} AND length(row_hash) = {HASH_BYTES} "
+            f"AND length(purpose_digest) = {HASH_BYTES}",
+            name="hash_sizes",
+        ),
+        CheckConstraint("(purpose IS NULL) = (purpose_salt IS NULL)", name="purpose_with_its_salt"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    # The chain's order, gapless (assigned under the chain's lock, not by a sequence).
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     accessed_at: Mapped[dt.datetime] = _now()
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registry_account.id"))
     role: Mapped[str] = mapped_column(String(16))
     vendor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registry_vendor.id"), index=True)
     fields: Mapped[list[str]] = mapped_column(ARRAY(Text))
-    purpose: Mapped[str] = mapped_column(Text)
+    # Free text staff typed: kept for its retention period, then cleared with its salt (registry.access_log).
+    purpose: Mapped[str | None] = mapped_column(Text)
+    purpose_salt: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # SHA-256(salt ‖ purpose): what the chain covers; once the salt is gone it says nothing about the purpose.
+    purpose_digest: Mapped[bytes] = mapped_column(LargeBinary)
     request_path: Mapped[str] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    row_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
 
 
 class LoginFailure(Base):
@@ -207,3 +229,13 @@ class LoginFailure(Base):
     username_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     window_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer)
+
+
+class RetentionRun(Base):
+    """What one run of the retention job (flexreg.retention) purged or cleared, by kind: counts, never values."""
+
+    __tablename__ = "registry_retention_run"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    ran_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    counts: Mapped[dict[str, int]] = mapped_column(JSONB)

@@ -182,7 +182,42 @@ async def test_an_admin_sees_the_claim_without_the_decision_form(
 
     assert response.status_code == 200
     assert 'id="claim-decision"' not in response.text
+    assert 'id="id-number-reveal"' not in response.text  # the API refuses admins a reveal: not offered
     assert [row.role for row in await _log(session, office.vendor)] == ["admin"]
+
+
+_META_TOKEN = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
+
+
+async def test_the_office_may_reveal_the_full_id_number_from_the_page_through_the_api(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    """The page offers the reveal (its form names the vendor and prefills the claim as purpose); the page's
+    script sends it with the session cookie and CSRF token, and the API answers and logs it."""
+    office = await _office(session, settings)
+    await _sign_in(client, office.staff.username)
+    page = await client.get(f"/console/claims/{office.claim_id}")
+    assert f'<form id="id-number-reveal" data-vendor-id="{office.vendor.id}"' in page.text
+    assert "/console/static/reveal.js" in page.text
+    token = _META_TOKEN.search(page.text)
+    assert token is not None
+    before = len(await _log(session, office.vendor))
+
+    purpose = f"review key-group claim {office.claim_id}"
+    assert f'value="{purpose}"' in page.text
+    reveal = await client.post(
+        f"/api/v1/vendors/{office.vendor.id}/id-number-reveals",
+        json={"purpose": purpose},
+        headers={"X-CSRF-Token": token.group(1)},
+    )
+
+    assert reveal.status_code == 200, reveal.text
+    assert reveal.json()["id_number"][-4:] == office.vendor.id_number_masked[-4:]
+    [row] = (await _log(session, office.vendor))[before:]
+    assert (row.account_id, row.fields, row.purpose) == (office.staff.id, ["id_number"], purpose)
+    script = await client.get("/console/static/reveal.js")
+    assert script.status_code == 200
+    assert "id-number-reveals" in script.text
 
 
 async def test_an_unknown_status_filter_is_refused(

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from core.auth import Principal
@@ -60,7 +60,11 @@ async def _cleanup(sessionmaker: async_sessionmaker[Any], made: dict[str, Any]) 
     async with transaction(sessionmaker) as session:
         vendor = made["vendor"]
         claim_ids = select(KeyGroupClaim.id).where(KeyGroupClaim.vendor_id == vendor.id)
+        # The access log refuses DELETE (migration 0013); this test's rows are the chain's tail, so cutting them
+        # as the table owner leaves the chain whole for the tests after it.
+        await session.execute(text("ALTER TABLE registry_personal_data_access DISABLE TRIGGER USER"))
         await session.execute(delete(PersonalDataAccess).where(PersonalDataAccess.vendor_id == vendor.id))
+        await session.execute(text("ALTER TABLE registry_personal_data_access ENABLE TRIGGER USER"))
         await session.execute(delete(KeyGroupDecision).where(KeyGroupDecision.claim_id.in_(claim_ids)))
         await session.execute(delete(KeyGroupClaimEvidence).where(KeyGroupClaimEvidence.claim_id.in_(claim_ids)))
         await session.execute(delete(KeyGroupClaim).where(KeyGroupClaim.vendor_id == vendor.id))

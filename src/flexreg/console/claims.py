@@ -2,7 +2,9 @@
 
 Read server-side with the registry's own scoped services, the ones behind GET /api/v1/key-group-claims and
 GET /api/v1/key-group-claims/{id}: the same scope, the same order, the same 404s, and the same personal-data
-access log rows (the page shows what the API shows staff, so it logs what the API logs). The evidence is
+access log rows (the page shows what the API shows staff, so it logs what the API logs). A street office may
+reveal the vendor's full ID number from the page, through POST /api/v1/vendors/{id}/id-number-reveals with a
+stated purpose (prefilled with the claim under review), which logs it. The evidence is
 previewed inline from GET /api/v1/documents/{id}/content, which logs each read itself; every decision goes
 through POST /api/v1/key-group-claims/{id}/decision from the page's script, with the ETag the page was
 rendered with in If-Match.
@@ -163,6 +165,9 @@ class ClaimPages(Controller):
             details=_details(record),
             evidence=await _evidence(session, staff, record),
             decidable=record.status == "pending" and staff.principal.role == "street_office",
+            # Only a street office may reveal (the API refuses admins: separation of duties).
+            revealable=staff.principal.role == "street_office",
+            reveal_purpose=_purpose(claim_id),
             today=today,
             default_months=months,
             default_until=rules.add_months(today, months),

@@ -84,7 +84,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "管理员可以查看，但只有该辖区的街道办事处可以作出决定（职责分离）。",
         "Administrators may look, but only the claim's street office decides (separation of duties).",
     ),
+    "claim_reveal_purpose_label": ("查看完整身份证号的用途", "Purpose of seeing the full ID number"),
+    "claim_reveal_help": (
+        "完整号码仅在确有必要时查看；每次查看连同用途记入个人信息访问日志。",
+        "See the full number only when needed; each view is written, with its purpose, to the personal-data "
+        "access log.",
+    ),
+    "claim_reveal_submit": ("显示完整身份证号", "Show the full ID number"),
     # for the page's script (i18n.catalogue(lang, "claim_js_"))
+    "claim_js_reveal_purpose": (
+        "请写明查看用途（不要填写身份证号）。",
+        "State the purpose (not an ID number).",
+    ),
+    "claim_js_reveal_shown": ("已显示完整号码，本次查看已记入访问日志。", "Shown; this view is in the access log."),
+    "claim_js_reveal_refused": (
+        "无法显示：该经营者已不属于本街道辖区，或登录已过期。",
+        "Not shown: the vendor no longer lives in this jurisdiction, or your session has expired.",
+    ),
     "claim_js_verified": ("已核验通过，有效期至 {valid_until}。", "Verified, valid until {valid_until}."),
     "claim_js_rejected": ("已驳回。", "Rejected."),
     "claim_js_conflict": (

@@ -23,7 +23,7 @@ from registry.api.accounts import AccountOut, OpenAccount, RequestToken, TokenOu
 from registry.api.claims import ClaimOut, DecideClaim, EntitlementsOut, SubmitClaim
 from registry.api.documents import DocumentOut
 from registry.api.jurisdictions import EstablishJurisdiction, JurisdictionOut
-from registry.api.vendors import RegisterVendor, VendorOut, VendorSummaryOut
+from registry.api.vendors import IdNumberRevealOut, RegisterVendor, RevealIdNumber, VendorOut, VendorSummaryOut
 
 # Each Literal enum the registry speaks, by the name clients see (core.openapi_components.name_enums).
 NAMED_ENUMS: dict[str, Any] = {
@@ -184,6 +184,13 @@ def examples() -> list[msgspec.Struct]:
             residence_jurisdiction=_DONGHUAMEN,
             key_groups=["employment_difficulty"],
             created_at=signed_up,
+        ),
+        RevealIdNumber(purpose="核对就业困难人员认定申请（东华门街道 2026-0318 号）"),
+        IdNumberRevealOut(
+            vendor_id=_VENDOR_ID,
+            id_number="11010119780528002X",
+            revealed_at=dt.datetime(2026, 3, 4, 10, 12, 40, tzinfo=_BEIJING),
+            access_seq=1287,
         ),
         DocumentOut(
             id=_DOCUMENT_ID,

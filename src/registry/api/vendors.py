@@ -1,4 +1,5 @@
-"""POST /vendors (public sign-up, or staff on a resident's behalf), GET /vendors, /vendors/me and /vendors/{id}.
+"""POST /vendors (public sign-up, or staff on a resident's behalf), GET /vendors, /vendors/me and /vendors/{id},
+and POST /vendors/{id}/id-number-reveals (a street office seeing the full ID number, logged).
 
 The full ID number never leaves the service: responses carry the masked form only, and error bodies
 name the field and a reason without repeating the value.
@@ -19,6 +20,9 @@ from core.crypto import FieldCipher
 from core.deps import CurrentPrincipal, DbSession, OptionalPrincipal
 from core.openapi import PROBLEMS_OPT
 from core.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, page_of
+from core.request_log import request_id_of
+from core.settings import Settings
+from registry import reveals
 from registry import vendors as service
 from registry.api.accounts import JurisdictionCode, Password, Username
 from registry.api.params import Purpose, city_today
@@ -46,6 +50,25 @@ class RegisterVendor(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     ]
     phone: Annotated[str, msgspec.Meta(min_length=1, max_length=32, description="Mainland mobile, +86 optional")]
     residence_jurisdiction: JurisdictionCode
+
+
+class RevealIdNumber(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    purpose: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=200,
+            description="Why the full number is needed (a case reference or purpose); written to the access log",
+        ),
+    ]
+
+
+class IdNumberRevealOut(msgspec.Struct, kw_only=True):
+    vendor_id: uuid.UUID
+    id_number: str
+    revealed_at: dt.datetime
+    # The reveal's row in the personal-data access log (its seq in the chain).
+    access_seq: int
 
 
 class VendorOut(msgspec.Struct, kw_only=True):
@@ -218,3 +241,47 @@ class VendorController(Controller):
         )
         groups = await service.key_groups_by_vendor(session, [vendor.id], today=city_today(request))
         return _vendor_out(vendor, groups[vendor.id])
+
+    @post(
+        "/{vendor_id:uuid}/id-number-reveals",
+        operation_id="revealVendorIdNumber",
+        summary="Reveal a vendor's full ID number (street office of their residence), with a purpose, logged",
+        security=[{"bearer": []}],
+        guards=[requires("street_office")],
+        status_code=200,
+        description=(
+            "The street office of the vendor's residence jurisdiction only: the full ID number, which every other "
+            "answer masks. `purpose` is required (1 to 200 characters, not only spaces: else 422 naming "
+            "`purpose`); the reveal writes one row to the hash-chained personal-data access log (who, whom, when, "
+            "the purpose, the request id) in the same transaction, and the answer is `Cache-Control: no-store`. "
+            "Another street office gets 404 `vendor_not_found`, as for an unknown id; vendors, departments and "
+            "admins get 403 `forbidden` (an admin does not handle cases: separation of duties)."
+        ),
+        opt={PROBLEMS_OPT: (VendorNotFound,)},
+    )
+    async def reveal_id_number(
+        self,
+        request: Request[Any, Any, Any],
+        vendor_id: FromPath[uuid.UUID],
+        data: JSONBody[RevealIdNumber],
+        principal: CurrentPrincipal,
+        session: DbSession,
+    ) -> Response[IdNumberRevealOut]:
+        settings: Settings = request.app.state.settings
+        reveal = await reveals.reveal_id_number(
+            session,
+            request.app.state.cipher,
+            principal,
+            vendor_id,
+            purpose=data.purpose,
+            request_path=request.url.path,
+            request_id=request_id_of(request.scope),
+            now=settings.now(),
+        )
+        body = IdNumberRevealOut(
+            vendor_id=reveal.vendor_id,
+            id_number=reveal.id_number,
+            revealed_at=reveal.revealed_at,
+            access_seq=reveal.access_seq,
+        )
+        return Response(body, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,232 @@
+"""The retention job (RELIABILITY.md T-P8): what is past its period goes, what is cited or recent stays, the
+access log's chain verifies afterwards, and each run records its counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.auth import Principal
+from core.idempotency import IdempotencyKey
+from core.settings import RetentionSettings, Settings
+from flexreg import jobs
+from flexreg.retention import RetentionCounts, apply_retention, document_citations, run_retention
+from permits.models import ApplicationDocument
+from registry.access import record_personal_data_access
+from registry.access_log import verify_access_log
+from registry.models import (
+    Document,
+    DocumentContent,
+    KeyGroupClaim,
+    KeyGroupClaimEvidence,
+    KeyGroupDecision,
+    LoginFailure,
+    PersonalDataAccess,
+    RetentionRun,
+    Vendor,
+)
+from tests.clock import START
+from tests.registry.builders import make_account, make_claim, make_document, make_jurisdiction, make_vendor
+
+NOW = START
+PERIODS = RetentionSettings()
+DAYS = dt.timedelta(days=1)
+
+
+class World:
+    def __init__(self) -> None:
+        self.claims: dict[str, uuid.UUID] = {}
+        self.documents: dict[str, uuid.UUID] = {}
+        self.access: dict[str, int] = {}
+
+
+async def _document(session: AsyncSession, vendor: Vendor, age: dt.timedelta) -> uuid.UUID:
+    document = await make_document(session, owner_account_id=vendor.account_id, created_at=NOW - age)
+    session.add(DocumentContent(document_id=document.id, content=b"%PDF-1.7 scan"))
+    await session.flush()
+    return document.id
+
+
+async def _claim(
+    session: AsyncSession, vendor: Vendor, status: str, decided_ago: dt.timedelta, document: uuid.UUID, group: str
+) -> uuid.UUID:
+    valid_until = dt.date(2027, 1, 1) if status == "verified" else None
+    claim = await make_claim(session, vendor, status=status, group=group, valid_until=valid_until)
+    session.add(KeyGroupClaimEvidence(claim_id=claim.id, document_id=document))
+    await session.execute(
+        update(KeyGroupDecision).where(KeyGroupDecision.claim_id == claim.id).values(decided_at=NOW - decided_ago)
+    )
+    await session.flush()
+    return claim.id
+
+
+@pytest.fixture
+async def world(session: AsyncSession, settings: Settings) -> World:
+    made = World()
+    home = await make_jurisdiction(session)
+    vendor = await make_vendor(session, settings, residence_jurisdiction_code=home.code)
+    docs = made.documents
+    docs["old_rejected_evidence"] = await _document(session, vendor, 210 * DAYS)
+    docs["recent_rejected_evidence"] = await _document(session, vendor, 220 * DAYS)
+    docs["verified_evidence"] = await _document(session, vendor, 500 * DAYS)
+    docs["old_unused"] = await _document(session, vendor, 31 * DAYS)
+    docs["recent_unused"] = await _document(session, vendor, 5 * DAYS)
+    made.claims["old_rejected"] = await _claim(
+        session, vendor, "rejected", 201 * DAYS, docs["old_rejected_evidence"], "college_graduate"
+    )
+    made.claims["recent_rejected"] = await _claim(
+        session, vendor, "rejected", 10 * DAYS, docs["recent_rejected_evidence"], "migrant_worker"
+    )
+    made.claims["old_verified"] = await _claim(
+        session, vendor, "verified", 400 * DAYS, docs["verified_evidence"], "laid_off_unemployed"
+    )
+    for key, age in (("old", dt.timedelta(hours=25)), ("recent", dt.timedelta(hours=1))):
+        session.add(
+            IdempotencyKey(
+                principal=f"retention-test-{uuid.uuid4().hex[:8]}",
+                key=key,
+                fingerprint="0" * 64,
+                state="completed",
+                response_status=201,
+                response_body=b"{}",
+                created_at=NOW - age,
+                locked_until=NOW - age,
+            )
+        )
+    for name, age in (("old_user", 31 * DAYS), ("recent_user", DAYS)):
+        session.add(LoginFailure(username_key=f"{name}_{uuid.uuid4().hex[:6]}", window_start=NOW - age, failures=3))
+    staff = await make_account(session, "street_office", jurisdiction_code=home.code)
+    principal = Principal(account_id=staff.id, role="street_office", jurisdiction_code=home.code)
+    for name, age in (("old", 1100 * DAYS), ("recent", 10 * DAYS)):
+        [made.access[name]] = await record_personal_data_access(
+            session,
+            principal=principal,
+            vendor_ids=[vendor.id],
+            fields=("name",),
+            purpose=f"{name} case, caller 13800138000",
+            request_path=f"/api/v1/vendors/{vendor.id}",
+            at=NOW - age,
+        )
+    await session.flush()
+    return made
+
+
+async def _exists(session: AsyncSession, model: type, ident: object) -> bool:
+    return await session.get(model, ident, populate_existing=True) is not None
+
+
+async def test_what_is_past_its_period_goes_and_the_rest_stays(session: AsyncSession, world: World) -> None:
+    before = await verify_access_log(session)
+    assert before.intact, before.summary()
+
+    counts = await apply_retention(session, PERIODS, now=NOW)
+
+    assert counts == RetentionCounts(
+        rejected_claims=1, documents=2, idempotency_keys=1, login_failures=1, access_purposes_cleared=1
+    )
+    assert not await _exists(session, KeyGroupClaim, world.claims["old_rejected"])
+    assert (
+        await session.scalar(select(func.count()).where(KeyGroupDecision.claim_id == world.claims["old_rejected"])) == 0
+    )
+    assert await _exists(session, KeyGroupClaim, world.claims["recent_rejected"])
+    assert await _exists(session, KeyGroupClaim, world.claims["old_verified"])
+    gone = {"old_rejected_evidence", "old_unused"}
+    for name, ident in world.documents.items():
+        assert await _exists(session, Document, ident) == (name not in gone), name
+        assert await _exists(session, DocumentContent, ident) == (name not in gone), name
+    keys = set(
+        await session.scalars(select(IdempotencyKey.key).where(IdempotencyKey.principal.like("retention-test-%")))
+    )
+    assert keys == {"recent"}
+    users = set(await session.scalars(select(LoginFailure.username_key)))
+    assert any(u.startswith("recent_user") for u in users)
+    assert not any(u.startswith("old_user") for u in users)
+    query = select(PersonalDataAccess.seq, PersonalDataAccess.purpose).where(
+        PersonalDataAccess.seq.in_(world.access.values())
+    )
+    purposes = {seq: purpose for seq, purpose in (await session.execute(query)).all()}
+    assert purposes == {world.access["old"]: None, world.access["recent"]: "recent case, caller 13800138000"}
+
+    # T-P8: the audit trail keeps its rows and its chain; only the free text went.
+    after = await verify_access_log(session)
+    assert after.intact, after.summary()
+    assert (after.rows, after.head_hash) == (before.rows, before.head_hash)
+
+    again = await apply_retention(session, PERIODS, now=NOW)
+    assert again == RetentionCounts(
+        rejected_claims=0, documents=0, idempotency_keys=0, login_failures=0, access_purposes_cleared=0
+    )
+    runs = (
+        await session.scalars(select(RetentionRun).where(RetentionRun.ran_at == NOW).order_by(RetentionRun.id))
+    ).all()
+    assert [run.counts for run in runs][-2:] == [
+        {
+            "rejected_claims": 1,
+            "documents": 2,
+            "idempotency_keys": 1,
+            "login_failures": 1,
+            "access_purposes_cleared": 1,
+        },
+        {
+            "rejected_claims": 0,
+            "documents": 0,
+            "idempotency_keys": 0,
+            "login_failures": 0,
+            "access_purposes_cleared": 0,
+        },
+    ]
+
+
+async def test_periods_are_settings(session: AsyncSession, world: World) -> None:
+    """Longer periods keep everything the defaults would purge (the idempotency keys' 24 hours are the API's)."""
+    long = RetentionSettings(
+        rejected_claim_days=365, unused_document_days=60, access_purpose_days=2000, login_failure_days=60
+    )
+    counts = await apply_retention(session, long, now=NOW)
+    assert counts == RetentionCounts(
+        rejected_claims=0, documents=0, idempotency_keys=1, login_failures=0, access_purposes_cleared=0
+    )
+    assert await _exists(session, KeyGroupClaim, world.claims["old_rejected"])
+
+
+async def test_the_job_runs_in_its_own_transaction_and_logs_counts_only(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    world: World,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await session.commit()  # the world, visible to the job's own session (a savepoint on the test's connection)
+    with caplog.at_level(logging.INFO, logger="flexreg.retention"):
+        counts = await run_retention(sessionmaker, NOW, periods=PERIODS)
+    assert counts.rejected_claims == 1
+    [line] = [r.getMessage() for r in caplog.records if r.name == "flexreg.retention"]
+    assert line.startswith("retention: rejected_claims 1, documents 2,")
+    assert "13800138000" not in line
+
+
+def test_the_job_is_registered_daily() -> None:
+    [job] = [job for job in jobs.PERIODIC_JOBS if job.name == "apply_retention"]
+    assert job.run is jobs.apply_retention
+    assert job.cron == "37 19 * * *"
+
+
+def test_every_table_citing_a_document_keeps_it() -> None:
+    citing = {(column.table.name, column.name) for column in document_citations()}
+    assert (ApplicationDocument.__table__.name, "document_id") in citing
+    assert (KeyGroupClaimEvidence.__table__.name, "document_id") in citing
+    assert ("registry_document_content", "document_id") not in citing
+
+
+def test_retention_periods_come_from_the_environment() -> None:
+    env = {"FLEXREG_VAR_DIR": "/tmp/flexreg-retention-test", "FLEXREG_RETAIN_REJECTED_CLAIMS_DAYS": "90"}
+    settings = Settings.from_env({**env, "FLEXREG_SECRET_KEY": "00" * 32, "FLEXREG_DATA_KEY": "11" * 32})
+    assert settings.retention == RetentionSettings(rejected_claim_days=90)
+    with pytest.raises(ValueError, match="FLEXREG_RETAIN_LOGIN_FAILURES_DAYS"):
+        Settings.from_env(
+            {**env, "FLEXREG_SECRET_KEY": "00", "FLEXREG_DATA_KEY": "11", "FLEXREG_RETAIN_LOGIN_FAILURES_DAYS": "0"}
+        )
