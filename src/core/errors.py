@@ -135,6 +135,14 @@ class PreconditionRequired(DomainError):
     title = "This decision needs an If-Match header with the resource's ETag"
 
 
+class RateLimited(DomainError):
+    """More requests of one kind than its rate limit allows in the current window (core.rate_limits)."""
+
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests of this kind; try again after Retry-After"
+
+
 HTTP_CODES: dict[int, tuple[str, str]] = {
     400: ("bad_request", "The request could not be read"),
     401: ("not_authenticated", "A valid bearer token is required"),

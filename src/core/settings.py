@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ import msgspec
 
 from core.client_address import Network, parse_trusted_proxies
 from core.clock import Clock, SystemClock
+from core.rate_limit_rules import DEFAULT_RATE_LIMITS, RateLimit, parse_rate_limits
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auth: AuthSettings
     data: DataSettings
     http: HttpSettings = HttpSettings()
+    # Requests per window by limit name (core.rate_limits; FLEXREG_RATE_LIMITS); empty: no limits.
+    rate_limits: Mapping[str, RateLimit] = DEFAULT_RATE_LIMITS
     # Where "now" comes from: the system clock in service, a FixedClock in tests (no test depends on the date).
     clock: Clock = SystemClock()
 
@@ -112,6 +116,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 tile_attribution=env.get("FLEXREG_TILE_ATTRIBUTION", "").strip(),
                 trusted_proxies=parse_trusted_proxies(env.get("FLEXREG_TRUSTED_PROXIES", "")),
             ),
+            rate_limits=parse_rate_limits(env.get("FLEXREG_RATE_LIMITS", "")),
         )
 
 

@@ -26,10 +26,12 @@ from core.idempotency import IdempotencyMiddleware
 from core.openapi import close_request_schemas, document_operations, operation_id_from_name
 from core.openapi_components import CORE_ENUMS, add_examples, name_enums, name_generic_components
 from core.openapi_text import describe_request_text
+from core.rate_limits import rate_limit_guard, rate_limit_problems
 from core.request_log import HEADER as REQUEST_ID_HEADER
 from core.request_log import RequestLogMiddleware
 from core.settings import Settings
 from flexreg import console, docs
+from flexreg.limits import RATE_LIMITED
 from permits.api import CONTROLLERS as PERMITS_CONTROLLERS
 from permits.api import NAMED_ENUMS as PERMITS_ENUMS
 from permits.api import examples as permits_examples
@@ -152,6 +154,8 @@ def create_app(
         lifespan=[] if sessionmaker is not None else [database],
         state=state,
         middleware=[IdempotencyMiddleware],
+        # Before every route's own guards: a flood is refused before it costs a token check or a body read.
+        guards=[rate_limit_guard(RATE_LIMITED)],
         before_request=make_strict_body_hook(settings.http.max_json_depth),
         before_send=[no_store_by_default],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -174,7 +178,7 @@ def create_app(
         debug=False,
     )
     schema = app.openapi_schema
-    document_operations(app)
+    document_operations(app, rate_limit_problems(RATE_LIMITED))
     name_generic_components(schema)
     refine_registry_openapi(schema)
     refine_venues_openapi(schema)
