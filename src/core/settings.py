@@ -30,6 +30,8 @@ class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True):
     # than waiting briefly for a pooled one (measured with make bench).
     pool_size: int = 20
     max_overflow: int = 0
+    # How long a request waits for a pooled connection before it is answered 503 with Retry-After.
+    pool_timeout_seconds: float = 5.0
     statement_timeout_ms: int = 5000
     lock_timeout_ms: int = 2000
 
