@@ -29,6 +29,7 @@ from core.openapi_text import describe_request_text
 from core.rate_limits import rate_limit_guard, rate_limit_problems
 from core.request_log import HEADER as REQUEST_ID_HEADER
 from core.request_log import RequestLogMiddleware
+from core.security_headers import make_security_headers
 from core.settings import Settings
 from flexreg import console, docs
 from flexreg.limits import RATE_LIMITED
@@ -157,7 +158,10 @@ def create_app(
         # Before every route's own guards: a flood is refused before it costs a token check or a body read.
         guards=[rate_limit_guard(RATE_LIMITED)],
         before_request=make_strict_body_hook(settings.http.max_json_depth),
-        before_send=[no_store_by_default],
+        before_send=[
+            no_store_by_default,
+            make_security_headers(docs.CONTENT_SECURITY_POLICY),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.http.max_body_bytes,
         cors_config=cors_config(settings),
