@@ -59,6 +59,8 @@ class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_body_bytes: int = 1024 * 1024
     max_document_bytes: int = 5 * 1024 * 1024
     max_json_depth: int = 32
+    # Parts of one multipart body (an upload is one file; Litestar's default would read up to 1,000).
+    max_multipart_parts: int = 8
     # Browser origins allowed to call the API cross-origin (CORS); empty means no CORS headers at all.
     cors_origins: tuple[str, ...] = ()
     # The service's public address as people and scanners reach it: permit verification links and QR codes

@@ -164,6 +164,7 @@ def create_app(
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.http.max_body_bytes,
+        multipart_form_part_limit=settings.http.max_multipart_parts,
         cors_config=cors_config(settings),
         # The service logs through the standard logging module as configured by its entry point (flexreg serve);
         # Litestar's default would reconfigure the root logger in every worker.
