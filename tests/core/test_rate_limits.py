@@ -230,3 +230,11 @@ def test_every_limited_operation_documents_its_429(app: Litestar) -> None:
     }
     # Every limit named in the table has a default value, and every default is used.
     assert {limit.name for limit in RATE_LIMITED.values()} == set(DEFAULT_RATE_LIMITS)
+
+
+async def test_with_the_defaults_the_61st_verification_in_a_minute_is_429(limited_app: Any) -> None:
+    """T-R2, with the shipped defaults (FLEXREG_RATE_LIMITS unset)."""
+    app = limited_app("")
+    async with client_for(app) as client:
+        statuses = [(await client.get(UNKNOWN_PERMIT)).status_code for _ in range(61)]
+    assert statuses == [404] * 60 + [429]
