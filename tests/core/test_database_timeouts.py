@@ -113,3 +113,26 @@ async def test_no_free_connection_in_time_is_a_503(client: httpx.AsyncClient, ti
         release.set()
     assert (await holding).json() == {"held": "yes"}
     assert (await client.get("/test-only/quick")).json() == {"one": 1}
+
+
+async def test_many_requests_on_an_exhausted_pool_are_503s_never_500s(
+    client: httpx.AsyncClient, tight_app: Litestar
+) -> None:
+    """T-R6 in small: 30 concurrent requests on a pool of one; one holds it, 29 give up after the pool timeout."""
+    held = tight_app.state.held = asyncio.Event()
+    release = tight_app.state.release = asyncio.Event()
+    pending = {asyncio.create_task(client.get("/test-only/hold")) for _ in range(30)}
+    finished: set[asyncio.Task[httpx.Response]] = set()
+    try:
+        await held.wait()
+        while len(pending) > 1:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            finished |= done
+    finally:
+        release.set()
+    await asyncio.gather(*pending)
+    answers = [task.result() for task in finished | pending]
+    assert sorted(answer.status_code for answer in answers) == [200] + [503] * 29
+    for answer in answers:
+        if answer.status_code == 503:
+            assert_busy(answer)
