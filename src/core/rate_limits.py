@@ -88,8 +88,12 @@ def window_of(now: dt.datetime, seconds: int) -> Window:
     return Window(start, start + dt.timedelta(seconds=seconds))
 
 
-def bucket_of(limit_name: str, caller: str, key: bytes) -> str:
-    """The counter's key: the limit, and a keyed hash of the caller (no address or account id stored)."""
+def bucket_of(limit_name: str, caller: str, secret_key: bytes) -> str:
+    """The counter's key: the limit, and a keyed hash of the caller (no address or account id stored).
+
+    Keyed with a subkey derived from the service's secret, not the token-signing key itself.
+    """
+    key = hmac.new(secret_key, b"flexreg rate limit buckets", hashlib.sha256).digest()
     digest = hmac.new(key, caller.encode(), hashlib.sha256).hexdigest()[:40]
     return f"{limit_name}:{digest}"
 

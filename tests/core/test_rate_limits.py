@@ -238,3 +238,17 @@ async def test_with_the_defaults_the_61st_verification_in_a_minute_is_429(limite
     async with client_for(app) as client:
         statuses = [(await client.get(UNKNOWN_PERMIT)).status_code for _ in range(61)]
     assert statuses == [404] * 60 + [429]
+
+
+async def test_counters_hold_no_address_nor_account(
+    limited_app: Any, session: AsyncSession, settings: Settings
+) -> None:
+    app = limited_app("verify=5/60")
+    person = staff()
+    async with client_for(app, peer="203.0.113.201") as client:
+        await client.get(UNKNOWN_PERMIT)
+        await client.get(UNKNOWN_PERMIT, headers=auth_headers(settings, person))
+    buckets = (await session.execute(text("SELECT bucket FROM core_rate_limit_counter"))).scalars().all()
+    assert len(buckets) == 2
+    assert all(bucket.startswith("verify:") for bucket in buckets)
+    assert not any("203.0.113.201" in bucket or str(person.account_id) in bucket for bucket in buckets)
