@@ -67,10 +67,14 @@ class Limited(NamedTuple):
 # A handler function (`Controller.method.fn`) and its limit: what the app factory hands `rate_limit_guard`.
 LimitTable = Mapping[Callable[..., Any], Limited]
 
-# Its own statement, its own transaction: the count is committed whatever the request does next.
+# Its own statement, its own transaction: the count is committed whatever the request does next. The commit does
+# not wait for the WAL to reach disk (synchronous_commit off for this transaction only, set by the statement
+# itself to save a round trip): a crash may forget the last few counts, which a limit can afford, and the row
+# lock every request of a hot bucket queues on is held for a round trip, not for an fsync (a claim then costs about
+# what a one-statement transaction does; with the fsync, about twice that, measured on this machine under load).
 _CLAIM = text(
     "INSERT INTO core_rate_limit_counter (bucket, window_start, window_end, count) "
-    "VALUES (:bucket, :window_start, :window_end, 1) "
+    "SELECT :bucket, :window_start, :window_end, 1 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS s "
     "ON CONFLICT (bucket, window_start) DO UPDATE SET count = core_rate_limit_counter.count + 1 "
     "RETURNING count"
 )
