@@ -11,10 +11,10 @@ WORKERS ?= 1## granian worker processes for make run
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test bench fuzz lint check migrate demo clean
+.PHONY: help run test bench fuzz lint check migrate demo backup-check clean
 
 help: ## Show the targets and the variables they take
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 	@echo "Variables (e.g. make run PORT=8001):"
 	@grep -E '^[A-Z_]+ \?= [^#]*## ' $(MAKEFILE_LIST) \
 		| awk -F' \\?= |## ' '{printf "  %-8s %s (default %s)\n", $$1, $$3, $$2}'
@@ -50,6 +50,9 @@ check: lint test ## Everything CI checks
 
 migrate: $(STAMP) ## Apply migrations
 	$(BIN)/flexreg migrate
+
+backup-check: $(STAMP) ## Dump a demo city, restore it elsewhere, verify it (docs/deploy.md; DATABASE_URL or embedded)
+	$(BIN)/pytest -q tests/test_backup_restore.py
 
 clean: ## Remove the virtualenv and local data (./var)
 	rm -rf $(VENV) var

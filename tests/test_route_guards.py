@@ -50,6 +50,11 @@ PUBLIC = {
     ("GET", "/api/v1/exemption-references/{reference:str}"),
 }
 
+# Outside the API, for operators' tools: probes for load balancers and orchestrators (no token, no personal
+# data), and the metrics, which check a scraper's token or address themselves (flexreg.ops).
+OPERATIONS_PUBLIC = {("GET", "/health"), ("GET", "/ready")}
+OPERATIONS_SCRAPER_ONLY = {("GET", "/metrics")}
+
 
 def _api_routes(app: Litestar) -> list[tuple[str, str, HTTPRouteHandler]]:
     routes = []
@@ -80,6 +85,18 @@ async def test_every_guarded_route_refuses_anonymous_callers(app: Litestar, clie
         concrete = re.sub(r"\{\w+:str\}", "110101001000", concrete)
         response = await client.request(method, concrete, json={} if method in ("POST", "PUT", "PATCH") else None)
         assert_problem(response, 401, "not_authenticated")
+
+
+async def test_operations_routes_need_no_api_token_and_are_outside_the_api(
+    app: Litestar, client: httpx.AsyncClient
+) -> None:
+    paths = {route.path for route in app.routes}
+    assert {path for _, path in OPERATIONS_PUBLIC | OPERATIONS_SCRAPER_ONLY} <= paths
+    for method, path in OPERATIONS_PUBLIC:
+        response = await client.request(method, path)
+        assert response.status_code == 200, response.text
+    # Not in the API's document either: the fuzzer and the generated client are for the API.
+    assert not any(path in app.openapi_schema.paths for _, path in OPERATIONS_PUBLIC | OPERATIONS_SCRAPER_ONLY)
 
 
 def test_staff_roles_are_the_roles_but_vendor() -> None:

@@ -25,7 +25,7 @@ _MAX_HOPS = 16
 UNKNOWN = "unknown"
 
 
-def parse_trusted_proxies(value: str) -> tuple[Network, ...]:
+def parse_trusted_proxies(value: str, *, name: str = "FLEXREG_TRUSTED_PROXIES") -> tuple[Network, ...]:
     """FLEXREG_TRUSTED_PROXIES: comma-separated addresses or CIDR networks (`10.0.0.0/8, 127.0.0.1`)."""
     networks = []
     for part in value.split(","):
@@ -33,7 +33,7 @@ def parse_trusted_proxies(value: str) -> tuple[Network, ...]:
             try:
                 networks.append(ipaddress.ip_network(part, strict=False))
             except ValueError:
-                raise ValueError(f"FLEXREG_TRUSTED_PROXIES: {part!r} is not an IP address or network") from None
+                raise ValueError(f"{name}: {part!r} is not an IP address or network") from None
     return tuple(networks)
 
 

@@ -14,6 +14,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from core.metrics import count_refusal
 from core.request_log import request_id_of
 
 logger = logging.getLogger(__name__)
@@ -172,6 +173,7 @@ def problem(
     headers: dict[str, str] | None = None,
     extras: dict[str, Any] | None = None,
 ) -> Response[Any]:
+    count_refusal(code, status)
     body: dict[str, Any] = msgspec.to_builtins(
         ProblemOut(
             type=f"/problems/{code}",

@@ -41,6 +41,7 @@ from core.auth import decode_token
 from core.db import Base, transaction
 from core.errors import PROBLEM_MEDIA_TYPE, FieldError, NotAuthenticated, ProblemOut
 from core.http_guard import json_depth
+from core.metrics import count_refusal
 from core.request_log import request_id_of
 
 if TYPE_CHECKING:
@@ -270,6 +271,7 @@ def _problem_messages(
     errors: list[FieldError] | None = None,
     headers: tuple[tuple[bytes, bytes], ...] = (),
 ) -> list[Message]:
+    count_refusal(code, status)
     body = msgspec.json.encode(
         ProblemOut(
             type=f"/problems/{code}",

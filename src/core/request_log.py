@@ -11,10 +11,12 @@ header values, nothing a person could be found by.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -27,6 +29,13 @@ _HEADER_NAME = HEADER.lower().encode()
 _STATE_KEY = "request_id"
 # Requests no route matched (404, or 405 before routing): their path is whatever the client typed.
 UNMATCHED = "-"
+# The id of the request being answered, for log lines written while answering it (core.logs).
+_CURRENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+
+def current_request_id() -> str | None:
+    """The id of the request this code runs for, or None outside a request (a job, the CLI)."""
+    return _CURRENT.get()
 
 
 def request_id_of(scope: Scope | dict[str, Any]) -> str | None:
@@ -36,6 +45,11 @@ def request_id_of(scope: Scope | dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# Called with (method, route template, status or None, duration in ms) once each request is answered: the
+# metrics (flexreg.metrics) count requests there, so their timing and template are the access line's own.
+Observer = Callable[[str, str, int | None, float], None]
+
+
 class RequestLogMiddleware:
     """Give each HTTP request an id, return it in a header, and log the request once it has been answered.
 
@@ -43,8 +57,9 @@ class RequestLogMiddleware:
     problems from other middleware are logged and carry the id as well.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, observe: Observer | None = None) -> None:
         self.app = app
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # type: ignore[comparison-overlap]
@@ -55,6 +70,7 @@ class RequestLogMiddleware:
         header = (_HEADER_NAME, request_id.encode())
         status: int | None = None
         started = time.perf_counter()
+        token = _CURRENT.set(request_id)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -67,14 +83,28 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            _CURRENT.reset(token)
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            route = scope.get("path_template") or UNMATCHED
+            method = str(scope.get("method", "-"))
+            if self.observe is not None:
+                self.observe(method, route, status, duration_ms)
             if logger.isEnabledFor(logging.INFO):
                 logger.info(
                     "%s %s %s %.1fms request_id=%s",
-                    scope.get("method", "-"),
-                    scope.get("path_template") or UNMATCHED,
+                    method,
+                    route,
                     status if status is not None else "-",
-                    (time.perf_counter() - started) * 1000,
+                    duration_ms,
                     request_id,
+                    # The same facts as fields, for JSON lines (core.logs).
+                    extra={
+                        "method": method,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": duration_ms,
+                        "request_id": request_id,
+                    },
                 )
 
 

@@ -21,6 +21,7 @@ from core.rate_limit_rules import DEFAULT_RATE_LIMITS, RateLimit, parse_rate_lim
 logger = logging.getLogger(__name__)
 
 Environment = Literal["development", "production"]
+LogFormat = Literal["json", "text"]
 
 
 class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -74,6 +75,21 @@ class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
     trusted_proxies: tuple[Network, ...] = ()
 
 
+class OpsSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """What operators and their tools see: log lines, metrics, health probes, shutdown."""
+
+    # FLEXREG_LOG_FORMAT: one JSON object per line for a log shipper, or plain text for a person.
+    log_format: LogFormat = "text"
+    # Who may read /metrics (flexreg.ops): a bearer token (FLEXREG_METRICS_TOKEN) or a caller from these
+    # networks (FLEXREG_METRICS_NETWORKS, through trusted proxies); neither set: loopback only.
+    metrics_token: str | None = None
+    metrics_networks: tuple[Network, ...] = ()
+    # /ready: how long the database may take to answer before the instance is reported not ready.
+    ready_timeout_seconds: float = 2.0
+    # On SIGTERM `serve` stops accepting and gives requests in flight this long (FLEXREG_SHUTDOWN_TIMEOUT).
+    shutdown_timeout_seconds: int = 30
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     environment: Environment
     var_dir: Path
@@ -84,6 +100,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     http: HttpSettings = HttpSettings()
     # Requests per window by limit name (core.rate_limits; FLEXREG_RATE_LIMITS); empty: no limits.
     rate_limits: Mapping[str, RateLimit] = DEFAULT_RATE_LIMITS
+    ops: OpsSettings = OpsSettings()
     # Where "now" comes from: the system clock in service, a FixedClock in tests (no test depends on the date).
     clock: Clock = SystemClock()
 
@@ -121,7 +138,29 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 trusted_proxies=parse_trusted_proxies(env.get("FLEXREG_TRUSTED_PROXIES", "")),
             ),
             rate_limits=parse_rate_limits(env.get("FLEXREG_RATE_LIMITS", "")),
+            ops=OpsSettings(
+                log_format=log_format_from_env(env),
+                metrics_token=env.get("FLEXREG_METRICS_TOKEN", "").strip() or None,
+                metrics_networks=parse_trusted_proxies(
+                    env.get("FLEXREG_METRICS_NETWORKS", ""), name="FLEXREG_METRICS_NETWORKS"
+                ),
+                shutdown_timeout_seconds=int(env.get("FLEXREG_SHUTDOWN_TIMEOUT", "30")),
+            ),
         )
+
+
+def log_format_from_env(environ: dict[str, str] | None = None) -> LogFormat:
+    """FLEXREG_LOG_FORMAT (json or text); by default JSON in production and text in development.
+
+    Apart from the settings because the CLI configures logging before it can build them (a production
+    start without its keys must still say so in the deployment's format).
+    """
+    env = os.environ if environ is None else environ
+    default = "json" if env.get("FLEXREG_ENV", "development") == "production" else "text"
+    value = env.get("FLEXREG_LOG_FORMAT", "").strip().lower() or default
+    if value not in ("json", "text"):
+        raise ValueError(f"FLEXREG_LOG_FORMAT must be json or text, not {value!r}")
+    return value  # type: ignore[return-value]
 
 
 _ORIGIN = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")

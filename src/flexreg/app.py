@@ -14,7 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import pagination
+from core import metrics, pagination
 from core.auth import Principal, optional_principal_of, principal_of
 from core.conditional import Precondition, precondition_of
 from core.crypto import FieldCipher
@@ -31,7 +31,7 @@ from core.request_log import HEADER as REQUEST_ID_HEADER
 from core.request_log import RequestLogMiddleware
 from core.security_headers import make_security_headers
 from core.settings import Settings
-from flexreg import console, docs
+from flexreg import console, docs, ops
 from flexreg.limits import RATE_LIMITED
 from permits.api import CONTROLLERS as PERMITS_CONTROLLERS
 from permits.api import NAMED_ENUMS as PERMITS_ENUMS
@@ -144,6 +144,7 @@ def create_app(
             docs.assets_router(),
             docs.to_docs,
             *console.route_handlers(),
+            *ops.ROUTE_HANDLERS,
         ],
         template_config=console.template_config(),
         dependencies={
@@ -193,5 +194,5 @@ def create_app(
     close_request_schemas(schema)
     describe_request_text(schema, app)
     # Outside routing, error rendering and CORS: unrouted requests and every problem get an id and a log line.
-    app.asgi_handler = RequestLogMiddleware(app.asgi_handler)
+    app.asgi_handler = RequestLogMiddleware(app.asgi_handler, observe=metrics.observe_request)
     return app

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 from urllib.parse import urlsplit
 
+from core import logs, metrics
 from core.auth import StaffRole
 from core.db import create_engine, create_sessionmaker, database_url, transaction
 from core.errors import DomainError
-from core.settings import Settings
+from core.settings import LogFormat, Settings, log_format_from_env
 
 if TYPE_CHECKING:
     from flexreg.demo import DemoCity
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("flexreg")
 
 ROOT = Path(__file__).resolve().parents[2]
-LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 # How long `serve` waits for its first answer before giving up on printing the ready block.
 READY_TIMEOUT_SECONDS = 120.0
 # How long `serve` gives its worker to finish the job in hand once the server stops.
@@ -140,7 +140,7 @@ def _announce_when_ready(url: str, block: str) -> None:
         logger.error("the service did not answer on %s within %.0f s", url, READY_TIMEOUT_SECONDS)
 
 
-def granian_logging() -> dict[str, Any]:
+def granian_logging(log_format: LogFormat = "text") -> dict[str, Any]:
     """Logging for granian's main and worker processes: the service's lines as the CLI prints them.
 
     Granian's own startup lines are kept to warnings (the ready block says where it listens) and its access log
@@ -149,8 +149,8 @@ def granian_logging() -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": LOG_FORMAT}},
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stdout"}},
+        "formatters": {"line": logs.formatter_config(log_format)},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line", "stream": "ext://sys.stdout"}},
         "root": {"handlers": ["console"], "level": "INFO"},
         "loggers": {
             "_granian": {"level": "WARNING"},
@@ -181,14 +181,24 @@ def stop_worker(worker: subprocess.Popen[bytes]) -> None:
 
 
 def serve(
-    settings: Settings, host: str, port: int, workers: int, *, demo: bool = False, with_worker: bool = True
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    demo: bool = False,
+    with_worker: bool = True,
+    with_migrate: bool = True,
 ) -> None:
     from granian import Granian
     from granian.constants import Interfaces, Loops
     from granian.log import LogLevels
 
-    migrate(settings)
+    if with_migrate:
+        migrate(settings)
     city = asyncio.run(_demo(settings)) if demo else None
+    # Before any worker starts: each writes its metrics under it, a scrape of any worker adds them all up.
+    metrics.prepare_multiprocess_dir(settings.var_dir / "prometheus")
     url = base_url(host, port)
     logger.info("starting on %s (%s worker%s)", url, workers, "" if workers == 1 else "s")
     server = Granian(
@@ -200,8 +210,11 @@ def serve(
         workers=workers,
         loop=Loops.uvloop,
         log_level=LogLevels.warning,
-        log_dictconfig=granian_logging(),
+        log_dictconfig=granian_logging(settings.ops.log_format),
         log_access=False,
+        # SIGTERM: each worker stops accepting, finishes the requests in flight, then runs the app's shutdown
+        # (the database pool closes); a worker still busy after this long is killed.
+        workers_kill_timeout=settings.ops.shutdown_timeout_seconds,
     )
     # Announced from the main process once a worker answers, so it is the last thing a new user reads.
     server.on_startup(
@@ -314,8 +327,8 @@ async def _demo(settings: Settings) -> DemoCity:
         await engine.dispose()
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: its commands and their options (tests check deployment files against it)."""
     parser = argparse.ArgumentParser(prog="flexreg", description="Flexible-employment registry service")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply database migrations")
@@ -325,6 +338,10 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--workers", type=int, default=1)
     serve_parser.add_argument("--demo", action="store_true", help="build the demo city first; list its accounts")
     serve_parser.add_argument("--no-worker", action="store_true", help="do not start the periodic-job worker")
+    # Several replicas must not race to migrate: a deployment runs `flexreg migrate` once, then the replicas.
+    serve_parser.add_argument(
+        "--no-migrate", action="store_true", help="do not apply migrations first (a one-shot `migrate` did)"
+    )
     worker_parser = commands.add_parser("worker", help="run the periodic jobs (deadline sweeps, …) until stopped")
     # `serve` starts its worker quiet: the ready block stays the last thing a new user reads.
     worker_parser.add_argument("--quiet", action="store_true", help="log warnings and errors only")
@@ -356,7 +373,12 @@ def main(argv: list[str] | None = None) -> int:
         "--anchors", type=Path, help="anchors kept outside: the JSON GET /history-anchors returns (or a list of them)"
     )
     audit_parser.add_argument("--keys", type=Path, help="a JWKS document: also check each anchor's signature")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logs.configure(log_format_from_env())
+    args = build_parser().parse_args(argv)
     if args.command == "verify-draw":
         return _verify_draw(args.source)  # needs no database
     if args.command in ("load-calendar", "add-calendar-override") and (refused := _calendar_input(args)):
@@ -424,7 +446,15 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
     if args.command == "migrate":
         migrate(settings)
     elif args.command == "serve":
-        serve(settings, args.host, args.port, args.workers, demo=args.demo, with_worker=not args.no_worker)
+        serve(
+            settings,
+            args.host,
+            args.port,
+            args.workers,
+            demo=args.demo,
+            with_worker=not args.no_worker,
+            with_migrate=not args.no_migrate,
+        )
     elif args.command == "worker":
         from core.jobs import run_worker
         from flexreg.jobs import PERIODIC_JOBS

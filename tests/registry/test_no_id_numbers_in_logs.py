@@ -1,7 +1,9 @@
-"""No log line and no response body may carry an 18-character ID number (DOMAIN.md §7.4, RELIABILITY.md T-P5)."""
+"""No log line and no response body may carry an 18-character ID number (DOMAIN.md §7.4, RELIABILITY.md T-P5),
+nor a log line a bearer token; in JSON (production's format) as in text."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -11,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.logs import JsonFormatter
 from core.settings import Settings
 from tests.builders import auth_headers
 from tests.problems import assert_problem
@@ -95,9 +98,10 @@ async def test_no_id_number_in_logs_or_bodies(
         "GET", f"/api/v1/vendors/{vendor_id}", params={"id_number": OTHER}, headers=auth_headers(settings, staff)
     )
 
-    for headers in (auth_headers(settings, staff), auth_headers(settings, admin)):
+    tokens = [auth_headers(settings, staff), auth_headers(settings, admin)]
+    for headers in tokens:
         assert (await call("GET", f"/api/v1/vendors/{vendor_id}", headers=headers)).status_code == 200
-    assert (await call("GET", "/api/v1/vendors", headers=auth_headers(settings, staff))).status_code == 200
+    assert (await call("GET", "/api/v1/vendors", headers=tokens[0])).status_code == 200
 
     records = debug_logging.records
     assert any(r.name.startswith("sqlalchemy.engine") for r in records), "engine logging was not captured"
@@ -112,3 +116,23 @@ async def test_no_id_number_in_logs_or_bodies(
     for body in bodies:
         found += leaks(body)
     assert found == []
+
+    # The same records as production writes them (FLEXREG_LOG_FORMAT=json): one JSON object per line, holding
+    # neither an ID number nor a bearer token, and access lines with their fields.
+    formatter = JsonFormatter()
+    secrets = [headers["Authorization"].removeprefix("Bearer ") for headers in tokens]
+    access = []
+    for record in (r for r in records if not r.name.startswith(("httpx", "httpcore"))):
+        line = formatter.format(record)
+        assert "\n" not in line
+        parsed = json.loads(line)
+        assert {"time", "level", "logger", "message"} <= parsed.keys(), parsed
+        assert leaks(line) == [], line
+        assert not any(secret in line or secret[-40:] in line for secret in secrets), line
+        if parsed["logger"] == "core.request_log":
+            access.append(parsed)
+    assert access, "no access line was captured"
+    assert all({"request_id", "method", "route", "status", "duration_ms"} <= line.keys() for line in access), access
+    assert {"method": "GET", "route": "/api/v1/vendors/{vendor_id}", "status": 200} in [
+        {key: line[key] for key in ("method", "route", "status")} for line in access
+    ], access
