@@ -10,7 +10,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-import core.idempotency  # noqa: F401
+import core.idempotency
+import core.rate_limits  # noqa: F401
 import permits.calendar_models
 import permits.exemption_models
 import permits.history_models

@@ -18,6 +18,7 @@ from sqlalchemy.pool import NullPool
 from core.clock import FixedClock
 from core.db import drop_database, recreate_database, sqlalchemy_url
 from core.embedded_pg import start_embedded_postgres
+from core.rate_limit_rules import parse_rate_limits
 from core.settings import AuthSettings, DatabaseSettings, DataSettings, Settings
 from flexreg.app import application_state, create_app
 from tests.clock import START
@@ -79,6 +80,8 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory, fixed_
         auth=AuthSettings(secret_key=b"test-secret-key-" * 4),
         data=DataSettings(data_key=b"test-data-key-00" * 2),
         clock=fixed_clock,
+        # Off for the suite (API.md: "for load tests and test suites"); tests/core/test_rate_limits.py turns them on.
+        rate_limits=parse_rate_limits("off"),
     )
 
 

@@ -34,6 +34,18 @@ VERBS |= {"check"}  # permits: checkExemption (a decision, stored; not a creatio
 
 # Refusals the registry's services raise, by the operation whose handler reaches them (status, code).
 KNOWN_REFUSALS: list[tuple[str, int, str]] = [
+    # Rate limits (core.rate_limits; the table in flexreg.limits).
+    *(
+        (operation, 429, "rate_limited")
+        for operation in (
+            "registerVendor",
+            "requestToken",
+            "uploadDocument",
+            "checkExemption",
+            "getPermit",
+            "getExemptionReference",
+        )
+    ),
     ("submitApplication", 422, "no_permit_needed"),
     ("submitApplication", 422, "activity_not_allowed"),
     ("submitApplication", 422, "validation_failed"),

@@ -55,7 +55,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         sqlalchemy_url(url or database_url(settings)),
         pool_size=settings.db.pool_size,
         max_overflow=settings.db.max_overflow,
-        pool_timeout=5,
+        pool_timeout=settings.db.pool_timeout_seconds,
         # A logged DBAPI error shows the statement, never its values (ID numbers, names, password hashes).
         hide_parameters=True,
         connect_args={

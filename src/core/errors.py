@@ -8,8 +8,10 @@ import uuid
 from typing import Any, ClassVar, Self
 
 import msgspec
+from asyncpg import PostgresError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from core.metrics import count_refusal
@@ -134,6 +136,14 @@ class PreconditionRequired(DomainError):
     status = 428
     code = "precondition_required"
     title = "This decision needs an If-Match header with the resource's ETag"
+
+
+class RateLimited(DomainError):
+    """More requests of one kind than its rate limit allows in the current window (core.rate_limits)."""
+
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests of this kind; try again after Retry-After"
 
 
 HTTP_CODES: dict[int, tuple[str, str]] = {
@@ -296,6 +306,37 @@ def busy_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[An
     )
 
 
+# Database refusals that say "not now", not "never": the server's statement_timeout or lock_timeout cancelled the
+# statement (core.db sets both), or a deadlock or serialization failure picked this transaction to abort. The
+# request's transaction rolls back and its connection goes back to the pool; a retry may well succeed.
+TRANSIENT_SQLSTATES: dict[str, str] = {
+    "57014": "A database statement took too long and was cancelled",
+    "55P03": "A database lock was not free in time",
+    "40P01": "The database resolved a deadlock by aborting this request",
+    "40001": "The database could not serialize this request with another",
+}
+
+
+def sqlstate_of(exc: BaseException) -> str | None:
+    """The SQLSTATE of a PostgreSQL error, raised by asyncpg itself or wrapped by SQLAlchemy."""
+    for candidate in (exc, getattr(exc, "orig", None)):
+        state = getattr(candidate, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
+def database_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A cancelled or aborted statement is a 503 with Retry-After (RELIABILITY.md T-R7); any other a 500."""
+    state = sqlstate_of(exc)
+    reason = TRANSIENT_SQLSTATES.get(state or "")
+    if reason is None:
+        return internal_error_handler(request, exc)
+    logger.warning("%s (SQLSTATE %s) on %s %s", reason, state, request.method, request.url.path)
+    code, title = HTTP_CODES[503]
+    return problem(request, status=503, code=code, title=title, detail=reason, headers={"Retry-After": "1"})
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Last resort: log with a reference, answer with nothing internal (no trace, SQL or values)."""
     # The request id when there is one: the caller quotes one number, the access log and this line share it.
@@ -320,5 +361,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     UnicodeDecodeError: unreadable_body_handler,
     RecursionError: unreadable_body_handler,
     PoolTimeout: busy_handler,
+    DBAPIError: database_error_handler,
+    PostgresError: database_error_handler,
     Exception: internal_error_handler,
 }

@@ -13,9 +13,13 @@ from core.errors import InvalidInput
 
 # Longitude and latitude each bounded; NaN and infinity fail the bounds.
 Position = Annotated[list[Annotated[float, msgspec.Meta(ge=-180, le=180)]], msgspec.Meta(min_length=2, max_length=2)]
-Ring = Annotated[list[Position], msgspec.Meta(min_length=4, max_length=5000)]
-
 MAX_VERTICES = 5000
+# Rings per polygon and polygons per multipolygon: bounds the decoder's work before check_area counts vertices.
+MAX_RINGS = 100
+MAX_POLYGONS = 100
+
+Ring = Annotated[list[Position], msgspec.Meta(min_length=4, max_length=MAX_VERTICES)]
+Rings = Annotated[list[Ring], msgspec.Meta(min_length=1, max_length=MAX_RINGS)]
 CoordinateSystem = Literal["wgs84", "gcj02"]
 
 # China's extent with a margin (DOMAIN.md §6.4); a swapped [lat, lon] pair falls outside it.
@@ -27,11 +31,11 @@ class Point(msgspec.Struct, tag="Point", tag_field="type", forbid_unknown_fields
 
 
 class Polygon(msgspec.Struct, tag="Polygon", tag_field="type", forbid_unknown_fields=True, frozen=True):
-    coordinates: Annotated[list[Ring], msgspec.Meta(min_length=1, max_length=100)]
+    coordinates: Rings
 
 
 class MultiPolygon(msgspec.Struct, tag="MultiPolygon", tag_field="type", forbid_unknown_fields=True, frozen=True):
-    coordinates: Annotated[list[Annotated[list[Ring], msgspec.Meta(min_length=1)]], msgspec.Meta(min_length=1)]
+    coordinates: Annotated[list[Rings], msgspec.Meta(min_length=1, max_length=MAX_POLYGONS)]
 
 
 Area = Polygon | MultiPolygon

@@ -12,7 +12,7 @@ Named enums, generic component names and examples are `core.openapi_components`'
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from litestar import Litestar
@@ -129,7 +129,7 @@ _DESCRIPTIONS = {
     415: "Unsupported content type",
     422: "Invalid field values",
     428: "If-Match is required",
-    429: "Too many attempts; see Retry-After",
+    429: "Too many requests; see Retry-After",
     500: "Unexpected error (generic, with a reference)",
     503: "The service is busy; retry after Retry-After",
 }
@@ -185,7 +185,12 @@ _PROBLEM_HEADERS = {
         )
     },
     412: {"ETag": _ETAG},
-    429: {"Retry-After": OpenAPIHeader(description="Seconds to wait", schema=Schema(type=OpenAPIType.INTEGER))},
+    429: {
+        "Retry-After": OpenAPIHeader(
+            description="Whole seconds to wait (to the end of the limit's window)",
+            schema=Schema(type=OpenAPIType.INTEGER),
+        )
+    },
     503: {"Retry-After": OpenAPIHeader(description="Seconds to wait", schema=Schema(type=OpenAPIType.INTEGER))},
 }
 
@@ -250,7 +255,13 @@ def handler_operations(app: Litestar) -> Iterator[tuple[str, str, HTTPRouteHandl
                 yield method.lower(), route.path_format, handler, operation
 
 
-def operation_problems(method: str, path: str, handler: HTTPRouteHandler, operation: Operation) -> list[ProblemDoc]:
+# What the app factory adds to a handler's problems from outside it (a rate limit: core.rate_limits).
+ExtraProblems = Callable[[HTTPRouteHandler], Sequence[type[DomainError] | ProblemDoc]]
+
+
+def operation_problems(
+    method: str, path: str, handler: HTTPRouteHandler, operation: Operation, extra: ExtraProblems | None = None
+) -> list[ProblemDoc]:
     """Every problem an operation can answer with: the generic ones it meets, then the handler's own."""
     problems: list[type[DomainError] | ProblemDoc] = [*_ANY_OPERATION]
     if operation.request_body is not None:
@@ -271,6 +282,8 @@ def operation_problems(method: str, path: str, handler: HTTPRouteHandler, operat
     if any(isinstance(p, Parameter) and p.name == "cursor" for p in operation.parameters or ()):
         problems.append(InvalidCursor)  # shaped like a cursor, not signed by us (core.pagination)
     problems += handler.opt.get(PROBLEMS_OPT, ())
+    if extra is not None:
+        problems += extra(handler)
     docs: dict[str, ProblemDoc] = {}
     for problem in problems:
         doc = ProblemDoc.of(problem)
@@ -278,8 +291,9 @@ def operation_problems(method: str, path: str, handler: HTTPRouteHandler, operat
     return sorted(docs.values(), key=lambda doc: doc.status)
 
 
-def document_operations(app: Litestar) -> None:
-    """Problems, If-Match, Location and Idempotency-Key for every operation under /api/, from its handler."""
+def document_operations(app: Litestar, extra: ExtraProblems | None = None) -> None:
+    """Problems, If-Match, Location and Idempotency-Key for every operation under /api/, from its handler (and
+    `extra`, the problems the app factory adds to some handlers)."""
     schema = app.openapi_schema
     if schema.components.schemas is None:
         schema.components.schemas = {}
@@ -289,7 +303,7 @@ def document_operations(app: Litestar) -> None:
             continue
         responses = operation.responses if operation.responses is not None else {}
         by_status: dict[int, list[ProblemDoc]] = {}
-        for doc in operation_problems(method, path, handler, operation):
+        for doc in operation_problems(method, path, handler, operation, extra):
             by_status.setdefault(doc.status, []).append(doc)
         for status, docs in by_status.items():
             # Replaces Litestar's own 400 (documented as application/json): every error is a problem.

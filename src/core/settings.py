@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ import msgspec
 
 from core.client_address import Network, parse_trusted_proxies
 from core.clock import Clock, SystemClock
+from core.rate_limit_rules import DEFAULT_RATE_LIMITS, RateLimit, parse_rate_limits
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +31,8 @@ class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True):
     # than waiting briefly for a pooled one (measured with make bench).
     pool_size: int = 20
     max_overflow: int = 0
+    # How long a request waits for a pooled connection before it is answered 503 with Retry-After.
+    pool_timeout_seconds: float = 5.0
     statement_timeout_ms: int = 5000
     lock_timeout_ms: int = 2000
 
@@ -56,6 +60,8 @@ class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_body_bytes: int = 1024 * 1024
     max_document_bytes: int = 5 * 1024 * 1024
     max_json_depth: int = 32
+    # Parts of one multipart body (an upload is one file; Litestar's default would read up to 1,000).
+    max_multipart_parts: int = 8
     # Browser origins allowed to call the API cross-origin (CORS); empty means no CORS headers at all.
     cors_origins: tuple[str, ...] = ()
     # The service's public address as people and scanners reach it: permit verification links and QR codes
@@ -110,6 +116,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auth: AuthSettings
     data: DataSettings
     http: HttpSettings = HttpSettings()
+    # Requests per window by limit name (core.rate_limits; FLEXREG_RATE_LIMITS); empty: no limits.
+    rate_limits: Mapping[str, RateLimit] = DEFAULT_RATE_LIMITS
     ops: OpsSettings = OpsSettings()
     retention: RetentionSettings = RetentionSettings()
     # Where "now" comes from: the system clock in service, a FixedClock in tests (no test depends on the date).
@@ -148,6 +156,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 tile_attribution=env.get("FLEXREG_TILE_ATTRIBUTION", "").strip(),
                 trusted_proxies=parse_trusted_proxies(env.get("FLEXREG_TRUSTED_PROXIES", "")),
             ),
+            rate_limits=parse_rate_limits(env.get("FLEXREG_RATE_LIMITS", "")),
             ops=OpsSettings(
                 log_format=log_format_from_env(env),
                 metrics_token=env.get("FLEXREG_METRICS_TOKEN", "").strip() or None,

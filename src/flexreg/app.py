@@ -26,10 +26,13 @@ from core.idempotency import IdempotencyMiddleware
 from core.openapi import close_request_schemas, document_operations, operation_id_from_name
 from core.openapi_components import CORE_ENUMS, add_examples, name_enums, name_generic_components
 from core.openapi_text import describe_request_text
+from core.rate_limits import rate_limit_guard, rate_limit_problems
 from core.request_log import HEADER as REQUEST_ID_HEADER
 from core.request_log import RequestLogMiddleware
+from core.security_headers import make_security_headers
 from core.settings import Settings
 from flexreg import console, docs, ops
+from flexreg.limits import RATE_LIMITED
 from permits.api import CONTROLLERS as PERMITS_CONTROLLERS
 from permits.api import NAMED_ENUMS as PERMITS_ENUMS
 from permits.api import examples as permits_examples
@@ -153,10 +156,16 @@ def create_app(
         lifespan=[] if sessionmaker is not None else [database],
         state=state,
         middleware=[IdempotencyMiddleware],
+        # Before every route's own guards: a flood is refused before it costs a token check or a body read.
+        guards=[rate_limit_guard(RATE_LIMITED)],
         before_request=make_strict_body_hook(settings.http.max_json_depth),
-        before_send=[no_store_by_default],
+        before_send=[
+            no_store_by_default,
+            make_security_headers(docs.CONTENT_SECURITY_POLICY),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.http.max_body_bytes,
+        multipart_form_part_limit=settings.http.max_multipart_parts,
         cors_config=cors_config(settings),
         # The service logs through the standard logging module as configured by its entry point (flexreg serve);
         # Litestar's default would reconfigure the root logger in every worker.
@@ -175,7 +184,7 @@ def create_app(
         debug=False,
     )
     schema = app.openapi_schema
-    document_operations(app)
+    document_operations(app, rate_limit_problems(RATE_LIMITED))
     name_generic_components(schema)
     refine_registry_openapi(schema)
     refine_venues_openapi(schema)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.crypto import FieldCipher
 from core.db import transaction
 from core.jobs import JobRegistry, prune_job_queue
+from core.rate_limits import prune_rate_limits
 from core.settings import Settings
 from flexreg import retention
 from permits import anchors, calendar_store, signing, sweep, workdays
@@ -81,6 +82,8 @@ async def _recompute_after_overrides(
 
 PERIODIC_JOBS = JobRegistry()
 PERIODIC_JOBS.add("prune_job_queue", "17 3 * * *", prune_job_queue)
+# Ended rate-limit windows (core.rate_limits): the table holds the current windows only, give or take ten minutes.
+PERIODIC_JOBS.add("prune_rate_limits", "*/10 * * * *", prune_rate_limits)
 PERIODIC_JOBS.add("sweep_deadlines", "*/10 * * * *", sweep_deadlines)
 # 23:55 in the city (UTC+8): the day's head, signed before the day ends.
 PERIODIC_JOBS.add("publish_history_anchor", "55 15 * * *", publish_history_anchor)

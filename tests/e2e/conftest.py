@@ -115,6 +115,8 @@ def live_service(server_url: str, chromium: str, tmp_path_factory: pytest.TempPa
         "FLEXREG_DATA_KEY": "e2e-data-key-00" * 3,
         "FLEXREG_PUBLIC_URL": base,
         "FLEXREG_DB_POOL_SIZE": "5",
+        # Every test signs in from 127.0.0.1 (tests/core/test_rate_limits.py covers the limits).
+        "FLEXREG_RATE_LIMITS": "off",
     }
     settings = msgspec.structs.replace(Settings.from_env(env), clock=FixedClock(START))
 

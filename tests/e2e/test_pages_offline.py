@@ -28,11 +28,17 @@ def _refuse_other_hosts(context: BrowserContext, live_service: LiveService) -> l
 
 def test_the_api_docs_render_with_no_way_out(context: BrowserContext, page: Page, live_service: LiveService) -> None:
     outside = _refuse_other_hosts(context, live_service)
+    # The page's Content-Security-Policy (flexreg.docs) must allow all Swagger UI does.
+    refused: list[str] = []
+    page.on(
+        "console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None
+    )
     page.goto("/schema")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("flexreg")
     expect(page.locator(".opblock-tag-section").first).to_be_visible()
     expect(page.get_by_text("/api/v1/permits/{number}", exact=True).first).to_be_attached()
     assert outside == []
+    assert refused == []
 
 
 def test_the_console_map_renders_with_no_way_out(
