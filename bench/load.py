@@ -182,7 +182,7 @@ def prepare(database: str, env: dict[str, str]) -> str:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     base_env = {
         **os.environ,
-        "FLEXREG_VAR_DIR": str(ROOT / "var"),
+        "FLEXREG_VAR_DIR": os.environ.get("FLEXREG_VAR_DIR", str(ROOT / "var")),
         "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}",
         # Another slice adds the rate limits; a load test must never meet them, whether or not they exist yet.
         "FLEXREG_RATE_LIMITS": "off",

@@ -230,8 +230,11 @@ async def vendor(shared: Shared, client: Client, me: Vendor, signed_in: asyncio.
     groups = list(GROUP_DETAILS)
     rng.shuffle(groups)
     kinds, weights = list(VENDOR_MIX), list(VENDOR_MIX.values())
+    # A new user tries everything once (in their own order), then settles into the mix: even a short run
+    # exercises every kind, and the reviewers' queues fill from the start.
+    first = rng.sample(kinds, len(kinds))
     while shared.recorder.running():
-        kind = rng.choices(kinds, weights)[0]
+        kind = first.pop() if first else rng.choices(kinds, weights)[0]
         if kind == "GET /activities":
             await client.send(kind, "GET", f"{API}/activities")
         elif kind == "GET /designated-places":
