@@ -96,6 +96,7 @@ class GroupCpu:
         self.seconds = 0.0
         self.wall = 0.0
         self._opened = 0.0
+        self.load_average = 0.0
 
     def _now(self) -> float:
         total = 0
@@ -116,6 +117,7 @@ class GroupCpu:
             self.at_open, self._opened = self._now(), time.perf_counter()
         else:
             self.seconds, self.wall = self._now() - self.at_open, time.perf_counter() - self._opened
+            self.load_average = os.getloadavg()[0]  # other work on the machine shows here
 
     @property
     def cores(self) -> float:
@@ -175,7 +177,10 @@ def sign_ins(recorder: load_work.Recorder) -> dict[str, Any]:
 
 def prepare(database: str, env: dict[str, str]) -> str:
     url = asyncio.run(recreate_database(server_url(), database))
-    subprocess.run([str(ROOT / ".venv/bin/flexreg"), "migrate"], check=True, env={**env, "DATABASE_URL": url})
+    migrate = [str(ROOT / ".venv/bin/flexreg"), "migrate"]
+    done = subprocess.run(migrate, env={**env, "DATABASE_URL": url}, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"flexreg migrate failed:\n{done.stderr[-3000:]}")
     return url
 
 
@@ -187,10 +192,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # Another slice adds the rate limits; a load test must never meet them, whether or not they exist yet.
         "FLEXREG_RATE_LIMITS": "off",
     }
+    print(f"migrating a scratch database {args.database} ...", flush=True)
     url = prepare(args.database, base_env)
     env = {**base_env, "DATABASE_URL": url}
     plan = load_work.plan_for(args.clients, args.signups_per_s, args.sign_in_concurrency)
-    print(f"seeding {args.database} ...", flush=True)
     started = time.perf_counter()
     city = asyncio.run(
         load_seed.seed(url, env, vendors=max(plan.vendors, 50), offices=plan.offices, reviewers=plan.reviewers)
@@ -216,6 +221,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         baseline = summarise(bare, args.baseline_duration)["overall"] | {
             "generator_cores": bare_share,
             "server_cores": cpu.cores,
+            "server_cpu_ms_per_request": cpu.seconds
+            * 1000
+            / max(1, len(bare.kinds.get("GET /bare (baseline)", load_work.KindStats()).latencies_ms)),
+            "load_average": cpu.load_average,
         }
     finally:
         stop(server)
@@ -236,7 +245,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         stop(server)
     summary = summarise(mixed, args.duration)
+    log = args.logs / "load-serve.log"
+    logged = sum(line.startswith("ERROR") for line in log.read_text(errors="replace").splitlines())
     return {
+        "server_log": {"path": str(log), "error_lines": logged},
         "config": {
             "duration_s": args.duration,
             "baseline_duration_s": args.baseline_duration,
@@ -247,7 +259,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "sign_in": sign_ins(mixed),
         "kinds": summary["kinds"],
-        "overall": summary["overall"] | {"generator_cores": mixed_share, "server_cores": cpu.cores},
+        "overall": summary["overall"]
+        | {
+            "generator_cores": mixed_share,
+            "server_cores": cpu.cores,
+            "server_cpu_ms_per_request": cpu.seconds * 1000 / max(1, summary["overall"]["requests"]),
+            "load_average": cpu.load_average,
+        },
         "baseline": baseline,
         "ratio": summary["overall"]["rps"] / baseline["rps"] if baseline["rps"] else 0.0,
     }
@@ -267,6 +285,12 @@ def report(result: dict[str, Any], printer: Callable[[str], None] = print) -> No
         f"{config['cpus']} cores: over the window the generator used {overall['generator_cores']:.2f} core, the "
         f"service {overall['server_cores']:.2f} (baseline: {baseline['generator_cores']:.2f} and "
         f"{baseline['server_cores']:.2f})"
+    )
+    printer(
+        f"service CPU per request {overall['server_cpu_ms_per_request']:.2f} ms (baseline "
+        f"{baseline['server_cpu_ms_per_request']:.2f} ms); 1-minute load average at the end of the window "
+        f"{overall['load_average']:.1f} (baseline {baseline['load_average']:.1f}): above {config['cpus']}, other "
+        f"processes were taking CPU too"
     )
     sign_in = result["sign_in"]
     printer(
@@ -303,6 +327,7 @@ def report(result: dict[str, Any], printer: Callable[[str], None] = print) -> No
     for kind, figures in result["kinds"].items():
         for sample in figures["error_samples"]:
             printer(f"  {kind}: {sample}")
+    printer(f"service log: {result['server_log']['path']} ({result['server_log']['error_lines']} ERROR lines)")
     verdict = {True: "met", False: "NOT MET"}
     printer(
         f"aims: 0 errors: {verdict[overall['errors'] == 0]}; p99 < {AIM_P99_MS:.0f} ms overall "

@@ -79,7 +79,7 @@ class KindStats:
     conflicts: int = 0
     errors: int = 0
     error_statuses: Counter[str] = field(default_factory=Counter)
-    samples: list[str] = field(default_factory=list)  # the first few errors, for the report
+    samples: list[str] = field(default_factory=list)  # the first error of each status, for the report
 
 
 class Recorder:
@@ -110,8 +110,8 @@ class Recorder:
         else:
             stats.errors += 1
             stats.error_statuses[status] += 1
-            if len(stats.samples) < 3:
-                stats.samples.append(f"{status}: {note[:200]}")
+            if not any(sample.startswith(f"{status}:") for sample in stats.samples):  # one per status
+                stats.samples.append(f"{status}: {note[:160]}")
 
 
 class Client:

@@ -21,7 +21,7 @@ NAME = f"flexreg_load_check_{os.getpid()}"
 
 def test_a_short_load_run_reports_every_kind_with_no_server_error(server_url: str, tmp_path: Path) -> None:
     report = tmp_path / "load.json"
-    command = [sys.executable, "-m", "bench.load", "--duration", "8", "--clients", "12", "--baseline-duration", "2"]
+    command = [sys.executable, "-m", "bench.load", "--duration", "5", "--clients", "12", "--baseline-duration", "1"]
     command += ["--database", NAME, "--json", str(report), "--logs", str(tmp_path)]
     env = {**os.environ, "DATABASE_URL": server_url, "FLEXREG_VAR_DIR": str(tmp_path)}
     try:
