@@ -196,7 +196,6 @@ class Shared:
     city: City
     recorder: Recorder
     slots: Slots
-    rng: random.Random
     signups: int = 0
     application_body: dict[str, Any] = field(default_factory=dict)
     exempt_body: dict[str, Any] = field(default_factory=dict)
@@ -292,7 +291,7 @@ async def _decide_from_queue(
     await client.send(f"POST /{queue}/{{id}}/decision", "POST", f"{path}/{chosen}/decision", decision, headers=headers)
 
 
-async def reviewer(shared: Shared, client: Client, signed_in: asyncio.Event, seed: int) -> None:
+async def reviewer(shared: Shared, client: Client, signed_in: asyncio.Event, seed: str) -> None:
     await signed_in.wait()
     rng = random.Random(seed)
     while shared.recorder.running():
@@ -373,7 +372,7 @@ async def run_mixed(
     """Sign everyone in, then run the window (`window(True)` as it opens, `window(False)` once the last answer is
     in); returns the recorder and the generator's CPU share of one core over the window."""
     recorder = Recorder()
-    shared = Shared(city=city, recorder=recorder, slots=Slots(city.road_zones), rng=random.Random(1))
+    shared = Shared(city=city, recorder=recorder, slots=Slots(city.road_zones))
     signed_in = asyncio.Event()
     logins: list[Awaitable[bool]] = []
     personas: list[Awaitable[None]] = []
@@ -395,7 +394,7 @@ async def run_mixed(
         for n, name in enumerate(names[: plan.reviewers]):
             c = client()
             logins.append(c.sign_in(name, STAFF_PASSWORD))
-            personas.append(reviewer(shared, c, signed_in, hash((department, n))))
+            personas.append(reviewer(shared, c, signed_in, f"{department} {n}"))
     for _ in range(plan.signup_clients):
         personas.append(signer(shared, client(), signed_in, plan.signup_clients / plan.signups_per_s))
     tasks = [asyncio.ensure_future(p) for p in personas]
