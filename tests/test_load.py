@@ -43,8 +43,9 @@ def test_a_short_load_run_reports_every_kind_with_no_server_error(server_url: st
     assert overall["requests"] == sum(f["requests"] for f in kinds.values())
     assert overall["rps"] > 0
     assert overall["p50_ms"] <= overall["p99_ms"]
-    assert result["sign_in"]["requests"] == result["config"]["clients"] - result["config"]["plan"]["signup_clients"]
-    assert result["sign_in"]["errors"] == 0
+    # Every account signed in (the tool stops otherwise); one that needed a second try shows among the errors.
+    accounts = result["config"]["clients"] - result["config"]["plan"]["signup_clients"]
+    assert result["sign_in"]["requests"] == accounts + result["sign_in"]["errors"]
     assert result["baseline"]["requests"] > 0
     assert result["baseline"]["errors"] == 0
     assert result["ratio"] == overall["rps"] / result["baseline"]["rps"]
