@@ -8,10 +8,11 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1## address make run listens on
 PORT ?= 8000## port make run listens on (a port already in use is refused)
 WORKERS ?= 1## granian worker processes for make run
+LOAD_ARGS ?= --duration 60 --clients 200 --workers 2## options of make load (python -m bench.load --help)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test bench fuzz lint check migrate demo backup-check clean
+.PHONY: help run test bench load fuzz lint check migrate demo backup-check clean
 
 help: ## Show the targets and the variables they take
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -37,6 +38,9 @@ test: $(STAMP) ## Run the whole test suite (embedded PostgreSQL under ./var unle
 
 bench: $(STAMP) ## Measure throughput and latency against same-run baselines
 	$(BIN)/python -m bench
+
+load: $(STAMP) ## Mixed load on flexreg serve --workers 2 for 60 s at 200 clients, beside the bare baseline (LOAD_ARGS)
+	$(BIN)/python -m bench.load $(LOAD_ARGS)
 
 fuzz: $(STAMP) ## Fuzz a running service from its OpenAPI as each demo role (FUZZ_URL, default http://127.0.0.1:8000)
 	FUZZ_URL=$(or $(FUZZ_URL),http://$(HOST):$(PORT)) .ci/fuzz
