@@ -66,6 +66,10 @@ class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
     tile_attribution: str = ""
     # Reverse proxies whose X-Forwarded-For names the caller (core.client_address; FLEXREG_TRUSTED_PROXIES).
     trusted_proxies: tuple[Network, ...] = ()
+    # How long an Idempotency-Key stays claimed by a request that has not finished: after it a retry takes the
+    # key over (the first attempt crashed). A slower first attempt then cannot complete and is rolled back
+    # (core.idempotency), so a short lease costs retries, never a double write (FLEXREG_IDEMPOTENCY_LEASE_SECONDS).
+    idempotency_lease_seconds: int = 60
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -111,6 +115,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 tile_url=_tile_url(env.get("FLEXREG_TILE_URL", "")),
                 tile_attribution=env.get("FLEXREG_TILE_ATTRIBUTION", "").strip(),
                 trusted_proxies=parse_trusted_proxies(env.get("FLEXREG_TRUSTED_PROXIES", "")),
+                idempotency_lease_seconds=_positive(env, "FLEXREG_IDEMPOTENCY_LEASE_SECONDS", 60),
             ),
         )
 
@@ -149,6 +154,15 @@ def _tile_url(value: str) -> str | None:
     if not url.startswith(("https://", "http://")) or not all(part in url for part in ("{z}", "{x}", "{y}")):
         raise ValueError(f"FLEXREG_TILE_URL: {value!r} is not an http(s) tile template with {{z}}, {{x}} and {{y}}")
     return url
+
+
+def _positive(env: dict[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+    return int(value)
 
 
 def _key(env: dict[str, str], name: str, var_dir: Path, environment: str) -> bytes:
