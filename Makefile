@@ -11,7 +11,7 @@ WORKERS ?= 1## granian worker processes for make run
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test bench fuzz lint check migrate demo clean
+.PHONY: help run test bench crash fuzz lint check migrate demo clean
 
 help: ## Show the targets and the variables they take
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ test: $(STAMP) ## Run the whole test suite (embedded PostgreSQL under ./var unle
 
 bench: $(STAMP) ## Measure throughput and latency against same-run baselines
 	$(BIN)/python -m bench
+
+crash: $(STAMP) ## SIGKILL two servers at random under write load, then check nothing was lost or done twice (KILLS, DURATION)
+	$(BIN)/python -m bench.crash --kills $(or $(KILLS),10) --duration $(or $(DURATION),90)
 
 fuzz: $(STAMP) ## Fuzz a running service from its OpenAPI as each demo role (FUZZ_URL, default http://127.0.0.1:8000)
 	FUZZ_URL=$(or $(FUZZ_URL),http://$(HOST):$(PORT)) .ci/fuzz
