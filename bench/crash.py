@@ -376,8 +376,11 @@ class Workload:
 
 
 def _code(body: bytes) -> str:
+    """A problem's code (and for a server error its request id, to find it in the servers' log)."""
     try:
-        return str(json.loads(body).get("code"))
+        problem = json.loads(body)
+        code = str(problem.get("code"))
+        return f"{code} (request_id {problem.get('request_id')})" if code == "internal_error" else code
     except (ValueError, AttributeError):
         return body[:80].decode(errors="replace")
 
@@ -652,7 +655,9 @@ def main() -> None:
             "signup": {uuid.UUID(v["vendor_id"]) for v in vendors},
             "document": {uuid.UUID(v["document_id"]) for v in vendors},
         }
-        log = Path(var_dir) / "servers.log"
+        log = arguments.ledger.with_name("crash-servers.log")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_bytes(b"")
         servers = [Server(free_port(), env, log) for _ in range(2)]
         run = Run()
         try:
@@ -671,7 +676,7 @@ def main() -> None:
         arguments.ledger.parent.mkdir(parents=True, exist_ok=True)
         arguments.ledger.write_text(json.dumps(book))
         run.violations.update(asyncio.run(check(book, run.statuses)))
-        print(f"ledger: {arguments.ledger}")
+        print(f"ledger: {arguments.ledger}; the servers' log: {log}")
     report(run, arguments.json)
     sys.exit(1 if run.violations else 0)
 
