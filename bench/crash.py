@@ -595,6 +595,7 @@ def report(run: Run, as_json: bool) -> None:
         ("requests sent under load", run.requests),
         ("acknowledged (2xx) under load", run.acked_in_load),
         ("no answer (killed mid-flight, or 5xx)", len(run.unanswered)),
+        ("  of which 5xx", sum(n for key, n in run.statuses.items() if key.split()[-1].startswith("5"))),
         ("  sent again: executed", run.replay_executed),
         ("  sent again: replayed a stored result", run.replay_replayed),
         ("acknowledged in the end (2xx)", sum(200 <= a.status < 300 for a in run.answers.values())),

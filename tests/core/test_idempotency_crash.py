@@ -145,3 +145,6 @@ def test_the_lease_is_a_setting() -> None:
     assert Settings.from_env(env).http.idempotency_lease_seconds == 60
     short = Settings.from_env({**env, "FLEXREG_IDEMPOTENCY_LEASE_SECONDS": "5"})
     assert short.http.idempotency_lease_seconds == 5
+    for wrong in ("0", "-3", "soon"):
+        with pytest.raises(ValueError, match="FLEXREG_IDEMPOTENCY_LEASE_SECONDS"):
+            Settings.from_env({**env, "FLEXREG_IDEMPOTENCY_LEASE_SECONDS": wrong})
