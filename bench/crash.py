@@ -40,6 +40,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ from permits.history_verify import verify_history
 ROOT = Path(__file__).resolve().parents[1]
 DATABASE = "flexreg_crash"
 LEASE_SECONDS = 3
-VENDORS = 3000  # seeded vendors: a claim and an application each take one of their own
+VENDORS = 1000  # seeded vendors: a claim and an application each take one of their own
 CLIENTS = 12  # concurrent requests across both servers
 PITCH_CELLS = 20  # per venue: few enough that pitch requests meet each other
 ROAD_SPOTS = 3  # footprints per zone, over ROAD_HOURS hours: road requests contend for their slots too
@@ -117,6 +118,7 @@ class Run:
     replay_replayed: int = 0
     sample_checked: int = 0
     violations: dict[str, list[str]] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)  # wall seconds of each phase (reported, never judged)
 
 
 # --- setting up -----------------------------------------------------------------------------------------------
@@ -610,6 +612,8 @@ def report(run: Run, as_json: bool) -> None:
         print(f"  {label:<{width}}  {value:>8}")
     kinds = sorted(key for key in run.statuses if key[0].islower() and " " in key and key.split()[-1].isdigit())
     print("  answers under load: " + ", ".join(f"{key} ×{run.statuses[key]}" for key in kinds))
+    if run.phases:
+        print("  wall seconds: " + ", ".join(f"{phase} {seconds:.0f}" for phase, seconds in run.phases.items()))
     if run.examples:
         print("  refusals: " + ", ".join(f"{key} {code}" for key, code in sorted(run.examples.items())))
     for name, found in run.violations.items():
@@ -644,6 +648,8 @@ def main() -> None:
         report(run, arguments.json)
         sys.exit(1 if run.violations else 0)
 
+    run = Run()
+    started = time.monotonic()
     url = asyncio.run(recreate_database(server_url(), arguments.database))
     with tempfile.TemporaryDirectory(prefix="flexreg-crash-") as var_dir:
         env = environment(url, var_dir)
@@ -660,16 +666,19 @@ def main() -> None:
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_bytes(b"")
         servers = [Server(free_port(), env, log) for _ in range(2)]
-        run = Run()
+        run.phases["seed"] = time.monotonic() - started
         try:
-            for server in servers:
-                server.start()
+            with ThreadPoolExecutor(len(servers)) as starting:  # each start waits on its own server only
+                list(starting.map(Server.start, servers))
+            run.phases["start"] = time.monotonic() - started - sum(run.phases.values())
             ports = ", ".join(str(server.port) for server in servers)
             print(f"load for {arguments.duration:.0f} s on ports {ports}, {arguments.kills} kills ...", flush=True)
             work = Workload(vendors, permits, places)
             asyncio.run(load(run, work, servers, arguments.duration, arguments.kills))
+            run.phases["load"] = time.monotonic() - started - sum(run.phases.values())
             print(f"sending {len(run.unanswered)} unanswered requests again ...", flush=True)
             asyncio.run(settle(run, servers))
+            run.phases["resend"] = time.monotonic() - started - sum(run.phases.values())
         finally:
             for server in servers:
                 server.stop()
@@ -677,6 +686,7 @@ def main() -> None:
         arguments.ledger.parent.mkdir(parents=True, exist_ok=True)
         arguments.ledger.write_text(json.dumps(book))
         run.violations.update(asyncio.run(check(book, run.statuses)))
+        run.phases["check"] = time.monotonic() - started - sum(run.phases.values())
         print(f"ledger: {arguments.ledger}; the servers' log: {log}")
     report(run, arguments.json)
     sys.exit(1 if run.violations else 0)
