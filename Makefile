@@ -12,7 +12,7 @@ LOAD_ARGS ?= --duration 60 --clients 200 --workers 2## options of make load (pyt
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test bench load fuzz lint check migrate demo backup-check clean
+.PHONY: help run test bench load crash fuzz lint check migrate demo backup-check clean
 
 help: ## Show the targets and the variables they take
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ bench: $(STAMP) ## Measure throughput and latency against same-run baselines
 
 load: $(STAMP) ## Mixed load on flexreg serve --workers 2 for 60 s at 200 clients, beside the bare baseline (LOAD_ARGS)
 	$(BIN)/python -m bench.load $(LOAD_ARGS)
+
+crash: $(STAMP) ## SIGKILL two servers at random under write load, then check nothing was lost or done twice (KILLS, DURATION)
+	$(BIN)/python -m bench.crash --kills $(or $(KILLS),10) --duration $(or $(DURATION),90)
 
 fuzz: $(STAMP) ## Fuzz a running service from its OpenAPI as each demo role (FUZZ_URL, default http://127.0.0.1:8000)
 	FUZZ_URL=$(or $(FUZZ_URL),http://$(HOST):$(PORT)) .ci/fuzz

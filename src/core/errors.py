@@ -126,6 +126,14 @@ class NotFound(DomainError):
     title = "No such resource"
 
 
+class IdempotencyKeyInProgress(DomainError):
+    """Another attempt holds the request's Idempotency-Key (core.idempotency): a retry will see its result."""
+
+    status = 409
+    code = "idempotency_key_in_progress"
+    title = "A request with this Idempotency-Key is still running"
+
+
 class PreconditionFailed(DomainError):
     status = 412
     code = "precondition_failed"

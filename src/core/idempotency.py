@@ -17,10 +17,20 @@ Semantics follow Stripe and draft-ietf-httpapi-idempotency-key-header (RELIABILI
   holds its lease → 409 `idempotency_key_in_progress` with Retry-After.
 - Stored keys count as absent after 24 hours; an expired row is deleted when its key is next claimed.
 
-Known limit: the key is claimed and completed in transactions of its own, separate from the business write.
-A crash after the business commit but before the completion leaves the key in progress; once its lease
-(`locked_until`) expires a retry executes again (and meets whatever the first attempt created, typically
-a 409). Keys that are never reused stay in the table until something deletes rows older than 24 hours.
+Crash safety (RELIABILITY.md T-I9): the claim commits on its own, before the handler runs (so a concurrent
+retry sees it), but a stored 2xx is recorded by the request's own transaction, the one holding the business
+write: the app's after-request hook (`remember_response`) makes the handler's response keep its encoded form
+(status, headers, body: exactly what is sent), and the request's session (`complete_in`, called by
+flexreg.app's session dependency after the handler and before its commit) marks the key completed with it.
+Litestar builds the response before it cleans up generator dependencies, so the session is still open then.
+A crash therefore loses both the business write and the completion, or keeps both: a retry either replays
+or, once the crashed attempt's lease (`locked_until`, FLEXREG_IDEMPOTENCY_LEASE_SECONDS) has run out, takes
+the key over and executes, exactly once. The completion is fenced by the lease: an attempt whose key was
+taken over meanwhile (it outlived its lease) is rolled back and answered 409 `idempotency_key_in_progress`,
+so a slow first attempt and its retry never both commit. Results that commit no business write through the
+session (a stored 409 refusal, a handler without a session) are recorded by the middleware afterwards in a
+transaction of its own, as are releases. Keys that are never reused stay in the table until something
+deletes rows older than 24 hours.
 """
 
 from __future__ import annotations
@@ -30,21 +40,25 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
+from litestar import Response
+from litestar.response.base import ASGIResponse
 from sqlalchemy import CheckConstraint, DateTime, LargeBinary, SmallInteger, String, delete, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.auth import decode_token
 from core.db import Base, transaction
-from core.errors import PROBLEM_MEDIA_TYPE, FieldError, NotAuthenticated, ProblemOut
+from core.errors import PROBLEM_MEDIA_TYPE, FieldError, IdempotencyKeyInProgress, NotAuthenticated, ProblemOut
 from core.http_guard import json_depth
 from core.metrics import count_refusal
 from core.request_log import request_id_of
 
 if TYPE_CHECKING:
+    from litestar import Litestar, Request
     from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -53,7 +67,7 @@ logger = logging.getLogger(__name__)
 HEADER = b"idempotency-key"
 MAX_KEY_LENGTH = 255
 KEY_TTL = dt.timedelta(hours=24)
-# Longer than any request may take (statement timeout 5 s): a live request is never taken over.
+# The default lease (FLEXREG_IDEMPOTENCY_LEASE_SECONDS): longer than any request takes (statement timeout 5 s).
 LEASE = dt.timedelta(seconds=60)
 RETRY_AFTER_SECONDS = 1
 # Larger responses are passed through and not stored (creating POSTs answer with a small document).
@@ -68,6 +82,8 @@ KEY_PATTERN = r'^(?:[!-~]|[!#-~][ -~]{0,253}[!-~]|"[ -~]{0,253}[!#-~]|"[ -~]{1,2
 
 _REPLAYED_HEADERS = (b"content-type", b"location", b"etag")
 _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+# Where the request's scope state carries the key it holds (`_Held`).
+_SCOPE_KEY = "flexreg.idempotency"
 
 
 class IdempotencyKey(Base):
@@ -158,11 +174,42 @@ class _Replay(msgspec.Struct, frozen=True):
     body: bytes
 
 
-Outcome = Literal["claimed", "in_progress", "reused"] | _Replay
+class _Claimed(msgspec.Struct, frozen=True):
+    """The key is this request's until `lease` (its `locked_until`, which also fences its completion)."""
+
+    lease: dt.datetime
+
+
+Outcome = Literal["in_progress", "reused"] | _Claimed | _Replay
+
+
+@dataclass
+class _Held:
+    """The key a running request holds, shared by the middleware, the after-request hook and the session."""
+
+    principal: str
+    key: str
+    lease: dt.datetime
+    # The response as encoded for sending, noted while the request's session is still open (remember_response).
+    response: _Replay | None = None
+    # The result committed with the business write (complete_in): nothing is left for the middleware to do.
+    completed: bool = False
+    # The lease ran out and another attempt took the key over: this one must leave the row alone.
+    lost: bool = False
+
+
+def _held(scope: Scope) -> _Held | None:
+    state: dict[str, Any] = scope.get("state") or {}
+    held = state.get(_SCOPE_KEY)
+    return held if isinstance(held, _Held) else None
 
 
 async def claim(
-    sessionmaker: async_sessionmaker[AsyncSession], principal: str, key: str, request_fingerprint: str
+    sessionmaker: async_sessionmaker[AsyncSession],
+    principal: str,
+    key: str,
+    request_fingerprint: str,
+    lease: dt.timedelta = LEASE,
 ) -> Outcome:
     """Claim the key for this request, or say why not (stored result, still running, different request)."""
     where = (IdempotencyKey.principal == principal, IdempotencyKey.key == key)
@@ -178,13 +225,13 @@ async def claim(
                     fingerprint=request_fingerprint,
                     state="in_progress",
                     created_at=now,
-                    locked_until=now + LEASE,
+                    locked_until=now + lease,
                 )
                 .on_conflict_do_nothing(index_elements=["principal", "key"])
                 .returning(IdempotencyKey.key)
             )
             if claimed is not None:
-                return "claimed"
+                return _Claimed(now + lease)
             row = (await session.execute(select(IdempotencyKey).where(*where))).scalar_one_or_none()
             if row is None:
                 continue  # released between our insert and our read: try again
@@ -198,39 +245,93 @@ async def claim(
             taken = await session.scalar(
                 update(IdempotencyKey)
                 .where(*where, IdempotencyKey.state == "in_progress", IdempotencyKey.locked_until <= now)
-                .values(locked_until=now + LEASE)
+                .values(locked_until=now + lease)
                 .returning(IdempotencyKey.key)
             )
-            return "claimed" if taken is not None else "in_progress"
+            return _Claimed(now + lease) if taken is not None else "in_progress"
     return "in_progress"
 
 
-async def complete(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    principal: str,
-    key: str,
-    *,
-    status: int,
-    headers: dict[str, str],
-    body: bytes,
-) -> None:
-    async with transaction(sessionmaker) as session:
-        await session.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.principal == principal, IdempotencyKey.key == key)
-            .values(state="completed", response_status=status, response_headers=headers, response_body=body)
-        )
+def _ours(held: _Held) -> tuple[Any, ...]:
+    """The key's row while this attempt still holds it: in progress under the very lease it claimed."""
+    return (
+        IdempotencyKey.principal == held.principal,
+        IdempotencyKey.key == held.key,
+        IdempotencyKey.state == "in_progress",
+        IdempotencyKey.locked_until == held.lease,
+    )
 
 
-async def release(sessionmaker: async_sessionmaker[AsyncSession], principal: str, key: str) -> None:
-    async with transaction(sessionmaker) as session:
-        await session.execute(
-            delete(IdempotencyKey).where(
-                IdempotencyKey.principal == principal,
-                IdempotencyKey.key == key,
-                IdempotencyKey.state == "in_progress",
-            )
+async def _complete(session: AsyncSession, held: _Held, result: _Replay) -> bool:
+    """Mark the key completed with this result, if this attempt still holds it; whether it did."""
+    done = await session.scalar(
+        update(IdempotencyKey)
+        .where(*_ours(held))
+        .values(
+            state="completed",
+            response_status=result.status,
+            response_headers=result.headers,
+            response_body=result.body,
         )
+        .returning(IdempotencyKey.key)
+    )
+    return done is not None
+
+
+async def complete_in(session: AsyncSession, scope: Scope) -> _Held | None:
+    """Record the request's stored result in its own (business) transaction, before that commits.
+
+    Called by the request's session dependency after the handler. Returns the key recorded, if any; raises
+    IdempotencyKeyInProgress, rolling the business write back, if the key was taken over meanwhile.
+    """
+    held = _held(scope)
+    result = held.response if held is not None else None
+    if held is None or result is None or not is_stored(result.status) or len(result.body) > MAX_STORED_BODY:
+        return None
+    if not await _complete(session, held, result):
+        held.lost = True
+        raise IdempotencyKeyInProgress(
+            "This attempt outlived its lease on the Idempotency-Key and was undone; retry to receive the result",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    return held
+
+
+async def complete(sessionmaker: async_sessionmaker[AsyncSession], held: _Held, result: _Replay) -> None:
+    async with transaction(sessionmaker) as session:
+        await _complete(session, held, result)
+
+
+async def release(sessionmaker: async_sessionmaker[AsyncSession], held: _Held) -> None:
+    async with transaction(sessionmaker) as session:
+        await session.execute(delete(IdempotencyKey).where(*_ours(held)))
+
+
+class _RecordingResponse(Response[Any]):
+    """A handler's response that notes its encoded form for the key its request holds (see remember_response)."""
+
+    __slots__ = ()
+
+    def to_asgi_response(self, app: Litestar | None, request: Request[Any, Any, Any], **kwargs: Any) -> ASGIResponse:
+        asgi = super().to_asgi_response(app, request, **kwargs)
+        held = _held(request.scope)
+        if held is not None and type(asgi) is ASGIResponse:
+            kept = _kept_headers(asgi.encode_headers())
+            held.response = _Replay(asgi.status_code, kept, asgi.body) if kept is not None else None
+        return asgi
+
+
+def remember_response(response: Response[Any]) -> Response[Any]:
+    """The app's after-request hook: let the request's session see the response it is about to send.
+
+    Litestar encodes a handler's response (`to_asgi_response`, right after this hook) before it cleans up the
+    handler's generator dependencies, so the session dependency, still open, can store exactly those bytes.
+    Only a plain Response is noted (files, streams and templates are never replayed); its class is swapped
+    for a subclass adding no state, which keeps every attribute the handler set without copying them.
+    """
+    if type(response) is Response:
+        response.__class__ = _RecordingResponse
+    return response
 
 
 def _principal(scope: Scope, headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -369,7 +470,8 @@ class IdempotencyMiddleware:
         request_fingerprint = fingerprint(
             secret, "POST", scope["path"], scope.get("query_string", b""), canonical_body(content_type, body)
         )
-        outcome = await claim(sessionmaker, principal, key, request_fingerprint)
+        lease = dt.timedelta(seconds=scope["app"].state.settings.http.idempotency_lease_seconds)
+        outcome = await claim(sessionmaker, principal, key, request_fingerprint, lease)
         if isinstance(outcome, _Replay):
             events = _replay_messages(outcome)
         elif outcome == "reused":
@@ -390,7 +492,9 @@ class IdempotencyMiddleware:
                 headers=((b"retry-after", str(RETRY_AFTER_SECONDS).encode()),),
             )
         else:
-            await self._run(scope, body, receive, send, sessionmaker, principal, key)
+            held = _Held(principal, key, outcome.lease)
+            scope.setdefault("state", {})[_SCOPE_KEY] = held
+            await self._run(scope, body, receive, send, sessionmaker, held)
             return
         for event in events:
             await send(event)
@@ -402,8 +506,7 @@ class IdempotencyMiddleware:
         receive: Receive,
         send: Send,
         sessionmaker: async_sessionmaker[AsyncSession],
-        principal: str,
-        key: str,
+        held: _Held,
     ) -> None:
         """Run the request holding the key; store a replayable result, or release the key, before answering."""
         buffered: list[Message] = []
@@ -429,19 +532,23 @@ class IdempotencyMiddleware:
             request: ReceiveMessage = {"type": "http.request", "body": body, "more_body": False}
             await self.app(scope, _replaying([request], receive), capture)
         except Exception:
-            await _release_quietly(sessionmaker, principal, key)
+            if not (held.completed or held.lost):
+                await _release_quietly(sessionmaker, held)
             raise
         start = buffered[0] if buffered and buffered[0]["type"] == "http.response.start" else None
         kept = _kept_headers(start["headers"]) if start is not None else None
-        if start is not None and kept is not None and is_stored(start["status"]):
+        if held.completed or held.lost:
+            pass  # recorded with the business write, or the key is another attempt's now
+        elif start is not None and kept is not None and is_stored(start["status"]) and not passing_through:
+            # No business write committed through the session (a refusal, or a handler without one): the result
+            # is recorded on its own; a crash before this just lets a retry execute again.
             response_body = b"".join(message["body"] for message in buffered if message["type"] == "http.response.body")
             try:
-                await complete(sessionmaker, principal, key, status=start["status"], headers=kept, body=response_body)
+                await complete(sessionmaker, held, _Replay(start["status"], kept, response_body))
             except Exception:
-                # The business write stands; the key stays in progress until its lease expires (module docstring).
                 logger.exception("could not store the result for an idempotency key")
         else:
-            await _release_quietly(sessionmaker, principal, key)
+            await _release_quietly(sessionmaker, held)
         for event in buffered:
             await send(event)
 
@@ -458,9 +565,9 @@ def _kept_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str] | No
     return kept
 
 
-async def _release_quietly(sessionmaker: async_sessionmaker[AsyncSession], principal: str, key: str) -> None:
+async def _release_quietly(sessionmaker: async_sessionmaker[AsyncSession], held: _Held) -> None:
     try:
-        await release(sessionmaker, principal, key)
+        await release(sessionmaker, held)
     except Exception:
         logger.exception("could not release an idempotency key; it frees itself when its lease expires")
 

@@ -73,6 +73,10 @@ class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
     tile_attribution: str = ""
     # Reverse proxies whose X-Forwarded-For names the caller (core.client_address; FLEXREG_TRUSTED_PROXIES).
     trusted_proxies: tuple[Network, ...] = ()
+    # How long an Idempotency-Key stays claimed by a request that has not finished: after it a retry takes the
+    # key over (the first attempt crashed). A slower first attempt then cannot complete and is rolled back
+    # (core.idempotency), so a short lease costs retries, never a double write (FLEXREG_IDEMPOTENCY_LEASE_SECONDS).
+    idempotency_lease_seconds: int = 60
 
 
 class OpsSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -155,6 +159,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 tile_url=_tile_url(env.get("FLEXREG_TILE_URL", "")),
                 tile_attribution=env.get("FLEXREG_TILE_ATTRIBUTION", "").strip(),
                 trusted_proxies=parse_trusted_proxies(env.get("FLEXREG_TRUSTED_PROXIES", "")),
+                idempotency_lease_seconds=_positive(env, "FLEXREG_IDEMPOTENCY_LEASE_SECONDS", 60),
             ),
             rate_limits=parse_rate_limits(env.get("FLEXREG_RATE_LIMITS", "")),
             ops=OpsSettings(
@@ -166,12 +171,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 shutdown_timeout_seconds=int(env.get("FLEXREG_SHUTDOWN_TIMEOUT", "30")),
             ),
             retention=RetentionSettings(
-                rejected_claim_days=_days(env, "FLEXREG_RETAIN_REJECTED_CLAIMS_DAYS", _RETENTION.rejected_claim_days),
-                unused_document_days=_days(
+                rejected_claim_days=_positive(
+                    env, "FLEXREG_RETAIN_REJECTED_CLAIMS_DAYS", _RETENTION.rejected_claim_days
+                ),
+                unused_document_days=_positive(
                     env, "FLEXREG_RETAIN_UNUSED_DOCUMENTS_DAYS", _RETENTION.unused_document_days
                 ),
-                access_purpose_days=_days(env, "FLEXREG_RETAIN_ACCESS_PURPOSES_DAYS", _RETENTION.access_purpose_days),
-                login_failure_days=_days(env, "FLEXREG_RETAIN_LOGIN_FAILURES_DAYS", _RETENTION.login_failure_days),
+                access_purpose_days=_positive(
+                    env, "FLEXREG_RETAIN_ACCESS_PURPOSES_DAYS", _RETENTION.access_purpose_days
+                ),
+                login_failure_days=_positive(env, "FLEXREG_RETAIN_LOGIN_FAILURES_DAYS", _RETENTION.login_failure_days),
             ),
         )
 
@@ -226,13 +235,12 @@ def _tile_url(value: str) -> str | None:
     return url
 
 
-def _days(env: dict[str, str], name: str, default: int) -> int:
-    """A retention period in whole days, at least 1 (0 would purge what was written a moment ago)."""
+def _positive(env: dict[str, str], name: str, default: int) -> int:
     value = env.get(name, "").strip()
     if not value:
         return default
     if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{name}: {value!r} is not a whole number of days, at least 1")
+        raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
     return int(value)
 
 

@@ -22,7 +22,7 @@ from core.db import create_engine, create_sessionmaker, transaction
 from core.deps import DbSession
 from core.errors import EXCEPTION_HANDLERS
 from core.http_guard import make_strict_body_hook, no_store_by_default
-from core.idempotency import IdempotencyMiddleware
+from core.idempotency import IdempotencyMiddleware, complete_in, remember_response
 from core.openapi import close_request_schemas, document_operations, operation_id_from_name
 from core.openapi_components import CORE_ENUMS, add_examples, name_enums, name_generic_components
 from core.openapi_text import describe_request_text
@@ -52,10 +52,17 @@ from venues.api import refine_openapi as refine_venues_openapi
 from venues.road import PermitFlow
 
 
-async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
-    """One session per request: committed after the handler returns, rolled back if anything raised."""
+async def provide_session(request: Request[Any, Any, Any], state: State) -> AsyncIterator[AsyncSession]:
+    """One session per request: committed after the handler returns, rolled back if anything raised.
+
+    Before the commit, the request's Idempotency-Key (if any) is completed with the response in this same
+    transaction (core.idempotency): a crash keeps both the business write and the stored result, or neither.
+    """
     async with transaction(state.sessionmaker) as session:
         yield session
+        held = await complete_in(session, request.scope)
+    if held is not None:
+        held.completed = True
 
 
 # The principal providers take the session although they do not use it: Litestar resolves independent
@@ -159,6 +166,7 @@ def create_app(
         # Before every route's own guards: a flood is refused before it costs a token check or a body read.
         guards=[rate_limit_guard(RATE_LIMITED)],
         before_request=make_strict_body_hook(settings.http.max_json_depth),
+        after_request=remember_response,
         before_send=[
             no_store_by_default,
             make_security_headers(docs.CONTENT_SECURITY_POLICY),
