@@ -77,8 +77,8 @@ class Account(Base):
     jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("registry_jurisdiction.code"))
     department_code: Mapped[str | None] = mapped_column(String(32))
     is_active: Mapped[bool] = mapped_column(server_default=text("true"))
-    # Tokens without a session (`sid`) issued at or before this instant (database time, as tokens' `iat` is
-    # real time) no longer count: set by a password change, a deactivation, signing out everywhere.
+    # Tokens without a session (`sid`) issued at or before this instant (real time, as tokens' `iat` is) no
+    # longer count: set by a password change, a deactivation, signing out everywhere.
     tokens_valid_after: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = _now()
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import time
 import uuid
 
 from sqlalchemy import exists, func, or_, select, update
@@ -157,7 +158,13 @@ async def end_all_tokens(
     if keep is not None:
         where.append(AuthSession.id != keep)
     await revoke_sessions(session, *where, now=now, reason=reason)
-    await session.execute(update(Account).where(Account.id == account_id).values(tokens_valid_after=func.now()))
+    await _end_tokens_without_session(session, account_id)
+
+
+async def _end_tokens_without_session(session: AsyncSession, account_id: uuid.UUID) -> None:
+    # Real time, as the tokens' `iat` is (core.auth: JWT times are real-time security, not the settings' clock).
+    now = dt.datetime.fromtimestamp(time.time(), dt.UTC)
+    await session.execute(update(Account).where(Account.id == account_id).values(tokens_valid_after=now))
 
 
 async def sign_out(session: AsyncSession, principal: Principal, *, now: dt.datetime, everywhere: bool) -> None:
@@ -165,9 +172,7 @@ async def sign_out(session: AsyncSession, principal: Principal, *, now: dt.datet
     if everywhere:
         await end_all_tokens(session, principal.account_id, now=now, reason="signed_out")
     elif principal.session_id is None:
-        await session.execute(
-            update(Account).where(Account.id == principal.account_id).values(tokens_valid_after=func.now())
-        )
+        await _end_tokens_without_session(session, principal.account_id)
     else:
         await revoke_sessions(session, AuthSession.id == principal.session_id, now=now, reason="signed_out")
 

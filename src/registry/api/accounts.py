@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import CacheControlHeader
+from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Reference, RequestBody
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from core.auth import Principal, Role, StaffRole, authenticated, issue_token, requires
@@ -364,3 +365,19 @@ class AccountController(Controller):
                 session, principal, account_id, active=data.is_active, now=settings.now()
             )
         return msgspec.convert(account, AccountOut, from_attributes=True)
+
+
+def document_sessions(schema: OpenAPI) -> None:
+    """What Litestar's schema gets wrong of the session routes: a 204 carries no body, and signing out takes
+    an optional one (Litestar states `SignOut | None` as a required body that may be null)."""
+    paths = schema.paths or {}
+    for path in ("/api/v1/auth/sign-out", "/api/v1/auth/password"):
+        operation = paths[path].post
+        no_content = (operation.responses or {}).get("204") if operation else None
+        if isinstance(no_content, OpenAPIResponse):
+            no_content.content = None
+    sign_out = paths["/api/v1/auth/sign-out"].post
+    body = sign_out.request_body if sign_out else None
+    if isinstance(body, RequestBody):
+        body.required = False
+        body.content = {"application/json": OpenAPIMediaType(schema=Reference(ref="#/components/schemas/SignOut"))}
