@@ -19,10 +19,11 @@ import secrets
 import time
 import uuid
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal
+from core.db import driver_connection
 from registry.errors import InvalidRefreshToken, RefreshTokenReused
 from registry.models import Account, AccountEvent, AccountEventKind, AuthSession, RefreshToken, SessionKind, Vendor
 
@@ -31,21 +32,27 @@ def _hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+# Asked on every authenticated request: hand-written and sent straight to the driver (core.db.driver_connection,
+# inside the request's transaction), as SQLAlchemy's statement layer would cost more than the lookup itself.
+_LIVE_SESSION = (
+    "SELECT 1 FROM registry_account a JOIN registry_auth_session s ON s.account_id = a.id"
+    " WHERE a.id = $1 AND a.is_active AND s.id = $2 AND s.revoked_at IS NULL"
+)
+_LIVE_WITHOUT_SESSION = (
+    "SELECT 1 FROM registry_account WHERE id = $1 AND is_active"
+    " AND (tokens_valid_after IS NULL OR tokens_valid_after < to_timestamp($2))"
+)
+
+
 async def is_live(session: AsyncSession, principal: Principal) -> bool:
     """Whether the token's sign-in still holds: the account is active and the session not revoked (a token
     without a session: issued after the account's `tokens_valid_after`). One statement, primary-key lookups."""
-    query = select(Account.id).where(Account.id == principal.account_id, Account.is_active)
+    driver = await driver_connection(session)
     if principal.session_id is not None:
-        live = select(AuthSession.id).where(
-            AuthSession.id == principal.session_id,
-            AuthSession.account_id == Account.id,
-            AuthSession.revoked_at.is_(None),
-        )
-        query = query.where(exists(live))
+        row = await driver.fetchrow(_LIVE_SESSION, principal.account_id, principal.session_id)
     else:
-        issued = func.to_timestamp(principal.issued_at)
-        query = query.where(or_(Account.tokens_valid_after.is_(None), Account.tokens_valid_after < issued))
-    return await session.scalar(query) is not None
+        row = await driver.fetchrow(_LIVE_WITHOUT_SESSION, principal.account_id, float(principal.issued_at))
+    return row is not None
 
 
 async def open_session(

@@ -88,7 +88,8 @@ class TokenOut(msgspec.Struct, kw_only=True):
 
 
 _SIGN_IN_POLICY = (
-    " Sign-in is throttled per username and client address: after 3 failures from one address, each further "
+    " Sign-in is throttled per username and client address (defaults shown; the client address is the peer's, "
+    "or what trusted proxies forward): after 3 failures from one address, each further "
     "attempt from it must wait 2^(n-3) seconds after the last failure (at most 15 minutes), and an attempt made "
     "sooner is refused with 429 `too_many_login_attempts` and a Retry-After naming the wait, without the "
     "password being looked at; a success from that address resets it. Across all addresses, after 100 "
