@@ -43,7 +43,16 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>
 
 # What a client team sees: one module per operation, named by its verb.
 EXPECTED_MODULES = {
-    "auth": {"request_token", "open_account", "list_accounts", "get_account"},
+    "auth": {
+        "request_token",
+        "refresh_token",
+        "sign_out",
+        "change_password",
+        "open_account",
+        "list_accounts",
+        "get_account",
+        "amend_account",
+    },
     "vendors": {"register_vendor", "list_vendors", "get_own_vendor", "get_vendor", "reveal_vendor_id_number"},
     "documents": {"upload_document", "get_document", "download_document"},
     "key_group_claims": {"submit_claim", "list_claims", "get_claim", "decide_claim", "get_entitlements"},

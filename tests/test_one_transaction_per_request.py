@@ -32,15 +32,18 @@ from permits.issued_models import PermitStatusChange
 from permits.models import Application as PermitApplication
 from permits.models import ClockPause, SupplementNotice
 from permits.models import Task as PermitTask
-from registry import accounts, claims, documents, jurisdictions, reveals, vendors
+from registry import accounts, claims, documents, jurisdictions, reveals, sessions, vendors
 from registry.models import (
     Account,
+    AccountEvent,
+    AuthSession,
     Document,
     Jurisdiction,
     KeyGroupClaim,
     KeyGroupDecision,
     LoginFailure,
     PersonalDataAccess,
+    RefreshToken,
     Vendor,
 )
 from tests.builders import DONGCHENG_SQUARE, auth_headers, id_number, phone_number
@@ -228,6 +231,47 @@ async def _reveal(client: httpx.AsyncClient, world: World) -> httpx.Response:
 async def _wrong_password(client: httpx.AsyncClient, world: World) -> httpx.Response:
     return await client.post(
         "/api/v1/auth/token", json={"username": world.staff.username, "password": "not the password"}
+    )
+
+
+async def _sign_in(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    return await client.post("/api/v1/auth/token", json={"username": world.admin.username, "password": PASSWORD})
+
+
+async def _refresh(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    signed_in = await _sign_in(client, world)
+    return await client.post("/api/v1/auth/refresh", json={"refresh_token": signed_in.json()["refresh_token"]})
+
+
+async def _sign_out(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    signed_in = await _sign_in(client, world)
+    bearer = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+    return await client.post("/api/v1/auth/sign-out", headers=bearer)
+
+
+async def _change_password(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    body = {"current_password": PASSWORD, "new_password": "another long password"}
+    return await client.post("/api/v1/auth/password", json=body, headers=world.as_staff())
+
+
+async def _deactivate(client: httpx.AsyncClient, world: World) -> httpx.Response:
+    return await client.patch(
+        f"/api/v1/accounts/{world.department.id}",
+        json={"is_active": False},
+        headers=auth_headers(world.settings, world.admin),
+    )
+
+
+def _sessions_of(world: World) -> Select[Any]:
+    return select(AuthSession.id).where(AuthSession.account_id == world.admin.id)
+
+
+def _account_events(world: World, event: str) -> Select[Any]:
+    return (
+        select(func.count())
+        .select_from(AccountEvent)
+        .where(AccountEvent.event == event)
+        .where(AccountEvent.account_id.in_([world.staff.id, world.department.id]))
     )
 
 
@@ -490,6 +534,45 @@ WRITE_PATHS = [
         401,
     ),
     WritePath(
+        "sign in (a session)",
+        sessions,
+        "open_api_session",
+        _sign_in,
+        lambda w: select(func.count()).select_from(_sessions_of(w).subquery()),
+    ),
+    WritePath(
+        "refresh (spend and rotate)",
+        sessions,
+        "rotate",
+        _refresh,
+        lambda w: (
+            select(func.count())
+            .select_from(RefreshToken)
+            .where(RefreshToken.session_id.in_(_sessions_of(w)), RefreshToken.used_at.is_not(None))
+        ),
+    ),
+    WritePath(
+        "sign out",
+        sessions,
+        "sign_out",
+        _sign_out,
+        lambda w: (
+            select(func.count())
+            .select_from(AuthSession)
+            .where(AuthSession.account_id == w.admin.id, AuthSession.revoked_at.is_not(None))
+        ),
+        204,
+    ),
+    WritePath(
+        "change password",
+        accounts,
+        "change_password",
+        _change_password,
+        lambda w: _account_events(w, "password_changed"),
+        204,
+    ),
+    WritePath("deactivate account", accounts, "set_active", _deactivate, lambda w: _account_events(w, "deactivated")),
+    WritePath(
         "read a vendor (access log)",
         vendors,
         "read_vendor",
@@ -667,6 +750,9 @@ def test_every_write_path_of_the_registry_is_covered(settings: Settings) -> None
         "/api/v1/applications",
         "/api/v1/applications/{application_id:uuid}/supplements",
         "/api/v1/applications/{application_id:uuid}/withdraw",
+        "/api/v1/auth/password",
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/sign-out",
         "/api/v1/auth/token",
         "/api/v1/documents",
         "/api/v1/exemption-checks",
@@ -699,6 +785,7 @@ def test_every_patch_route_is_covered(settings: Settings) -> None:
         if "PATCH" in handler.http_methods and route.path.startswith("/api/")
     )
     assert patches == [
+        "/api/v1/accounts/{account_id:uuid}",
         "/api/v1/pitches/{pitch_id:uuid}",
         "/api/v1/restricted-features/{feature_id:uuid}",
         "/api/v1/venues/{venue_id:uuid}",

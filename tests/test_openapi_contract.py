@@ -31,6 +31,7 @@ VERBS |= {"apply", "draw", "release"}  # allocation rounds
 VERBS |= {"extend", "pause"}  # permits: a task's clock (行政许可法 Art. 42 extension, Art. 45 pause)
 VERBS |= {"reveal"}  # registry: revealVendorIdNumber (a staff read of the full ID number, logged)
 VERBS |= {"check"}  # permits: checkExemption (a decision, stored; not a creation)
+VERBS |= {"refresh", "sign"}  # sessions: refreshToken, signOut
 
 # Refusals the registry's services raise, by the operation whose handler reaches them (status, code).
 KNOWN_REFUSALS: list[tuple[str, int, str]] = [
@@ -69,6 +70,15 @@ KNOWN_REFUSALS: list[tuple[str, int, str]] = [
     ("pauseTask", 412, "precondition_failed"),
     ("requestToken", 401, "invalid_credentials"),
     ("requestToken", 429, "too_many_login_attempts"),
+    ("refreshToken", 401, "invalid_refresh_token"),
+    ("refreshToken", 401, "refresh_token_reused"),
+    ("signOut", 401, "not_authenticated"),
+    ("changePassword", 422, "wrong_current_password"),
+    ("changePassword", 422, "validation_failed"),
+    ("changePassword", 429, "too_many_login_attempts"),
+    ("amendAccount", 404, "account_not_found"),
+    ("amendAccount", 409, "cannot_deactivate_self"),
+    ("amendAccount", 403, "forbidden"),
     ("openAccount", 409, "username_taken"),
     ("openAccount", 422, "unknown_department"),
     ("openAccount", 422, "validation_failed"),
@@ -428,6 +438,8 @@ def test_examples_fit_their_types_and_tell_one_story() -> None:
 def test_problem_headers_are_documented(served: dict[str, Any]) -> None:
     token = served["paths"]["/api/v1/auth/token"]["post"]["responses"]
     assert "Retry-After" in token["429"]["headers"]
+    password = served["paths"]["/api/v1/auth/password"]["post"]["responses"]
+    assert "Retry-After" in password["429"]["headers"]
     decide = served["paths"]["/api/v1/key-group-claims/{claim_id}/decision"]["post"]["responses"]
     assert "ETag" in decide["412"]["headers"]
     assert "WWW-Authenticate" in decide["401"]["headers"]

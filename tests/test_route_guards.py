@@ -13,6 +13,8 @@ from tests.problems import assert_problem
 # (method, path) pairs anyone may call; everything else must carry a guard.
 PUBLIC = {
     ("POST", "/api/v1/auth/token"),
+    # The refresh token is the credential: it is sent in the body, not as a bearer token.
+    ("POST", "/api/v1/auth/refresh"),
     ("POST", "/api/v1/vendors"),
     ("GET", "/api/v1/jurisdictions"),
     ("GET", "/api/v1/jurisdictions/{code:str}"),

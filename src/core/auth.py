@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal, get_args
 
 import jwt
@@ -15,8 +17,10 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import browser_session
+from core.db import transaction
 from core.errors import Forbidden, NotAuthenticated
 from core.settings import AuthSettings
 
@@ -38,6 +42,15 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     jurisdiction_code: str | None = None
     department_code: str | None = None
     vendor_id: uuid.UUID | None = None
+    # The sign-in this token belongs to (its refresh family; `sid`): signing out or revoking it ends the token.
+    session_id: uuid.UUID | None = None
+    # When the token was issued (`iat`, real time, whole seconds); 0 for a principal not read from a token.
+    issued_at: int = 0
+
+
+# Whether a principal's sign-in still holds (account active, session not revoked), asked of the database on
+# every authenticated request; the app registers the registry's (registry.sessions.is_live) as state.session_check.
+SessionCheck = Callable[[AsyncSession, Principal], Awaitable[bool]]
 
 
 async def hash_password(password: str) -> str:
@@ -73,6 +86,8 @@ def issue_token(settings: AuthSettings, principal: Principal) -> str:
         claims["dep"] = principal.department_code
     if principal.vendor_id:
         claims["vid"] = str(principal.vendor_id)
+    if principal.session_id:
+        claims["sid"] = str(principal.session_id)
     return jwt.encode(claims, settings.secret_key, algorithm=settings.algorithm)
 
 
@@ -108,12 +123,15 @@ def _verified(settings: AuthSettings, token: str) -> tuple[Principal, float]:
         if role not in ROLES:
             raise NotAuthenticated("The token names no known role")
         vendor_id = claims.get("vid")
+        session_id = claims.get("sid")
         principal = Principal(
             account_id=uuid.UUID(claims["sub"]),
             role=role,
             jurisdiction_code=claims.get("jur"),
             department_code=claims.get("dep"),
             vendor_id=uuid.UUID(vendor_id) if vendor_id else None,
+            session_id=uuid.UUID(session_id) if session_id else None,
+            issued_at=int(claims["iat"]),
         )
         return principal, float(claims["exp"])
     except jwt.ExpiredSignatureError:
@@ -158,12 +176,88 @@ def _authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     return principal
 
 
+# The signature proves who issued a token, not that its sign-in still holds: an account deactivated, a password
+# changed or a session signed out must end its tokens at once on every process (ASVS 8.3.2), so every
+# authenticated request asks the database (state.session_check: one indexed query). The check runs on the
+# request's own session when the handler opens one (provide_session calls `check_pending`), else here in the
+# guard on a session of its own; a request is checked once however many guards and providers ask.
+_PENDING = "principal_unchecked"
+_CHECKED = "principal_checked"
+_TAKES_SESSION = "takes_session"
+SESSION_DEPENDENCY = "session"
+
+
+def _takes_session(handler: BaseRouteHandler) -> bool:
+    """Whether the handler's dependencies (its own and theirs, transitively) include the request's session."""
+    cached = handler.opt.get(_TAKES_SESSION)
+    if cached is None:
+        providers = handler.resolve_dependencies()
+        pending, seen, cached = list(handler.parsed_fn_signature.parameters), set(), False
+        while pending:
+            name = pending.pop()
+            if name == SESSION_DEPENDENCY:
+                cached = True
+                break
+            if name in seen or name not in providers:
+                continue
+            seen.add(name)
+            pending.extend(inspect.signature(providers[name].dependency).parameters)
+        handler.opt[_TAKES_SESSION] = cached
+    return bool(cached)
+
+
+async def _check_live(
+    connection: ASGIConnection[Any, Any, Any, Any], session: AsyncSession, principal: Principal
+) -> None:
+    check: SessionCheck = connection.app.state.session_check
+    if not await check(session, principal):
+        raise NotAuthenticated("This sign-in has ended (signed out, account deactivated or password changed)")
+    connection.state[_CHECKED] = True
+
+
+async def check_pending(connection: ASGIConnection[Any, Any, Any, Any], session: AsyncSession) -> None:
+    """Run the check a guard left for the request's session (called by the session provider, first thing)."""
+    principal: Principal | None = connection.state.pop(_PENDING, None)
+    if principal is not None:
+        await _check_live(connection, session, principal)
+
+
+async def live_principal(connection: ASGIConnection[Any, Any, Any, Any], session: AsyncSession) -> Principal:
+    """The authenticated caller, their sign-in checked on `session` unless it was already (or 401)."""
+    principal = _authenticate(connection)
+    if not connection.state.get(_CHECKED):
+        connection.state.pop(_PENDING, None)
+        await _check_live(connection, session, principal)
+    return principal
+
+
+async def live_optional_principal(
+    connection: ASGIConnection[Any, Any, Any, Any], session: AsyncSession
+) -> Principal | None:
+    """The caller if a token (or the console's session) was sent and its sign-in holds; a bad one is a 401."""
+    if _presented_token(connection) is None:
+        return None
+    return await live_principal(connection, session)
+
+
 def requires(*roles: Role) -> Guard:
-    """A route guard: authenticate (401) and check the role (403) before the body is even read."""
+    """A route guard: authenticate (401) and check the role (403) before the body is even read.
+
+    The database's word on the sign-in comes before the body too when the handler opens no session; when it
+    does, the check runs first thing on that session, after the body is read.
+    """
 
     # async: Litestar runs a sync guard in a worker thread, a hop that costs more than the check itself.
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        require_role(_authenticate(connection), *(roles or ROLES))
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+        principal = _authenticate(connection)
+        require_role(principal, *(roles or ROLES))
+        if connection.state.get(_CHECKED) or connection.state.get(_PENDING):
+            return
+        if _takes_session(handler):
+            connection.state[_PENDING] = principal
+            return
+        async with transaction(connection.app.state.sessionmaker) as session:
+            await _check_live(connection, session, principal)
 
     return guard
 
@@ -172,12 +266,13 @@ authenticated = requires(*ROLES)
 
 
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
-    """The caller the guard authenticated (or 401)."""
+    """The caller the guard authenticated (or 401); their sign-in is checked by the guard or `live_principal`."""
     return _authenticate(connection)
 
 
 def optional_principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
-    """The caller if a token (or the console's session) was sent; a bad token is still a 401."""
+    """The caller if a token (or the console's session) was sent; a bad token is still a 401 (signature and
+    expiry only: `live_optional_principal` also asks the database)."""
     token = _presented_token(connection)
     return None if token is None else decode_token(connection.app.state.settings.auth, token)
 

@@ -42,12 +42,22 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
     algorithm: str = "HS256"
     audience: str = "flexreg-api"
     issuer: str = "flexreg"
-    token_ttl_seconds: int = 1800
+    # Access tokens are short (FLEXREG_ACCESS_TOKEN_TTL): a leaked one is good for minutes; apps refresh.
+    token_ttl_seconds: int = 900
+    # A refresh token (rotated on every use) lives this long unused (FLEXREG_REFRESH_TOKEN_TTL): 30 days.
+    refresh_ttl_seconds: int = 30 * 86400
     # The console's session cookie (core.browser_session) holds a token of this lifetime: a working day.
     session_ttl_seconds: int = 8 * 3600
     leeway_seconds: int = 30
-    # Sign-in throttle: this many failures for one username within a window refuse it until the window ends.
-    login_failure_limit: int = 10
+    # Sign-in throttle (registry.throttle), per username and client address: this many failures are free,
+    # then each further attempt waits 2^(n - free) seconds after the last failure, at most the cap.
+    login_free_failures: int = 3
+    login_delay_cap_seconds: int = 900
+    # A pair's failures are forgotten this long after its last one.
+    login_memory_seconds: int = 86400
+    # And per username across all clients, gentler: this many failures in a window refuse further attempts
+    # from clients that have failed for it, until the window ends (a client with no failure still gets in).
+    login_failure_limit: int = 100
     login_window_seconds: int = 900
 
 
@@ -151,7 +161,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 url=env.get("DATABASE_URL") or None,
                 pool_size=int(env.get("FLEXREG_DB_POOL_SIZE", "20")),
             ),
-            auth=AuthSettings(secret_key=_key(env, "FLEXREG_SECRET_KEY", var_dir, environment)),
+            auth=AuthSettings(
+                secret_key=_key(env, "FLEXREG_SECRET_KEY", var_dir, environment),
+                token_ttl_seconds=_seconds(env, "FLEXREG_ACCESS_TOKEN_TTL", 900),
+                refresh_ttl_seconds=_seconds(env, "FLEXREG_REFRESH_TOKEN_TTL", 30 * 86400),
+            ),
             data=DataSettings(data_key=_key(env, "FLEXREG_DATA_KEY", var_dir, environment)),
             http=HttpSettings(
                 cors_origins=_origins(env.get("FLEXREG_CORS_ORIGINS", "")),
@@ -197,6 +211,16 @@ def log_format_from_env(environ: dict[str, str] | None = None) -> LogFormat:
     if value not in ("json", "text"):
         raise ValueError(f"FLEXREG_LOG_FORMAT must be json or text, not {value!r}")
     return value  # type: ignore[return-value]
+
+
+def _seconds(env: dict[str, str], name: str, default: int) -> int:
+    """A positive whole number of seconds."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) <= 0:
+        raise ValueError(f"{name}: {value!r} is not a positive whole number of seconds")
+    return int(value)
 
 
 _ORIGIN = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")

@@ -14,8 +14,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import metrics, pagination
-from core.auth import Principal, optional_principal_of, principal_of
+from core import auth, metrics, pagination
+from core.auth import Principal
 from core.conditional import Precondition, precondition_of
 from core.crypto import FieldCipher
 from core.db import create_engine, create_sessionmaker, transaction
@@ -40,6 +40,7 @@ from permits.api import refine_openapi as refine_permits_openapi
 from permits.calendars import CalendarSource
 from permits.document_readers import ReviewingDepartments
 from permits.road_flow import RoadPermitFlow
+from registry import sessions
 from registry.api import CONTROLLERS as REGISTRY_CONTROLLERS
 from registry.api import NAMED_ENUMS as REGISTRY_ENUMS
 from registry.api import examples as registry_examples
@@ -55,21 +56,23 @@ from venues.road import PermitFlow
 async def provide_session(request: Request[Any, Any, Any], state: State) -> AsyncIterator[AsyncSession]:
     """One session per request: committed after the handler returns, rolled back if anything raised.
 
-    Before the commit, the request's Idempotency-Key (if any) is completed with the response in this same
+    Its first statement is the check a guard left for it (core.auth): the caller's sign-in still holds.
+    Then, before the commit, the request's Idempotency-Key (if any) is completed with the response in this same
     transaction (core.idempotency): a crash keeps both the business write and the stored result, or neither.
     """
     async with transaction(state.sessionmaker) as session:
+        await auth.check_pending(request, session)
         yield session
         held = await complete_in(session, request.scope)
     if held is not None:
         held.completed = True
 
 
-# The principal providers take the session although they do not use it: Litestar resolves independent
-# dependencies of one handler concurrently in an anyio task group, which cost about a fifth of a write
-# request here (measured with py-spy under make bench); chained, they resolve one after the other.
+# The principal providers take the session: they check the sign-in on it (core.auth), and chained after it they
+# resolve one after the other; Litestar resolves independent dependencies of one handler concurrently in an
+# anyio task group, which cost about a fifth of a write request here (measured with py-spy under make bench).
 async def provide_principal(request: Request[Any, Any, Any], session: DbSession) -> Principal:
-    return principal_of(request)
+    return await auth.live_principal(request, session)
 
 
 async def provide_precondition(request: Request[Any, Any, Any]) -> Precondition:
@@ -77,7 +80,7 @@ async def provide_precondition(request: Request[Any, Any, Any]) -> Precondition:
 
 
 async def provide_optional_principal(request: Request[Any, Any, Any], session: DbSession) -> Principal | None:
-    return optional_principal_of(request)
+    return await auth.live_optional_principal(request, session)
 
 
 def cors_config(settings: Settings) -> CORSConfig | None:
@@ -118,6 +121,8 @@ def application_state(
         # Who reads documents beyond the registry's own rules (registry.documents.DocumentReaders): the
         # departments reviewing an application that cites them.
         "document_readers": ReviewingDepartments(),
+        # Whether a token's sign-in still holds, asked on every authenticated request (core.auth).
+        "session_check": sessions.is_live,
     }
     if sessionmaker is not None:
         # Tests hand in sessions bound to their rolled-back connection; the app then owns no engine.

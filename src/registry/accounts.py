@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 import uuid
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, Role, hash_password, require_role, verify_password
 from core.db import flush_or_raise
 from core.errors import FieldError, InvalidInput
 from core.pagination import Page, keyset_page
+from core.settings import AuthSettings
+from registry import sessions, throttle
 from registry.errors import (
     AccountNotFound,
+    CannotDeactivateSelf,
     InvalidCredentials,
-    TooManyLoginAttempts,
     UnknownDepartment,
     UsernameTaken,
+    WrongCurrentPassword,
 )
 from registry.jurisdictions import STREET_LEVEL_MESSAGE, is_street_level
-from registry.models import Account, Jurisdiction, LoginFailure, Vendor
+from registry.models import Account, AccountEventKind, Jurisdiction, Vendor
 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
@@ -157,47 +158,75 @@ async def find_account(session: AsyncSession, username: str) -> Account | None:
     return result.scalar_one_or_none()
 
 
-def _login_window(now: dt.datetime, window_seconds: int) -> tuple[dt.datetime, int]:
-    """The fixed window `now` falls in: its start, and the seconds until it ends."""
-    start = dt.datetime.fromtimestamp(now.timestamp() - now.timestamp() % window_seconds, dt.UTC)
-    # Whole seconds, rounded up: Retry-After must not name a moment inside the window.
-    return start, math.ceil((start + dt.timedelta(seconds=window_seconds) - now).total_seconds())
-
-
 async def sign_in(
-    session: AsyncSession, *, username: str, password: str, now: dt.datetime, failure_limit: int, window_seconds: int
+    session: AsyncSession, settings: AuthSettings, *, username: str, password: str, client: str, now: dt.datetime
 ) -> Principal | InvalidCredentials:
     """The principal for a correct username and password, or the refusal to answer (the same for every kind
     of miss), with the failure counted in the caller's transaction: the caller answers it without raising,
     so that the count commits.
 
-    A username with `failure_limit` failed sign-ins in the current window is refused (429, raised) even with
-    the right password, so guessing cannot go on from many processes or addresses at once.
+    Throttled per username and client address (registry.throttle): an attempt it holds back is refused (429,
+    raised) before the password is looked at.
     """
-    window_start, remaining = _login_window(now, window_seconds)
-    key = _username_key(username)
-    failures = await session.scalar(
-        select(LoginFailure.failures).where(LoginFailure.username_key == key, LoginFailure.window_start == window_start)
-    )
-    if failures is not None and failures >= failure_limit:
-        raise TooManyLoginAttempts(headers={"Retry-After": str(remaining)})
+    await throttle.check(session, settings, username=username, client=client, now=now)
     account = await find_account(session, username)
     ok = await verify_password(account.password_hash if account else None, password)
     if account is None or not ok or not account.is_active:
-        statement = pg_insert(LoginFailure).values(username_key=key, window_start=window_start, failures=1)
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[LoginFailure.username_key, LoginFailure.window_start],
-                set_={"failures": LoginFailure.failures + 1},
-            )
-        )
+        await throttle.record_failure(session, settings, username=username, client=client, now=now)
         return InvalidCredentials()
+    await throttle.record_success(session, username=username, client=client)
     vendor_id = await session.scalar(select(Vendor.id).where(Vendor.account_id == account.id))
     return principal_for(account, vendor_id)
 
 
-def _username_key(username: str) -> str:
-    return username.lower()[:64]
+async def set_active(
+    session: AsyncSession, principal: Principal, account_id: uuid.UUID, *, active: bool, now: dt.datetime
+) -> Account:
+    """Deactivate or reactivate an account (admin only), recorded with who did it. Deactivating ends every
+    sign-in of the account at once; reactivating revives none of them (its owner signs in again)."""
+    require_role(principal, "admin")
+    account = await session.scalar(select(Account).where(Account.id == account_id).with_for_update())
+    if account is None:
+        raise AccountNotFound()
+    if not active and account.id == principal.account_id:
+        raise CannotDeactivateSelf()
+    if account.is_active == active:
+        return account
+    account.is_active = active
+    if not active:
+        await sessions.end_all_tokens(session, account.id, now=now, reason="account_deactivated")
+    event: AccountEventKind = "reactivated" if active else "deactivated"
+    await sessions.record_event(session, account.id, event, actor=principal, now=now)  # flushes the change too
+    return account
+
+
+async def change_password(
+    session: AsyncSession,
+    settings: AuthSettings,
+    principal: Principal,
+    *,
+    current_password: str,
+    new_password: str,
+    client: str,
+    now: dt.datetime,
+) -> WrongCurrentPassword | None:
+    """Change the caller's own password; every other sign-in of the account ends. A wrong current password is
+    throttled like a failed sign-in (a stolen token must not become a way to guess it) and returned, not raised,
+    so its count commits."""
+    check_password(new_password)
+    account = await session.scalar(select(Account).where(Account.id == principal.account_id).with_for_update())
+    if account is None:
+        raise AccountNotFound()
+    # A count of its own per address: guessing here must not delay the owner's sign-ins from the same address.
+    guesser = f"password-change {client}"
+    await throttle.check(session, settings, username=account.username, client=guesser, now=now)
+    if not await verify_password(account.password_hash, current_password):
+        await throttle.record_failure(session, settings, username=account.username, client=guesser, now=now)
+        return WrongCurrentPassword(errors=[FieldError("current_password", "is not the account's password")])
+    account.password_hash = await hash_password(new_password)
+    await sessions.end_all_tokens(session, account.id, now=now, reason="password_changed", keep=principal.session_id)
+    await sessions.record_event(session, account.id, "password_changed", actor=principal, now=now)
+    return None
 
 
 def principal_for(account: Account, vendor_id: uuid.UUID | None = None) -> Principal:

@@ -122,4 +122,28 @@ class DocumentTooLarge(DomainError):
 class TooManyLoginAttempts(DomainError):
     status = 429
     code = "too_many_login_attempts"
-    title = "Too many failed sign-ins for this username; try again later"
+    title = "Too many failed sign-ins; try again later"
+
+
+class InvalidRefreshToken(DomainError):
+    status = 401
+    code = "invalid_refresh_token"
+    title = "The refresh token is unknown, expired or its sign-in has ended"
+
+
+class RefreshTokenReused(DomainError):
+    status = 401
+    code = "refresh_token_reused"
+    title = "This refresh token was already used: the sign-in it belongs to has been ended"
+
+
+class CannotDeactivateSelf(DomainError):
+    status = 409
+    code = "cannot_deactivate_self"
+    title = "An admin cannot deactivate their own account"
+
+
+class WrongCurrentPassword(DomainError):
+    status = 422
+    code = "wrong_current_password"
+    title = "The current password is wrong"

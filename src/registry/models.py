@@ -78,7 +78,58 @@ class Account(Base):
     jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("registry_jurisdiction.code"))
     department_code: Mapped[str | None] = mapped_column(String(32))
     is_active: Mapped[bool] = mapped_column(server_default=text("true"))
+    # Tokens without a session (`sid`) issued at or before this instant (real time, as tokens' `iat` is) no
+    # longer count: set by a password change, a deactivation, signing out everywhere.
+    tokens_valid_after: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = _now()
+
+
+SessionKind = Literal["api", "console"]
+SESSION_KINDS: Final[tuple[SessionKind, ...]] = get_args(SessionKind)
+AccountEventKind = Literal["deactivated", "reactivated", "password_changed"]
+ACCOUNT_EVENT_KINDS: Final[tuple[AccountEventKind, ...]] = get_args(AccountEventKind)
+
+
+class AuthSession(Base):
+    """One sign-in: every access token it issues names it (`sid`), and so does its family of refresh tokens.
+
+    Revoking it (sign-out, reuse of a spent refresh token, deactivation, a password change) ends them all.
+    """
+
+    __tablename__ = "registry_auth_session"
+    __table_args__ = (one_of("kind", SESSION_KINDS, name="kind_known"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registry_account.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class RefreshToken(Base):
+    """A refresh token, by the SHA-256 of its random text (never the text): good once, then spent."""
+
+    __tablename__ = "registry_refresh_token"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registry_auth_session.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AccountEvent(Base):
+    """Append-only: who deactivated, reactivated or changed the password of an account, and when."""
+
+    __tablename__ = "registry_account_event"
+    __table_args__ = (one_of("event", ACCOUNT_EVENT_KINDS, name="event_known"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registry_account.id"), index=True)
+    event: Mapped[str] = mapped_column(String(24))
+    actor_account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registry_account.id"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Vendor(Base):
@@ -222,7 +273,7 @@ class PersonalDataAccess(Base):
 
 
 class LoginFailure(Base):
-    """Failed sign-ins per username and fixed time window: brute force is refused across all workers."""
+    """Failed sign-ins per username and fixed time window, across all clients (registry.throttle's gentle cap)."""
 
     __tablename__ = "registry_login_failure"
 
@@ -239,3 +290,14 @@ class RetentionRun(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     ran_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     counts: Mapped[dict[str, int]] = mapped_column(JSONB)
+
+
+class LoginDelay(Base):
+    """Failed sign-ins per username and client address since the last success: the progressive delay."""
+
+    __tablename__ = "registry_login_delay"
+
+    username_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -8,7 +8,10 @@ import uuid
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.settings import Settings
 from registry import accounts
+from tests.builders import auth_headers
+from tests.registry.builders import make_account
 
 PASSWORD = "reviewer-password"
 _FORM_TOKEN = re.compile(r'name="csrf" value="([0-9a-f]+)"')
@@ -131,6 +134,40 @@ async def test_signing_out_clears_the_cookie(client: httpx.AsyncClient, session:
     assert response.status_code == 303
     assert "flexreg_session" not in client.cookies
     assert (await client.get("/api/v1/tasks")).status_code == 401
+
+
+async def test_signing_out_ends_the_session_for_a_copy_of_the_cookie_too(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    await _sign_in(client, await _reviewer(session))
+    copied = client.cookies["flexreg_session"]
+    assert (await client.get("/api/v1/tasks")).status_code == 200
+    home = await client.get("/console")
+    token = _FORM_TOKEN.search(home.text)
+    assert token is not None
+    assert (await client.post("/console/sign-out", data={"csrf": token.group(1)})).status_code == 303
+    client.cookies.set("flexreg_session", copied)
+    assert (await client.get("/api/v1/tasks")).status_code == 401
+    page = await client.get("/console")
+    assert 'name="password"' in page.text  # the sign-in form again, not the console
+
+
+async def test_deactivating_the_account_ends_its_console_session(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    username = await _reviewer(session)
+    await _sign_in(client, username)
+    reviewer = await accounts.find_account(session, username)
+    assert reviewer is not None
+    admin = await make_account(session, "admin")
+    await session.commit()
+    assert (await client.get("/api/v1/tasks")).status_code == 200
+    response = await client.patch(
+        f"/api/v1/accounts/{reviewer.id}", json={"is_active": False}, headers=auth_headers(settings, admin)
+    )
+    assert response.status_code == 200, response.text
+    assert (await client.get("/api/v1/tasks")).status_code == 401
+    assert 'name="password"' in (await client.get("/console")).text
 
 
 async def test_pages_allow_scripts_and_frames_from_the_app_alone(client: httpx.AsyncClient) -> None:

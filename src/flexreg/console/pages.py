@@ -23,13 +23,14 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from core import browser_session
 from core.auth import Principal, Role, decode_token, issue_token
+from core.client_address import client_address
 from core.deps import DbSession
 from core.errors import CsrfRefused, NotAuthenticated
 from core.http_guard import QUERY_OPT
 from core.settings import Settings
 from flexreg.console import i18n
 from flexreg.console.i18n import Language
-from registry import accounts
+from registry import accounts, sessions
 from registry.errors import InvalidCredentials, TooManyLoginAttempts
 from registry.models import Account
 
@@ -136,8 +137,10 @@ async def signed_in_staff(request: Request[Any, Any, Any], session: DbSession) -
         principal = decode_token(settings_of(request).auth, token)
     except NotAuthenticated:
         return None
+    if principal.role == "vendor" or not await sessions.is_live(session, principal):
+        return None
     account = await session.get(Account, principal.account_id)
-    if account is None or not account.is_active or principal.role == "vendor":
+    if account is None:
         return None
     return Staff(principal=principal, username=account.username, token=token)
 
@@ -226,11 +229,11 @@ class ConsolePages(Controller):
         try:
             outcome = await accounts.sign_in(
                 session,
+                settings.auth,
                 username=username,
                 password=password,
+                client=client_address(request.scope, settings.http.trusted_proxies),
                 now=settings.now(),
-                failure_limit=settings.auth.login_failure_limit,
-                window_seconds=settings.auth.login_window_seconds,
             )
         except TooManyLoginAttempts as refusal:
             minutes = math.ceil(int(refusal.headers.get("Retry-After", "60")) / 60)
@@ -248,12 +251,15 @@ class ConsolePages(Controller):
             return _sign_in_page(request, message=message, username=username, status_code=401)
         if outcome.role == "vendor":
             return _sign_in_page(request, message=i18n.translate(language, "vendors_use_app"), status_code=403)
+        # The console's token lives a working day (no refresh in a cookie), and is revocable like any other:
+        # it names its sign-in, which signing out or deactivation ends.
+        principal = await sessions.open_session(session, outcome, kind="console", now=settings.now())
         auth = msgspec.structs.replace(settings.auth, token_ttl_seconds=settings.auth.session_ttl_seconds)
         response: Response[Any] = Redirect(CONSOLE_PATH, status_code=HTTP_303_SEE_OTHER)
         response.cookies.append(
             Cookie(
                 key=browser_session.COOKIE,
-                value=issue_token(auth, outcome),
+                value=issue_token(auth, principal),
                 path="/",
                 max_age=auth.token_ttl_seconds,
                 httponly=True,
@@ -265,16 +271,24 @@ class ConsolePages(Controller):
         return response
 
     @post("/sign-out", status_code=HTTP_303_SEE_OTHER)
-    async def sign_out(self, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def sign_out(self, request: Request[Any, Any, Any], session: DbSession) -> Response[Any]:
+        settings = settings_of(request)
         token = browser_session.session_token(request)
         if token is not None:
             form = await _form(request)
             try:
                 browser_session.check_csrf(
-                    request, settings_of(request).auth.secret_key, token, form.get(browser_session.CSRF_FIELD)
+                    request, settings.auth.secret_key, token, form.get(browser_session.CSRF_FIELD)
                 )
             except CsrfRefused:
                 return Redirect(CONSOLE_PATH, status_code=HTTP_303_SEE_OTHER)
+            # The sign-in ends in the database, not only in this browser: a copy of the cookie dies with it.
+            try:
+                principal = decode_token(settings.auth, token)
+            except NotAuthenticated:
+                principal = None
+            if principal is not None and principal.session_id is not None:
+                await sessions.sign_out(session, principal, now=settings.now(), everywhere=False)
         response: Response[Any] = Redirect(CONSOLE_PATH, status_code=HTTP_303_SEE_OTHER)
         response.cookies.append(
             Cookie(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar.openapi.spec import OpenAPI
 
-from registry.api.accounts import AccountController, AuthController
+from registry.api.accounts import AccountController, AuthController, document_sessions
 from registry.api.catalogue import CatalogueController, document_catalogue_parameters
 from registry.api.claims import ClaimController
 from registry.api.documents import DocumentController, document_content_types
@@ -31,3 +31,4 @@ def refine_openapi(schema: OpenAPI) -> None:
     document_content_types(schema)
     document_claim_details(schema)
     document_upload_form(schema)
+    document_sessions(schema)

@@ -19,7 +19,16 @@ from core.geojson import Polygon
 from core.openapi_components import add_struct_components
 from registry import catalogue, models
 from registry import entitlements as rules
-from registry.api.accounts import AccountOut, OpenAccount, RequestToken, TokenOut
+from registry.api.accounts import (
+    AccountChange,
+    AccountOut,
+    ChangePassword,
+    OpenAccount,
+    RefreshRequest,
+    RequestToken,
+    SignOut,
+    TokenOut,
+)
 from registry.api.claims import ClaimOut, DecideClaim, EntitlementsOut, SubmitClaim
 from registry.api.documents import DocumentOut
 from registry.api.jurisdictions import EstablishJurisdiction, JurisdictionOut
@@ -109,9 +118,15 @@ def examples() -> list[msgspec.Struct]:
         TokenOut(
             access_token=_TOKEN,
             token_type="bearer",  # noqa: S106 (the scheme's name)
-            expires_in=3600,
+            expires_in=900,
             role="vendor",
+            refresh_token="Jm3q8xQ0v4n2rT7kYc1pLzW9sHfA6uEoBdGiK5aMtNw",  # noqa: S106 (an example)
+            refresh_expires_in=2592000,
         ),
+        RefreshRequest(refresh_token="Jm3q8xQ0v4n2rT7kYc1pLzW9sHfA6uEoBdGiK5aMtNw"),  # noqa: S106 (an example)
+        SignOut(everywhere=False),
+        ChangePassword(current_password=_OFFICE_PASSWORD, new_password="Qianmen-Autumn-2026"),  # noqa: S106
+        AccountChange(is_active=False),
         OpenAccount(
             username="donghuamen.office",
             password=_OFFICE_PASSWORD,
