@@ -183,27 +183,33 @@ def _authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
 # guard on a session of its own; a request is checked once however many guards and providers ask.
 _PENDING = "principal_unchecked"
 _CHECKED = "principal_checked"
-_TAKES_SESSION = "takes_session"
+_TAKES = "takes_"
+OPTIONAL_PRINCIPAL_DEPENDENCY = "maybe_principal"
 SESSION_DEPENDENCY = "session"
 
 
-def _takes_session(handler: BaseRouteHandler) -> bool:
-    """Whether the handler's dependencies (its own and theirs, transitively) include the request's session."""
-    cached = handler.opt.get(_TAKES_SESSION)
+def _takes(handler: BaseRouteHandler, dependency: str) -> bool:
+    """Whether the handler's dependencies (its own and theirs, transitively) include `dependency`."""
+    key = f"{_TAKES}{dependency}"
+    cached = handler.opt.get(key)
     if cached is None:
         providers = handler.resolve_dependencies()
         pending, seen, cached = list(handler.parsed_fn_signature.parameters), set(), False
         while pending:
             name = pending.pop()
-            if name == SESSION_DEPENDENCY:
+            if name == dependency:
                 cached = True
                 break
             if name in seen or name not in providers:
                 continue
             seen.add(name)
             pending.extend(inspect.signature(providers[name].dependency).parameters)
-        handler.opt[_TAKES_SESSION] = cached
+        handler.opt[key] = cached
     return bool(cached)
+
+
+def _takes_session(handler: BaseRouteHandler) -> bool:
+    return _takes(handler, SESSION_DEPENDENCY)
 
 
 async def _check_live(
@@ -218,6 +224,14 @@ async def _check_live(
 async def check_pending(connection: ASGIConnection[Any, Any, Any, Any], session: AsyncSession) -> None:
     """Run the check a guard left for the request's session (called by the session provider, first thing)."""
     principal: Principal | None = connection.state.pop(_PENDING, None)
+    if principal is None and not connection.state.get(_CHECKED):
+        # A route with no guard that takes the optional caller: checked here too, before the session is handed
+        # out. A refusal raised by a later dependency would leave this session to the garbage collector (Litestar
+        # 2 closes generator dependencies only once all of them resolved), rolled back at some later moment.
+        handler = connection.scope.get("route_handler")
+        optional = handler is not None and _takes(handler, OPTIONAL_PRINCIPAL_DEPENDENCY)
+        if optional and _presented_token(connection) is not None:
+            principal = _authenticate(connection)
     if principal is not None:
         await _check_live(connection, session, principal)
 
@@ -250,6 +264,10 @@ def requires(*roles: Role) -> Guard:
     # async: Litestar runs a sync guard in a worker thread, a hop that costs more than the check itself.
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
         principal = _authenticate(connection)
+        if principal.role not in (roles or ROLES) and not connection.state.get(_CHECKED):
+            # A refusal costs a transaction of its own: an ended sign-in is told so (401), not its old role's 403.
+            async with transaction(connection.app.state.sessionmaker) as session:
+                await _check_live(connection, session, principal)
         require_role(principal, *(roles or ROLES))
         if connection.state.get(_CHECKED) or connection.state.get(_PENDING):
             return

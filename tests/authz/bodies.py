@@ -172,6 +172,22 @@ def sign_in_form(world: World) -> dict[str, Any]:
     return {"data": {"username": world.a.office.username, "password": PASSWORD}}
 
 
+def refresh(world: World) -> dict[str, Any]:
+    return _json({"refresh_token": "not-a-refresh-token-of-anyones-" + "x" * 12})
+
+
+def new_password(world: World) -> dict[str, Any]:
+    return _json({"current_password": PASSWORD, "new_password": "another long enough pass"})
+
+
+def deactivate(world: World) -> dict[str, Any]:
+    return _json({"is_active": False})
+
+
+def reveal(world: World) -> dict[str, Any]:
+    return _json({"purpose": "核对困难人员认定材料"})
+
+
 BODIES: dict[str, Body] = {
     name: function
     for name, function in globals().items()

@@ -49,7 +49,7 @@ STATIC_FILE_ROUTES = {
 }
 # Whether deactivating an account ends its tokens at once (issue 9 item 2, the `sessions` branch). Until it
 # does, the API rows of the deactivation pass are expected to fail; flip this when it lands.
-DEACTIVATION_ENDS_TOKENS = False
+DEACTIVATION_ENDS_TOKENS = True
 _PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
 
 
@@ -64,6 +64,8 @@ class Row:
     body: str = ""
     if_match: str = ""
     auth: str = "bearer"
+    # A field of vendor A the row exists to show in full to whom it allows (the staff ID-number reveal).
+    reveals: str = ""
     note: str = ""
 
     @property
@@ -160,9 +162,11 @@ def _leaks(cell: Cell, world: World) -> list[str]:
         for what, canary in side.canaries().items():
             if canary and _found(canary, haystack) and canary not in cell.url:
                 found.append(f"{cell.principal}: {what} of vendor {side.name} leaked")
-    # Nobody, the person included, is ever shown a full ID number or phone number.
+    # Nobody, the person included, is ever shown a full ID number or phone number, but by the reveal itself.
     for side in (world.a, world.b):
         for what in ("id_number", "phone"):
+            if side is world.a and what == cell.row.reveals:
+                continue
             if _found(getattr(side, what), haystack):
                 found.append(f"{cell.principal}: full {what} of vendor {side.name} shown")
     return found
@@ -232,7 +236,10 @@ async def test_a_deactivated_accounts_old_token_is_worth_no_more_than_none(
         finally:
             await savepoint.rollback()
         status = cell.response.status_code
-        if status != 401 and _mismatch(cell, anyone) is not None:
+        # A query the route does not take is refused (400) before the database is asked about the sign-in: the
+        # request is refused for its form, with nothing of any record (the cells above check it for every token).
+        refused_form = status == 400 and bool(row.query) and row.expect[principal] == 400
+        if status != 401 and not refused_form and _mismatch(cell, anyone) is not None:
             problems.append(f"{principal}: expected 401 or {anyone}, got {status} {cell.response.text[:200]!r}")
     assert problems == [], "\n".join(problems)
 
