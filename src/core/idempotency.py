@@ -50,7 +50,7 @@ from sqlalchemy import CheckConstraint, DateTime, LargeBinary, SmallInteger, Str
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.auth import decode_token
+from core.auth import SessionCheck, decode_token
 from core.db import Base, transaction
 from core.errors import PROBLEM_MEDIA_TYPE, FieldError, IdempotencyKeyInProgress, NotAuthenticated, ProblemOut
 from core.http_guard import json_depth
@@ -354,6 +354,18 @@ def _principal(scope: Scope, headers: list[tuple[bytes, bytes]]) -> str | None:
     return ANONYMOUS
 
 
+async def _sign_in_holds(scope: Scope, sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
+    """Whether the bearer token's sign-in still holds (core.auth's per-request check), before a replay."""
+    state = scope["app"].state
+    check: SessionCheck | None = state.get("session_check")
+    if check is None:  # an app without accounts of its own (core used alone): the signature is all there is
+        return True
+    token = next(value for name, value in scope["headers"] if name == b"authorization").decode("latin-1")
+    principal = decode_token(state.settings.auth, token.partition(" ")[2].strip())
+    async with transaction(sessionmaker) as session:
+        return await check(session, principal)
+
+
 def _requires_token(scope: Scope) -> bool:
     """Whether the route's OpenAPI security makes a token mandatory (no empty, anonymous alternative)."""
     handler = scope.get("route_handler")
@@ -472,6 +484,10 @@ class IdempotencyMiddleware:
         )
         lease = dt.timedelta(seconds=scope["app"].state.settings.http.idempotency_lease_seconds)
         outcome = await claim(sessionmaker, principal, key, request_fingerprint, lease)
+        if isinstance(outcome, _Replay) and principal != ANONYMOUS and not await _sign_in_holds(scope, sessionmaker):
+            # A signed-out or deactivated token gets no stored answer either: the route's guard answers it (401).
+            await self.app(scope, _replaying(received, receive), send)
+            return
         if isinstance(outcome, _Replay):
             events = _replay_messages(outcome)
         elif outcome == "reused":

@@ -298,3 +298,22 @@ async def test_signing_out_a_token_without_a_session_ends_such_tokens_not_the_ac
     assert account.tokens_valid_after is not None
     body = await _sign_in(client, vendor.username)
     assert_problem(await client.get("/api/v1/vendors/me", headers=_bearer(body)), 404, "vendor_not_found")
+
+
+async def test_a_signed_out_token_gets_no_stored_answer_of_an_idempotency_key(
+    client: Client, session: AsyncSession
+) -> None:
+    """A replay is an answer too: after sign-out the key's stored 201 is not handed back, the guard says 401."""
+    admin = await make_account(session, "admin")
+    await session.commit()
+    mine = await _sign_in(client, admin.username)
+    body = {"username": "clerk_replayed", "password": "long enough pass", "role": "admin"}
+    headers = {**_bearer(mine), "Idempotency-Key": "open-clerk-1"}
+    first = await client.post(ACCOUNTS, json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    replay = await client.post(ACCOUNTS, json=body, headers=headers)
+    assert replay.headers.get("idempotent-replayed") == "true"
+    assert (await client.post("/api/v1/auth/sign-out", headers=_bearer(mine))).status_code == 204
+    after = await client.post(ACCOUNTS, json=body, headers=headers)
+    assert_problem(after, 401, "not_authenticated")
+    assert "idempotent-replayed" not in after.headers
