@@ -25,6 +25,7 @@ from registry.models import (
     KeyGroupClaim,
     KeyGroupClaimEvidence,
     KeyGroupDecision,
+    LoginDelay,
     LoginFailure,
     PersonalDataAccess,
     RetentionRun,
@@ -100,6 +101,11 @@ async def world(session: AsyncSession, settings: Settings) -> World:
         )
     for name, age in (("old_user", 31 * DAYS), ("recent_user", DAYS)):
         session.add(LoginFailure(username_key=f"{name}_{uuid.uuid4().hex[:6]}", window_start=NOW - age, failures=3))
+        session.add(
+            LoginDelay(
+                username_key=f"{name}_{uuid.uuid4().hex[:6]}", client_key="k", failures=4, last_failed_at=NOW - age
+            )
+        )
     staff = await make_account(session, "street_office", jurisdiction_code=home.code)
     principal = Principal(account_id=staff.id, role="street_office", jurisdiction_code=home.code)
     for name, age in (("old", 1100 * DAYS), ("recent", 10 * DAYS)):
@@ -127,7 +133,7 @@ async def test_what_is_past_its_period_goes_and_the_rest_stays(session: AsyncSes
     counts = await apply_retention(session, PERIODS, now=NOW)
 
     assert counts == RetentionCounts(
-        rejected_claims=1, documents=2, idempotency_keys=1, login_failures=1, access_purposes_cleared=1
+        rejected_claims=1, documents=2, idempotency_keys=1, login_failures=2, access_purposes_cleared=1
     )
     assert not await _exists(session, KeyGroupClaim, world.claims["old_rejected"])
     assert (
@@ -169,7 +175,7 @@ async def test_what_is_past_its_period_goes_and_the_rest_stays(session: AsyncSes
             "rejected_claims": 1,
             "documents": 2,
             "idempotency_keys": 1,
-            "login_failures": 1,
+            "login_failures": 2,
             "access_purposes_cleared": 1,
         },
         {

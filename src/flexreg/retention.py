@@ -40,6 +40,7 @@ from registry.models import (
     KeyGroupClaim,
     KeyGroupClaimEvidence,
     KeyGroupDecision,
+    LoginDelay,
     LoginFailure,
     RetentionRun,
 )
@@ -105,12 +106,16 @@ async def apply_retention(session: AsyncSession, periods: RetentionSettings, *, 
     failures = await session.execute(
         delete(LoginFailure).where(LoginFailure.window_start < now - periods.login_failure_days * _DAY)
     )
+    # The progressive sign-in delays (registry.throttle) hold a typed username and an address: the same term.
+    delays = await session.execute(
+        delete(LoginDelay).where(LoginDelay.last_failed_at < now - periods.login_failure_days * _DAY)
+    )
     cleared = await clear_purposes(session, before=now - periods.access_purpose_days * _DAY)
     counts = RetentionCounts(
         rejected_claims=len(claim_ids),
         documents=len(document_ids),
         idempotency_keys=int(keys.rowcount),  # type: ignore[attr-defined]
-        login_failures=int(failures.rowcount),  # type: ignore[attr-defined]
+        login_failures=int(failures.rowcount) + int(delays.rowcount),  # type: ignore[attr-defined]
         access_purposes_cleared=cleared,
     )
     await session.execute(insert(RetentionRun).values(ran_at=now, counts=msgspec.to_builtins(counts)))

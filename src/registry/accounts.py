@@ -154,6 +154,10 @@ async def list_accounts(
 
 
 async def find_account(session: AsyncSession, username: str) -> Account | None:
+    # Usernames are ASCII (USERNAME_PATTERN). Anything else names nobody: PostgreSQL's lower() would fold some of
+    # it onto an account ('İ' → 'i') under another throttle key than Python's, a fresh guessing budget per variant.
+    if not username.isascii():
+        return None
     result = await session.execute(select(Account).where(func.lower(Account.username) == username.lower()))
     return result.scalar_one_or_none()
 

@@ -154,3 +154,15 @@ async def test_the_gentle_cap_across_addresses_still_lets_a_clean_address_in(
     clock.advance(dt.timedelta(seconds=window - 100))
     async with from_address("198.51.100.0") as bot:
         assert (await _try(bot, account.username, PASSWORD)).status_code == 200
+
+
+async def test_a_username_postgresql_would_fold_onto_an_account_names_nobody(
+    from_address: From, session: AsyncSession
+) -> None:
+    """'İ' lower-cases to 'i' in PostgreSQL but not in Python: such a variant would be a fresh throttle key."""
+    account = await make_account(session, "vendor", username="alice_throttle")
+    await session.commit()
+    async with from_address("203.0.113.9") as client:
+        assert (await _try(client, account.username, PASSWORD)).status_code == 200
+        variant = account.username.replace("i", "\u0130")
+        assert_problem(await _try(client, variant, PASSWORD), 401, "invalid_credentials")
