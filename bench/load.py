@@ -1,12 +1,16 @@
 """`make load`: a mixed workload against `flexreg serve --workers N`, beside the bare Litestar baseline of the same run.
 
-Seeds a scratch database (bench/load_seed.py), serves the bare endpoint of bench/baseline.py with granian
-(N workers, uvloop) and drives it with the generator for the baseline window, then serves flexreg the way a
-city would (`flexreg serve --workers N`, FLEXREG_RATE_LIMITS=off) and drives the mixed workload
-(bench/load_work.py) with as many clients, and prints both. The generator is this process (one core at most),
-separate from the servers; it and they share the machine's cores, which the report says with the CPU each used.
+Three windows, the generator (this process, one core at most) driving each with the same clients:
+1. the bare Litestar GET of bench/baseline.py under granian (N workers, uvloop), no think time: the stack's ceiling;
+2. the people run: flexreg served the way a city would (`flexreg serve --workers N`, FLEXREG_RATE_LIMITS=off) on a
+   freshly seeded city (bench/load_seed.py), every client a person pausing between requests (`--think`, mean
+   seconds): the run the aims (0 errors, p99 < 250 ms) are read from;
+3. the saturation run: the same clients with no think time on another fresh city, so 200 requests are always in
+   flight: the service's throughput, as a ratio to the baseline. Its latencies are queueing (Little's law: 200
+   in flight at X req/s wait 200/X s), so no latency aim applies to it.
+The generator and the servers share the machine's cores, which the report says with the CPU each used.
 
-    python -m bench.load [--duration 60] [--clients 200] [--workers 2] [--json report.json]
+    python -m bench.load [--duration 60] [--clients 200] [--workers 2] [--think 2] [--json report.json]
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from core.db import recreate_database
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 AIM_P99_MS = 250.0
+# A person on a phone reads what a tap brought before the next one; 2 s is a hurried one (the aims' run).
+DEFAULT_THINK_S = 2.0
 
 
 def server_url() -> str:
@@ -185,24 +191,62 @@ def prepare(database: str, env: dict[str, str]) -> str:
     return url
 
 
+def _serve_and_drive(
+    args: argparse.Namespace, base_env: dict[str, str], database: str, think_s: float, duration: float, label: str
+) -> dict[str, Any]:
+    """Migrate and seed `database`, serve flexreg on it the way a city would (`flexreg serve --workers N`), drive
+    the mixed workload for `duration` with the given think time, and summarise the window."""
+    print(f"{label}: migrating and seeding a scratch database {database} ...", flush=True)
+    url = prepare(database, base_env)
+    env = {**base_env, "DATABASE_URL": url}
+    plan = load_work.plan_for(args.clients, args.signups_per_s, args.sign_in_concurrency, think_s)
+    city = asyncio.run(
+        load_seed.seed(url, env, vendors=max(plan.vendors, 50), offices=plan.offices, reviewers=plan.reviewers)
+    )
+    port = free_port()
+    serve_command = [str(ROOT / ".venv/bin/flexreg"), "serve", "--host", HOST, "--port", str(port)]
+    serve_command += ["--workers", str(args.workers)]
+    pause = f"think time {think_s:g} s on average" if think_s else "no think time"
+    print(
+        f"{label}: flexreg serve --workers {args.workers}: {plan.clients} clients ({plan.vendors} vendors, "
+        f"{plan.reviewers * 3} department reviewers, {plan.offices} street offices, {plan.signup_clients} "
+        f"sign-up), {pause}, {duration:.0f} s after every account signs in ...",
+        flush=True,
+    )
+    log = args.logs / f"load-serve-{label}.log"
+    server = start(serve_command, env, "/api/v1/activities", port, log)
+    try:
+        cpu = GroupCpu(server)
+        mixed, mixed_share = uvloop.run(load_work.run_mixed(HOST, port, city, plan, duration, cpu))
+    finally:
+        stop(server)
+    summary = summarise(mixed, duration)
+    logged = sum(line.startswith("ERROR") for line in log.read_text(errors="replace").splitlines())
+    return {
+        "duration_s": duration,
+        "think_s": think_s,
+        "plan": dataclasses.asdict(plan) | {"vendors": plan.vendors},
+        "server_log": {"path": str(log), "error_lines": logged},
+        "sign_in": sign_ins(mixed),
+        "kinds": summary["kinds"],
+        "overall": summary["overall"]
+        | {
+            "generator_cores": mixed_share,
+            "server_cores": cpu.cores,
+            "server_cpu_ms_per_request": cpu.seconds * 1000 / max(1, summary["overall"]["requests"]),
+            "load_average": cpu.load_average,
+        },
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     base_env = {
         **os.environ,
         "FLEXREG_VAR_DIR": os.environ.get("FLEXREG_VAR_DIR", str(ROOT / "var")),
         "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}",
-        # Another slice adds the rate limits; a load test must never meet them, whether or not they exist yet.
+        # A load test must never meet the abuse limits (API.md): they would turn its clients' pace into 429s.
         "FLEXREG_RATE_LIMITS": "off",
     }
-    print(f"migrating a scratch database {args.database} ...", flush=True)
-    url = prepare(args.database, base_env)
-    env = {**base_env, "DATABASE_URL": url}
-    plan = load_work.plan_for(args.clients, args.signups_per_s, args.sign_in_concurrency)
-    started = time.perf_counter()
-    city = asyncio.run(
-        load_seed.seed(url, env, vendors=max(plan.vendors, 50), offices=plan.offices, reviewers=plan.reviewers)
-    )
-    print(f"seeded in {time.perf_counter() - started:.1f} s", flush=True)
-
     port = free_port()
     granian = [str(ROOT / ".venv/bin/granian"), "--interface", "asgi", "--factory", "--loop", "uvloop"]
     baseline_command = [
@@ -211,11 +255,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "bench.baseline:create_app",
     ]
     print(
-        f"baseline: bare Litestar GET, granian {args.workers} workers, {args.clients} clients, "
+        f"baseline: bare Litestar GET, granian {args.workers} workers, {args.clients} clients, no think time, "
         f"{args.baseline_duration:.0f} s ...",
         flush=True,
     )
-    server = start(baseline_command, env, "/bare", port, args.logs / "load-baseline.log")
+    # The bare app opens a pool at start-up though its GET never uses it: the server's own database will do.
+    bare_env = {**base_env, "DATABASE_URL": server_url()}
+    server = start(baseline_command, bare_env, "/bare", port, args.logs / "load-baseline.log")
     try:
         cpu = GroupCpu(server)
         bare, bare_share = uvloop.run(load_work.run_bare(HOST, port, args.clients, args.baseline_duration, cpu))
@@ -230,82 +276,40 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         stop(server)
 
-    port = free_port()
-    serve_command = [str(ROOT / ".venv/bin/flexreg"), "serve", "--host", HOST, "--port", str(port)]
-    serve_command += ["--workers", str(args.workers)]
-    print(
-        f"flexreg serve --workers {args.workers}: {plan.clients} clients ({plan.vendors} vendors, "
-        f"{plan.reviewers * 3} department reviewers, {plan.offices} street offices, {plan.signup_clients} "
-        f"sign-up), {args.duration:.0f} s after every account signs in ...",
-        flush=True,
-    )
-    server = start(serve_command, env, "/api/v1/activities", port, args.logs / "load-serve.log")
-    try:
-        cpu = GroupCpu(server)
-        mixed, mixed_share = uvloop.run(load_work.run_mixed(HOST, port, city, plan, args.duration, cpu))
-    finally:
-        stop(server)
-    summary = summarise(mixed, args.duration)
-    log = args.logs / "load-serve.log"
-    logged = sum(line.startswith("ERROR") for line in log.read_text(errors="replace").splitlines())
+    # Each run gets a city of its own, so the second never meets the first's claims, queues and road slots.
+    people = _serve_and_drive(args, base_env, args.database, args.think, args.duration, "people")
+    saturation = None
+    if args.saturation_duration > 0:
+        database = f"{args.database}_saturation"
+        saturation = _serve_and_drive(args, base_env, database, 0.0, args.saturation_duration, "saturation")
+    capacity = (saturation or people)["overall"]["rps"]
     return {
-        "server_log": {"path": str(log), "error_lines": logged},
         "config": {
             "duration_s": args.duration,
             "baseline_duration_s": args.baseline_duration,
+            "saturation_duration_s": args.saturation_duration,
+            "think_s": args.think,
             "clients": args.clients,
             "workers": args.workers,
-            "plan": dataclasses.asdict(plan) | {"vendors": plan.vendors},
+            "plan": people["plan"],
             "cpus": os.cpu_count(),
         },
-        "sign_in": sign_ins(mixed),
-        "kinds": summary["kinds"],
-        "overall": summary["overall"]
-        | {
-            "generator_cores": mixed_share,
-            "server_cores": cpu.cores,
-            "server_cpu_ms_per_request": cpu.seconds * 1000 / max(1, summary["overall"]["requests"]),
-            "load_average": cpu.load_average,
-        },
+        **people,
+        "saturation": saturation,
         "baseline": baseline,
-        "ratio": summary["overall"]["rps"] / baseline["rps"] if baseline["rps"] else 0.0,
+        "ratio": capacity / baseline["rps"] if baseline["rps"] else 0.0,
     }
 
 
-def report(result: dict[str, Any], printer: Callable[[str], None] = print) -> None:
-    config, overall, baseline = result["config"], result["overall"], result["baseline"]
-    plan = config["plan"]
-    printer(
-        f"\nmake load: flexreg serve --workers {config['workers']}, FLEXREG_RATE_LIMITS=off; {config['clients']} "
-        f"clients, one keep-alive connection each ({plan['vendors']} vendors, {plan['reviewers'] * 3} department "
-        f"reviewers, {plan['offices']} street offices, {plan['signup_clients']} sign-up at "
-        f"{plan['signups_per_s']:g}/s); {config['duration_s']:.0f} s window, no think time"
-    )
-    printer(
-        f"the generator (one process, uvloop, raw HTTP/1.1) and the servers share this machine's "
-        f"{config['cpus']} cores: over the window the generator used {overall['generator_cores']:.2f} core, the "
-        f"service {overall['server_cores']:.2f} (baseline: {baseline['generator_cores']:.2f} and "
-        f"{baseline['server_cores']:.2f})"
-    )
-    printer(
-        f"service CPU per request {overall['server_cpu_ms_per_request']:.2f} ms (baseline "
-        f"{baseline['server_cpu_ms_per_request']:.2f} ms); 1-minute load average at the end of the window "
-        f"{overall['load_average']:.1f} (baseline {baseline['load_average']:.1f}): above {config['cpus']}, other "
-        f"processes were taking CPU too"
-    )
-    sign_in = result["sign_in"]
-    printer(
-        f"sign-in before the window ({config['plan']['sign_in_concurrency']} at a time): {sign_in['requests']} "
-        f"POST /auth/token, p50 {sign_in['p50_ms']:.0f} ms, p99 {sign_in['p99_ms']:.0f} ms, {sign_in['errors']} "
-        f"errors (retried){' ' + str(sign_in['samples']) if sign_in['samples'] else ''}"
-    )
-    width = max(len(k) for k in [*result["kinds"], "bare Litestar GET (baseline)"]) + 2
+def _table(run: dict[str, Any], printer: Callable[[str], None], baseline: dict[str, Any] | None) -> None:
+    kinds, overall = run["kinds"], run["overall"]
+    width = max(len(k) for k in [*kinds, "bare Litestar GET (baseline)"]) + 2
     printer(
         f"\n{'kind':{width}} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'conflicts':>9} "
         f"{'errors':>7}  statuses"
     )
     for kind in load_work.WORKLOAD_KINDS:
-        figures = result["kinds"].get(kind)
+        figures = kinds.get(kind)
         if figures is None:
             printer(f"{kind:{width}} {'(none)':>9}")
             continue
@@ -318,21 +322,71 @@ def report(result: dict[str, Any], printer: Callable[[str], None] = print) -> No
         f"{'all kinds':{width}} {overall['requests']:9d} {overall['rps']:8.1f} {overall['p50_ms']:8.1f} "
         f"{overall['p99_ms']:8.1f} {overall['conflicts']:9d} {overall['errors']:7d}"
     )
-    printer(
-        f"{'bare Litestar GET (baseline)':{width}} {baseline['requests']:9d} {baseline['rps']:8.1f} "
-        f"{baseline['p50_ms']:8.1f} {baseline['p99_ms']:8.1f} {baseline['conflicts']:9d} {baseline['errors']:7d}"
-        f"  ({config['baseline_duration_s']:.0f} s, same generator and clients)"
-    )
-    printer(f"\nthroughput: {result['ratio']:.3f}x the bare baseline of this run")
+    if baseline is not None:
+        printer(
+            f"{'bare Litestar GET (baseline)':{width}} {baseline['requests']:9d} {baseline['rps']:8.1f} "
+            f"{baseline['p50_ms']:8.1f} {baseline['p99_ms']:8.1f} {baseline['conflicts']:9d} "
+            f"{baseline['errors']:7d}  (same generator and clients, no think time)"
+        )
     by_status = ", ".join(f"{s}: {n}" for s, n in sorted(overall["errors_by_status"].items())) or "none"
     printer(f"errors by status: {by_status}; conflicts (409/412, races counted apart): {overall['conflicts']}")
-    for kind, figures in result["kinds"].items():
+    for kind, figures in kinds.items():
         for sample in figures["error_samples"]:
             printer(f"  {kind}: {sample}")
-    printer(f"service log: {result['server_log']['path']} ({result['server_log']['error_lines']} ERROR lines)")
+    printer(f"service log: {run['server_log']['path']} ({run['server_log']['error_lines']} ERROR lines)")
+
+
+def _cores(run: dict[str, Any], cpus: int, printer: Callable[[str], None]) -> None:
+    overall = run["overall"]
+    printer(
+        f"over the window the generator used {overall['generator_cores']:.2f} core and the service "
+        f"{overall['server_cores']:.2f} of this machine's {cpus}; service CPU per request "
+        f"{overall['server_cpu_ms_per_request']:.2f} ms; 1-minute load average at the end "
+        f"{overall['load_average']:.1f} (above {cpus}, other processes were taking CPU too)"
+    )
+    sign_in = run["sign_in"]
+    printer(
+        f"sign-in before the window ({run['plan']['sign_in_concurrency']} at a time): {sign_in['requests']} "
+        f"POST /auth/token, p50 {sign_in['p50_ms']:.0f} ms, p99 {sign_in['p99_ms']:.0f} ms, {sign_in['errors']} "
+        f"errors (retried){' ' + str(sign_in['samples']) if sign_in['samples'] else ''}"
+    )
+
+
+def report(result: dict[str, Any], printer: Callable[[str], None] = print) -> None:
+    config, overall, baseline = result["config"], result["overall"], result["baseline"]
+    plan, cpus = config["plan"], config["cpus"]
+    printer(
+        f"\nmake load: flexreg serve --workers {config['workers']}, FLEXREG_RATE_LIMITS=off; {config['clients']} "
+        f"clients, one keep-alive connection each ({plan['vendors']} vendors, {plan['reviewers'] * 3} department "
+        f"reviewers, {plan['offices']} street offices, {plan['signup_clients']} sign-up at "
+        f"{plan['signups_per_s']:g}/s); the generator (one process, uvloop, raw HTTP/1.1) and the servers share "
+        f"this machine's {cpus} cores"
+    )
+    printer(
+        f"baseline: bare Litestar GET, {baseline['rps']:.0f} req/s over {config['baseline_duration_s']:.0f} s "
+        f"(generator {baseline['generator_cores']:.2f} core, server {baseline['server_cores']:.2f}, "
+        f"{baseline['server_cpu_ms_per_request']:.2f} ms CPU per request)"
+    )
+    printer(
+        f"\n== people: {config['clients']} clients, each pausing {config['think_s']:g} s on average between requests "
+        f"(exponential), {config['duration_s']:.0f} s: the latency and error aims"
+    )
+    _cores(result, cpus, printer)
+    _table(result, printer, None)
+    saturation = result["saturation"]
+    if saturation is not None:
+        printer(
+            f"\n== saturation: the same {config['clients']} clients with no think time, "
+            f"{config['saturation_duration_s']:.0f} s on a fresh city: what the service can serve, beside the "
+            f"bare baseline (its latencies are queueing: {config['clients']} requests always in flight)"
+        )
+        _cores(saturation, cpus, printer)
+        _table(saturation, printer, baseline)
+    capacity = "saturation" if saturation is not None else "people"
+    printer(f"\nthroughput ({capacity} run): {result['ratio']:.3f}x the bare baseline of this run")
     verdict = {True: "met", False: "NOT MET"}
     printer(
-        f"aims: 0 errors: {verdict[overall['errors'] == 0]}; p99 < {AIM_P99_MS:.0f} ms overall "
+        f"aims (people run): 0 errors: {verdict[overall['errors'] == 0]}; p99 < {AIM_P99_MS:.0f} ms overall "
         f"({overall['p99_ms']:.0f} ms): {verdict[overall['p99_ms'] < AIM_P99_MS]}; worst kind's p99 "
         f"{max((k['p99_ms'] for k in result['kinds'].values()), default=0.0):.0f} ms"
     )
@@ -344,6 +398,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=200, help="concurrent clients (default 200)")
     parser.add_argument("--workers", type=int, default=2, help="granian workers of each server (default 2)")
     parser.add_argument("--baseline-duration", type=float, help="seconds of the baseline (default: min(duration, 20))")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=DEFAULT_THINK_S,
+        help=f"mean pause between a client's requests, s (default {DEFAULT_THINK_S:g})",
+    )
+    parser.add_argument(
+        "--saturation-duration",
+        type=float,
+        help="seconds of a second run with no think time, on a fresh city (default: min(duration, 20); 0: none)",
+    )
     parser.add_argument("--signups-per-s", type=float, default=2.0, help="the sign-up clients' pace (default 2)")
     parser.add_argument(
         "--sign-in-concurrency", type=int, default=4, help="sign-ins at once before the window (default 4)"
@@ -354,6 +419,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.baseline_duration is None:
         args.baseline_duration = min(args.duration, 20.0)
+    if args.saturation_duration is None:
+        args.saturation_duration = min(args.duration, 20.0)
     args.logs.mkdir(parents=True, exist_ok=True)
     result = run(args)
     if args.json is not None:

@@ -6,6 +6,11 @@ submit applications and ask for road occupancy; every creating POST carries an I
 reviewers open a task from their queue and decide it with the task's ETag in If-Match; street offices do the same
 with pending key-group claims. A few clients sign new vendors up, paced (each costs an argon2id hash).
 
+Between two requests a person reads the screen: each client pauses for a think time drawn from an
+exponential distribution of the plan's mean (capped at five means), so 200 clients offer what 200 busy people
+would, not what 200 scripts looping back to back would. A think time of 0 is that loop: the saturation run, which
+measures how much the service can serve, not how fast it answers its users.
+
 Each answer is one of: expected (the status the request must get), conflict (409/412, a race between
 reviewers, or two writes meeting: counted apart) or error (5xx, a dropped connection, any other status, or a
 201 that does not say what it must).
@@ -200,6 +205,7 @@ class Shared:
     city: City
     recorder: Recorder
     slots: Slots
+    think_s: float = 0.0
     signups: int = 0
     application_body: dict[str, Any] = field(default_factory=dict)
     exempt_body: dict[str, Any] = field(default_factory=dict)
@@ -214,6 +220,11 @@ class Shared:
         lon, lat = self.city.road_point
         self.required_body = {**self.exempt_body, "activity_code": "shoe_repair"}
         self.required_body["location"] = {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]}
+
+    async def think(self, rng: random.Random) -> None:
+        """A person's pause before their next request (none in the saturation run)."""
+        if self.think_s > 0:
+            await asyncio.sleep(min(rng.expovariate(1 / self.think_s), 5 * self.think_s))
 
 
 def _application_check(answer: Answer) -> str | None:
@@ -236,6 +247,7 @@ async def vendor(shared: Shared, client: Client, me: Vendor, signed_in: asyncio.
     # A new user tries everything once (in their own order), then settles into the mix: even a short run
     # exercises every kind, and the reviewers' queues fill from the start.
     first = rng.sample(kinds, len(kinds))
+    await shared.think(rng)  # people do not all arrive in the same instant
     while shared.recorder.running():
         kind = first.pop() if first else rng.choices(kinds, weights)[0]
         if kind == "GET /activities":
@@ -272,6 +284,7 @@ async def vendor(shared: Shared, client: Client, me: Vendor, signed_in: asyncio.
                 headers=_created(),
                 check=_road_check,
             )
+        await shared.think(rng)
 
 
 async def _decide_from_queue(
@@ -298,16 +311,20 @@ async def _decide_from_queue(
 async def reviewer(shared: Shared, client: Client, signed_in: asyncio.Event, seed: str) -> None:
     await signed_in.wait()
     rng = random.Random(seed)
+    await shared.think(rng)
     while shared.recorder.running():
         await _decide_from_queue(shared, client, "tasks", "status=in_review", {"decision": "approve"}, rng)
+        await shared.think(rng)
 
 
 async def office(shared: Shared, client: Client, signed_in: asyncio.Event, seed: int) -> None:
     await signed_in.wait()
     rng = random.Random(seed)
+    await shared.think(rng)
     while shared.recorder.running():
         query = "status=pending&purpose=load-review"
         await _decide_from_queue(shared, client, "key-group-claims", query, {"decision": "verified"}, rng)
+        await shared.think(rng)
 
 
 def _id_number(n: int) -> str:
@@ -350,6 +367,7 @@ class Plan:
     reviewers: int  # per department
     signup_clients: int
     signups_per_s: float
+    think_s: float = 0.0
     # People arrive over the morning, not in one instant: all 200 at once hold their sign-in transactions open
     # while argon2id queues for the two cores, past the 10 s idle-in-transaction timeout (500s).
     sign_in_concurrency: int = 4
@@ -359,12 +377,12 @@ class Plan:
         return self.clients - self.offices - self.reviewers * len(permits_bench.DEPARTMENTS) - self.signup_clients
 
 
-def plan_for(clients: int, signups_per_s: float, sign_in_concurrency: int = 4) -> Plan:
+def plan_for(clients: int, signups_per_s: float, sign_in_concurrency: int = 4, think_s: float = 0.0) -> Plan:
     """Mostly vendors; staff and sign-ups scale with the crowd but stay a few."""
     reviewers = max(1, clients // 50)
     offices = max(1, clients // 50)
     signup_clients = max(1, clients // 100)
-    plan = Plan(clients, offices, reviewers, signup_clients, signups_per_s, sign_in_concurrency)
+    plan = Plan(clients, offices, reviewers, signup_clients, signups_per_s, think_s, sign_in_concurrency)
     if plan.vendors < 1:
         raise SystemExit(f"--clients {clients} leaves no vendor: at least {clients - plan.vendors + 1} are needed")
     return plan
@@ -376,7 +394,7 @@ async def run_mixed(
     """Sign everyone in, then run the window (`window(True)` as it opens, `window(False)` once the last answer is
     in); returns the recorder and the generator's CPU share of one core over the window."""
     recorder = Recorder()
-    shared = Shared(city=city, recorder=recorder, slots=Slots(city.road_zones))
+    shared = Shared(city=city, recorder=recorder, slots=Slots(city.road_zones), think_s=plan.think_s)
     signed_in = asyncio.Event()
     logins: list[Awaitable[bool]] = []
     personas: list[Awaitable[None]] = []

@@ -15,6 +15,7 @@ and make-up days as overrides per region code.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, Protocol
@@ -23,6 +24,19 @@ import chinese_calendar
 
 # A deadline search that walks further than this many days means a calendar with no working days.
 _MAX_SEARCH_DAYS: Final = 3660
+# Every statutory clock walks up to 60 working days day by day, and chinesecalendar validates each date it is
+# asked about: uncached, those lookups were a tenth of the service's CPU under `make load`. The library's data
+# are fixed for the process's life, so a day's answer is too; 20 years of days fit.
+_LIBRARY_DAYS_CACHED: Final = 8192
+
+
+@functools.lru_cache(maxsize=_LIBRARY_DAYS_CACHED)
+def _library_workday(day: dt.date) -> bool | None:
+    """chinesecalendar's answer for `day`, or None when its data do not reach `day`'s year."""
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +98,7 @@ class NationalCalendar:
     regions: Mapping[str, RegionOverrides] = field(default_factory=dict)
 
     def knows(self, day: dt.date) -> bool:
-        if day.year in self.loaded:
-            return True
-        try:
-            chinese_calendar.is_workday(day)
-        except NotImplementedError:
-            return False
-        return True
+        return day.year in self.loaded or _library_workday(day) is not None
 
     def is_workday(self, day: dt.date, region: str | None = None) -> bool:
         overrides = self.regions.get(region) if region is not None else None
@@ -102,10 +110,8 @@ class NationalCalendar:
         schedule = self.loaded.get(day.year)
         if schedule is not None:
             return schedule.is_workday(day)
-        try:
-            return bool(chinese_calendar.is_workday(day))
-        except NotImplementedError:
-            return day.isoweekday() <= 5
+        known = _library_workday(day)
+        return day.isoweekday() <= 5 if known is None else known
 
 
 def add_workdays(calendar: WorkCalendar, start: dt.date, days: int, *, region: str | None = None) -> Deadline:
