@@ -26,6 +26,7 @@ from core.errors import (
     InvalidParameter,
     MalformedJson,
     UnsupportedMediaType,
+    shown,
 )
 from core.text import is_free_text
 from core.validation import body_errors
@@ -309,7 +310,9 @@ def make_strict_body_hook(max_depth: int) -> Any:
             return
         body_type = contract.body_type
         if body_type is None:
-            return  # A body sent to a handler that reads none is ignored.
+            if request.method in _WRITES and _has_body(request):
+                _refuse_unread_body(await request.body())
+            return
         media_type = _media_type(request)
         if not (media_type == "application/json" or (media_type or "").endswith("+json")) and (
             media_type is not None or _has_body(request)
@@ -321,6 +324,26 @@ def make_strict_body_hook(max_depth: int) -> Any:
         _check_json(body, body_type, max_depth, contract.free_text)
 
     return strict_request
+
+
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _refuse_unread_body(body: bytes) -> None:
+    """A write that reads no body (a withdrawal, a release) refuses one that says something (T-A3): a field it
+    would silently ignore (`status`, `vendor_id`) must not look accepted. No body, or `{}`, is what it takes."""
+    if not body.strip():
+        return
+    try:
+        decoded = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        raise InvalidInput.for_field("body", "this request takes no body") from None
+    if decoded == {}:
+        return
+    if isinstance(decoded, dict):
+        errors = [FieldError(shown(name), "is not a field of this request") for name in decoded]
+        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+    raise InvalidInput.for_field("body", "this request takes no body")
 
 
 def _check_json(body: bytes, body_type: Any, max_depth: int, free_text: frozenset[str] = frozenset()) -> None:

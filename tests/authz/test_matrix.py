@@ -293,3 +293,59 @@ async def test_the_leak_check_finds_a_peers_canary_and_passes_what_the_caller_se
     assert _leaks(cell("vendor_other", f"/x/{world.a.claim.id}", str(world.a.claim.id)), world) == []
     assert _leaks(cell("admin", "/x", world.a.id_number), world) != []
     assert _mismatch(cell("admin", "/x", '{"items": []}'), "filtered") is not None  # not JSON by content type
+
+
+# RELIABILITY.md T-A3: what a write body must never be able to set, whoever sends it.
+PRIVILEGED_FIELDS = (
+    "status",
+    "approved",
+    "priority_score",
+    "key_group_verified",
+    "jurisdiction_id",
+    "department_id",
+    "vendor_id",
+    "owner_id",
+    "permit_number",
+    "valid_until",
+    "fee_waived",
+    "version",
+    "role",
+    "is_admin",
+    "created_at",
+)
+
+
+def _mass_assignment_params() -> Iterator[Any]:
+    for row in ROWS:
+        allowed = [p for p, outcome in row.expect.items() if isinstance(outcome, int) and 200 <= outcome < 300]
+        if row.body and allowed and row.method in ("POST", "PUT", "PATCH"):
+            yield pytest.param(row, allowed[0], id=row.id)
+
+
+@pytest.mark.parametrize(("row", "principal"), list(_mass_assignment_params()))
+async def test_a_write_body_with_a_privileged_field_it_does_not_take_is_refused_naming_it(
+    row: Row, principal: str, world: World, client: httpx.AsyncClient, connection: AsyncConnection
+) -> None:
+    """T-A3: each field of the list the route's body does not have, added to a body the caller may send, is
+    refused (400 or 422, the field named) by whom the row allows: never bound, never ignored. The refusal
+    leaves nothing (tests/test_one_transaction_per_request.py proves a refused request writes nothing)."""
+    content = BODIES[row.body](world)
+    problems: list[str] = []
+    for name in PRIVILEGED_FIELDS:
+        if name in content.get("json", {}):
+            continue
+        value = "approved" if name == "status" else True
+        # An upload's form takes its file alone: a form field more is one more field.
+        body = {"json": {**content["json"], name: value}} if "json" in content else {**content, "data": {name: "1"}}
+        values = world.values()
+        headers = _credentials(row, world, principal)
+        if row.if_match:
+            headers["If-Match"] = row.if_match.format(**values)
+        savepoint = await connection.begin_nested()
+        try:
+            response = await client.request(row.method, _url(row, values), headers=headers, **body)
+        finally:
+            await savepoint.rollback()
+        if response.status_code not in (400, 422) or name not in response.text:
+            problems.append(f"{name}: {response.status_code} {response.text[:160]!r}")
+    assert problems == [], "\n".join(problems)
