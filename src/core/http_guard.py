@@ -310,7 +310,9 @@ def make_strict_body_hook(max_depth: int) -> Any:
             return
         body_type = contract.body_type
         if body_type is None:
-            if request.method in _WRITES and _has_body(request):
+            # A form is read by hand (the console's sign-in and sign-out); JSON is what an API client sends.
+            media_type = _media_type(request) or ""
+            if request.method in _WRITES and (media_type == "application/json" or media_type.endswith("+json")):
                 _refuse_unread_body(await request.body())
             return
         media_type = _media_type(request)
@@ -330,8 +332,8 @@ _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def _refuse_unread_body(body: bytes) -> None:
-    """A write that reads no body (a withdrawal, a release) refuses one that says something (T-A3): a field it
-    would silently ignore (`status`, `vendor_id`) must not look accepted. No body, or `{}`, is what it takes."""
+    """A write that reads no body (a withdrawal, a release) refuses a JSON one that says something (T-A3): a
+    field it would silently ignore (`status`, `vendor_id`) must not look accepted. No body, or `{}`, it takes."""
     if not body.strip():
         return
     try:
