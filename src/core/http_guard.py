@@ -309,14 +309,14 @@ def make_strict_body_hook(max_depth: int) -> Any:
                 raise _unsupported_media_type(multipart=True)
             return
         body_type = contract.body_type
+        media_type = _media_type(request)
+        json_sent = media_type == "application/json" or (media_type or "").endswith("+json")
         if body_type is None:
             # A form is read by hand (the console's sign-in and sign-out); JSON is what an API client sends.
-            media_type = _media_type(request) or ""
-            if request.method in _WRITES and (media_type == "application/json" or media_type.endswith("+json")):
+            if request.method in _WRITES and json_sent:
                 _refuse_unread_body(await request.body())
             return
-        media_type = _media_type(request)
-        if not (media_type == "application/json" or (media_type or "").endswith("+json")) and (
+        if not json_sent and (
             media_type is not None or _has_body(request)
         ):
             raise _unsupported_media_type(multipart=False)
