@@ -316,9 +316,7 @@ def make_strict_body_hook(max_depth: int) -> Any:
             if request.method in _WRITES and json_sent:
                 _refuse_unread_body(await request.body())
             return
-        if not json_sent and (
-            media_type is not None or _has_body(request)
-        ):
+        if not json_sent and (media_type is not None or _has_body(request)):
             raise _unsupported_media_type(multipart=False)
         body = await request.body()
         if not body and contract.body_optional:
