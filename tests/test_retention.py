@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.auth import Principal
-from core.idempotency import IdempotencyKey
+from core.idempotency_keys import IdempotencyKey
 from core.settings import RetentionSettings, Settings
 from flexreg import jobs
 from flexreg.retention import RetentionCounts, apply_retention, document_citations, run_retention

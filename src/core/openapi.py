@@ -50,7 +50,7 @@ from core.errors import (
     PreconditionRequired,
     UnsupportedMediaType,
 )
-from core.idempotency import KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN
+from core.idempotency_keys import KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN
 from core.pagination import InvalidCursor
 
 PROBLEMS_OPT = "problems"

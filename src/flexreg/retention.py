@@ -9,7 +9,7 @@ Per run, in one transaction, at the instant `now` it is given:
 - documents no claim, application or supplement answer cites, uploaded before their period: metadata and bytes.
   What cites a document is read from the schema (every foreign key to registry_document, whichever domain
   added it), so a table that starts citing documents protects them without a change here;
-- idempotency keys past their 24 hours (core.idempotency.KEY_TTL): they hold whole responses;
+- idempotency keys past their 24 hours (core.idempotency_keys.KEY_TTL): they hold whole responses;
 - failed sign-in counts (keyed by username) past their period;
 - the free-text purposes of staff reads in the access log past their period: cleared with their salt; the row,
   its digest and so the hash chain stay (registry.access_log).
@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import permits.models  # noqa: F401  (its tables cite documents: they must be in the metadata read below)
 from core.db import Base, transaction
-from core.idempotency import KEY_TTL, IdempotencyKey
+from core.idempotency_keys import KEY_TTL, IdempotencyKey
 from core.settings import RetentionSettings
 from permits.models import SupplementNotice
 from registry.access_log import clear_purposes

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core.auth import Principal
 from core.db import transaction
 from core.errors import EXCEPTION_HANDLERS
-from core.idempotency import KEY_TTL, IdempotencyKey, IdempotencyMiddleware, canonical_body, fingerprint
+from core.idempotency import IdempotencyMiddleware
+from core.idempotency_keys import KEY_TTL, IdempotencyKey, canonical_body, fingerprint
 from core.settings import Settings
 from flexreg.app import create_app
 from registry.models import Account, Jurisdiction
@@ -285,7 +286,7 @@ async def _hold(
 ) -> None:
     """A key left in progress by an attempt that is still running (or crashed).
 
-    Real time, not the settings' clock: core.idempotency times its leases and key TTL with the system clock.
+    Real time, not the settings' clock: core.idempotency_keys times its leases and key TTL with the system clock.
     """
     session.add(
         IdempotencyKey(
@@ -406,7 +407,7 @@ async def test_concurrent_identical_requests_create_exactly_one(settings: Settin
 
 
 def test_fingerprint_ignores_json_layout_and_multipart_boundaries() -> None:
-    from core.idempotency import canonical_body
+    from core.idempotency_keys import canonical_body
 
     assert canonical_body("application/json", b'{"b": 1,  "a": [1, 2]}') == canonical_body(
         "application/json; charset=utf-8", b'{"a":[1,2],"b":1}'

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from core.auth import Principal
 from core.deps import DbSession
 from core.errors import EXCEPTION_HANDLERS
-from core.idempotency import IdempotencyKey, IdempotencyMiddleware, remember_response
+from core.idempotency import IdempotencyMiddleware, remember_response
+from core.idempotency_keys import IdempotencyKey
 from core.settings import Settings
 from flexreg.app import application_state, provide_session
 from registry.models import Account, Jurisdiction

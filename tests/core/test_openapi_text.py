@@ -22,7 +22,7 @@ from litestar import Litestar, post
 from litestar.params import JSONBody
 
 from core.http_guard import _FORBIDDEN, _FORBIDDEN_IN_FREE_TEXT
-from core.idempotency import KEY_PATTERN, parse_key
+from core.idempotency_keys import KEY_PATTERN, parse_key
 from core.openapi_text import FREE_TEXT_PATTERN, TEXT_PATTERN, describe_request_text
 from core.text import free_text
 

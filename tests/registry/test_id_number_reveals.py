@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal
-from core.idempotency import IdempotencyKey
+from core.idempotency_keys import IdempotencyKey
 from core.request_log import HEADER as REQUEST_ID
 from core.settings import Settings
 from registry.access_log import purpose_digest, verify_access_log
