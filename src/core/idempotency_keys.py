@@ -166,19 +166,22 @@ async def claim(
     where = (IdempotencyKey.principal == principal, IdempotencyKey.key == key)
     for _ in range(3):
         now = dt.datetime.now(dt.UTC)
+        fresh = {
+            "fingerprint": request_fingerprint,
+            "state": "in_progress",
+            "created_at": now,
+            "locked_until": now + lease,
+        }
         async with transaction(sessionmaker) as session:
-            await session.execute(delete(IdempotencyKey).where(*where, IdempotencyKey.created_at <= now - KEY_TTL))
+            # One statement: a new key is inserted, an expired one (past KEY_TTL) is taken over as if new.
             claimed = await session.scalar(
                 insert(IdempotencyKey)
-                .values(
-                    principal=principal,
-                    key=key,
-                    fingerprint=request_fingerprint,
-                    state="in_progress",
-                    created_at=now,
-                    locked_until=now + lease,
+                .values(principal=principal, key=key, **fresh)
+                .on_conflict_do_update(
+                    index_elements=["principal", "key"],
+                    set_={**fresh, "response_status": None, "response_headers": None, "response_body": None},
+                    where=IdempotencyKey.created_at <= now - KEY_TTL,
                 )
-                .on_conflict_do_nothing(index_elements=["principal", "key"])
                 .returning(IdempotencyKey.key)
             )
             if claimed is not None:
