@@ -15,6 +15,7 @@ from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from core.chain_queue import ChainingSession
 from core.clock import FixedClock
 from core.db import drop_database, recreate_database, sqlalchemy_url
 from core.embedded_pg import start_embedded_postgres
@@ -107,7 +108,11 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 def sessionmaker(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
     """Sessions on the test's connection: code under test may commit; it only releases a savepoint."""
     return async_sessionmaker(
-        bind=connection, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint"
+        bind=connection,
+        expire_on_commit=False,
+        autoflush=False,
+        join_transaction_mode="create_savepoint",
+        sync_session_class=ChainingSession,
     )
 
 

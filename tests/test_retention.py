@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.auth import Principal
+from core.chain_queue import QueuedRow, flush_chains
 from core.idempotency_keys import IdempotencyKey
 from core.settings import RetentionSettings, Settings
 from flexreg import jobs
@@ -108,8 +109,9 @@ async def world(session: AsyncSession, settings: Settings) -> World:
         )
     staff = await make_account(session, "street_office", jurisdiction_code=home.code)
     principal = Principal(account_id=staff.id, role="street_office", jurisdiction_code=home.code)
+    queued: dict[str, QueuedRow] = {}
     for name, age in (("old", 1100 * DAYS), ("recent", 10 * DAYS)):
-        [made.access[name]] = await record_personal_data_access(
+        [queued[name]] = await record_personal_data_access(
             session,
             principal=principal,
             vendor_ids=[vendor.id],
@@ -118,7 +120,8 @@ async def world(session: AsyncSession, settings: Settings) -> World:
             request_path=f"/api/v1/vendors/{vendor.id}",
             at=NOW - age,
         )
-    await session.flush()
+    await flush_chains(session)
+    made.access = {name: row.seq for name, row in queued.items()}
     return made
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
+from core.chain_queue import ChainingSession
 from core.embedded_pg import start_embedded_postgres
 from core.errors import DomainError
 from core.settings import Settings
@@ -70,7 +71,8 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    """The service's sessions: their commits write the hash-chain rows queued in them (core.chain_queue)."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, sync_session_class=ChainingSession)
 
 
 @asynccontextmanager

@@ -5,9 +5,10 @@ A chained row stores `seq` (1, 2, … with no gap), `prev_hash` (the row before'
 (compact JSON, keys sorted at every depth: `canonical_json`). Editing, removing or reordering a row breaks every
 hash after it; `walk_chain` recomputes a chain from row 1 and names the first row that does not hold.
 
-Appends are serialized by a transaction-scoped advisory lock per chain (`lock_chain`), taken in the appender's
-transaction: the next appender waits until the holder commits or rolls back, then reads the head it left, so a
-rolled-back request leaves neither a row nor a gap. UNIQUE on `prev_hash` is each table's backstop against a fork.
+Appends are queued on the appender's session and written right before its COMMIT (core.chain_queue), under a
+transaction-scoped advisory lock per chain (`lock_key`, `lock_pair`) held only for those last statements: the
+next appender waits until the holder commits or rolls back, then reads the head it left, so a rolled-back
+request leaves neither a row nor a gap. UNIQUE on `prev_hash` is each table's backstop against a fork.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Final, Literal
 
 import msgspec
-from sqlalchemy import ColumnElement, Row, select, text
+from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 HASH_BYTES: Final = 32
@@ -40,14 +41,6 @@ def lock_pair(name: str) -> tuple[int, int]:
     chains: a bigint key is 19 digits in the statement log, where a scan for 18-digit ID numbers finds it."""
     digest = hashlib.sha256(name.encode()).digest()
     return int.from_bytes(digest[:4], signed=True), int.from_bytes(digest[4:8], signed=True)
-
-
-async def lock_chain(session: AsyncSession, key: int | tuple[int, int]) -> None:
-    """Wait for any other transaction appending to this chain to end; held until this transaction ends."""
-    if isinstance(key, tuple):
-        await session.execute(text("SELECT pg_advisory_xact_lock(:high, :low)"), {"high": key[0], "low": key[1]})
-    else:
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def timestamp(at: dt.datetime) -> str:

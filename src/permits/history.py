@@ -16,9 +16,11 @@ The canonical encoding of a row (what `row_hash` covers), for anyone re-computin
 - Payload values are strings, integers of 64 bits, booleans, null, lists and objects: no floats, whose JSON
   spelling PostgreSQL's jsonb does not keep (`1e+20` comes back as `100000000000000000000`).
 
-Appends are serialized by a transaction-scoped advisory lock taken in the caller's transaction: the next
-appender waits until the holder commits or rolls back, then reads the head it left. A rolled-back request thus
-leaves neither a row nor a gap. The lock is held until the request's transaction ends: append late in it.
+An append queues its row on the caller's session; the row takes its seq and hashes right before the
+transaction's COMMIT, under the chain's advisory lock, which is held only from there to the COMMIT
+(core.chain_queue). A rolled-back request thus leaves neither a row nor a gap, and appending early in a request
+holds no one up. A caller that reads its own appends back before committing calls `core.chain_queue.flush_chains`
+first.
 """
 
 from __future__ import annotations
@@ -35,13 +37,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import hash_chain
 from core.auth import Principal
-from core.hash_chain import GENESIS, chain_hash, timestamp
+from core.chain_queue import Chain, enqueue
+from core.hash_chain import timestamp
 from core.pagination import Page, keyset_page
 from permits.history_models import ActorRole, HistoryEntry
 from registry.id_numbers import holds_id_number
 
-# One key for the chain, in the single-bigint advisory-lock space (core.hash_chain.lock_key).
+# One key for the chain, in the single-bigint advisory-lock space (core.hash_chain.lock_key). Locked after the
+# access log's (lock order 1: the lower layer's), whenever one transaction writes both.
 CHAIN_LOCK_KEY: Final = hash_chain.lock_key("flexreg permits_history chain")
+CHAIN: Final = Chain(name="permits_history", lock_order=2, lock=CHAIN_LOCK_KEY, model=HistoryEntry)
 _EVENT: Final = re.compile(r"\A[a-z][a-z0-9]*(_[a-z0-9]+)*\Z")
 _MAX_EVENT = 64
 _INT64 = range(-(2**63), 2**63)
@@ -182,44 +187,38 @@ async def append_history(
     task_id: uuid.UUID | None = None,
     permit_number: str | None = None,
     payload: Mapping[str, Any] | None = None,
-) -> HistoryEntry:
+) -> None:
     """Record that `event` happened, in the caller's transaction: it commits or rolls back with the change it
-    records. Waits for any other transaction appending to end first (module docstring)."""
+    records. The row is queued, and written (seq, hashes) right before the COMMIT (module docstring)."""
     if not _EVENT.match(event) or len(event) > _MAX_EVENT:
         raise ValueError("an event is a snake_case word of at most 64 characters")
     body = dict(payload or {})
     check_payload(body)
-    await hash_chain.lock_chain(session, CHAIN_LOCK_KEY)
-    # A statement of its own, after the lock: under READ COMMITTED its snapshot includes the row the previous
-    # holder committed. (Under REPEATABLE READ it could not, and UNIQUE(prev_hash) would refuse the fork.)
-    head = await chain_head(session)
-    seq, prev_hash = (head[0] + 1, head[1]) if head is not None else (1, GENESIS)
-    row = canonical_row(
-        seq=seq,
-        event=event,
-        actor=actor,
-        at=at,
-        application_id=application_id,
-        task_id=task_id,
-        permit_number=permit_number,
-        payload=body,
-    )
-    entry = HistoryEntry(
-        seq=seq,
-        application_id=application_id,
-        task_id=task_id,
-        permit_number=permit_number,
-        event=event,
-        actor_role=actor.role,
-        actor_account_id=actor.account_id,
-        payload=body,
-        at=at,
-        prev_hash=prev_hash,
-        row_hash=chain_hash(prev_hash, row),
-    )
-    session.add(entry)
-    await session.flush()
-    return entry
+    timestamp(at)  # a naive instant is refused now, not at the commit
+
+    def encode(seq: int) -> bytes:
+        return canonical_row(
+            seq=seq,
+            event=event,
+            actor=actor,
+            at=at,
+            application_id=application_id,
+            task_id=task_id,
+            permit_number=permit_number,
+            payload=body,
+        )
+
+    values = {
+        "application_id": application_id,
+        "task_id": task_id,
+        "permit_number": permit_number,
+        "event": event,
+        "actor_role": actor.role,
+        "actor_account_id": actor.account_id,
+        "payload": body,
+        "at": at,
+    }
+    enqueue(session, CHAIN, values, encode)
 
 
 async def application_history(

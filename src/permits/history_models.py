@@ -1,8 +1,9 @@
 """Tables of the permits history: the hash-chained record of what happened, and its signed daily anchors.
 
 `permits_history` is append-only (migration 0012: triggers refuse UPDATE, DELETE and TRUNCATE). `seq` is
-assigned by `permits.history.append_history` under a transaction-scoped advisory lock, not by a sequence: a
-sequence leaves a gap for every rolled-back request, and the chain must have none. UNIQUE on `prev_hash` is
+assigned right before the appending transaction's COMMIT, under a transaction-scoped advisory lock
+(`permits.history.append_history` queues the row, core.chain_queue writes it), not by a sequence: a sequence
+leaves a gap for every rolled-back request, and the chain must have none. UNIQUE on `prev_hash` is
 the backstop: two rows can never claim the same predecessor, so the chain cannot fork even if the lock were
 bypassed.
 """

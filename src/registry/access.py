@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, require_role
+from core.chain_queue import QueuedRow
 from registry.access_log import Access, append_accesses
 from registry.errors import VendorNotFound
 from registry.models import KeyGroupClaim, Vendor
@@ -56,9 +57,10 @@ async def record_personal_data_access(
     request_path: str,
     request_id: str | None = None,
     at: dt.datetime | None = None,
-) -> list[int]:
-    """Chain a row per vendor saying which staff member read which of their personal fields, and why; their
-    seqs in the log (registry.access_log).
+) -> list[QueuedRow]:
+    """Chain a row per vendor saying which staff member read which of their personal fields, and why: queued,
+    and written with the transaction's COMMIT (registry.access_log; `core.chain_queue.flush_chains` gives
+    them their seqs sooner).
 
     One statement for a whole page of vendors. A vendor reading their own record is not logged; every
     other role is.

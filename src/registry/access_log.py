@@ -14,7 +14,9 @@ The canonical encoding of a row (what `row_hash` covers), for anyone re-computin
   together once their period ends, and the chain still verifies. Without the salt, the digest of a short
   purpose ("case_handling", a phone number typed into it) cannot be recovered by guessing.
 
-Appends take the chain's advisory lock in the caller's transaction (core.hash_chain): append late in it.
+Appends are queued on the caller's session and chained right before its COMMIT, under the chain's advisory
+lock held only from there to the COMMIT (core.chain_queue); a caller that needs the seqs before (a reveal
+answers with its own) calls `core.chain_queue.flush_chains`.
 """
 
 from __future__ import annotations
@@ -27,14 +29,17 @@ from collections.abc import Sequence
 from typing import Any, Final, Literal
 
 import msgspec
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import hash_chain
-from core.hash_chain import GENESIS, ChainBroken, chain_hash, walk_chain
+from core.chain_queue import Chain, QueuedRow, enqueue
+from core.hash_chain import GENESIS, ChainBroken, walk_chain
 from registry.models import PersonalDataAccess
 
 CHAIN_LOCK_KEY: Final = hash_chain.lock_pair("flexreg registry_personal_data_access chain")
+# Locked first whenever one transaction writes both chains (the permits history is lock order 2).
+CHAIN: Final = Chain(name="registry_personal_data_access", lock_order=1, lock=CHAIN_LOCK_KEY, model=PersonalDataAccess)
 SALT_BYTES: Final = 16
 _COLUMNS: Final = tuple(PersonalDataAccess.__table__.c)
 
@@ -102,59 +107,46 @@ def stored_row(row: PersonalDataAccess | Row[Any]) -> bytes:
 
 async def append_accesses(
     session: AsyncSession, accesses: Sequence[Access], *, at: dt.datetime | None = None
-) -> list[int]:
-    """Chain `accesses` in the caller's transaction, in one statement; their seqs. `at` defaults to the
-    transaction's start (PostgreSQL's now(), as the column's default always was)."""
+) -> list[QueuedRow]:
+    """Queue `accesses` for the chain in the caller's transaction: written in one statement right before its
+    COMMIT, or by `flush_chains`, after which each queued row has its seq. `at` defaults to the transaction's
+    start (PostgreSQL's now(), as the column's default always was)."""
     if not accesses:
         return []
-    await hash_chain.lock_chain(session, CHAIN_LOCK_KEY)
-    # After the lock, a statement of its own: under READ COMMITTED it sees the row the previous holder committed.
-    head = (
-        await session.execute(
-            select(PersonalDataAccess.seq, PersonalDataAccess.row_hash).order_by(PersonalDataAccess.seq.desc()).limit(1)
-        )
-    ).first()
-    seq, prev = (head.seq, head.row_hash) if head is not None else (0, GENESIS)
     when: dt.datetime = at if at is not None else (await session.execute(select(func.now()))).scalar_one()
-    rows: list[dict[str, Any]] = []
-    for access in accesses:
-        seq += 1
-        salt = os.urandom(SALT_BYTES)
-        digest = purpose_digest(salt, access.purpose)
-        row_hash = chain_hash(
-            prev,
-            canonical_row(
-                seq=seq,
-                accessed_at=when,
-                account_id=access.account_id,
-                role=access.role,
-                vendor_id=access.vendor_id,
-                fields=access.fields,
-                purpose_digest=digest,
-                request_path=access.request_path,
-                request_id=access.request_id,
-            ),
+    return [_enqueue(session, access, when) for access in accesses]
+
+
+def _enqueue(session: AsyncSession, access: Access, when: dt.datetime) -> QueuedRow:
+    salt = os.urandom(SALT_BYTES)
+    digest = purpose_digest(salt, access.purpose)
+
+    def encode(seq: int) -> bytes:
+        return canonical_row(
+            seq=seq,
+            accessed_at=when,
+            account_id=access.account_id,
+            role=access.role,
+            vendor_id=access.vendor_id,
+            fields=access.fields,
+            purpose_digest=digest,
+            request_path=access.request_path,
+            request_id=access.request_id,
         )
-        rows.append(
-            {
-                "seq": seq,
-                "accessed_at": when,
-                "account_id": access.account_id,
-                "role": access.role,
-                "vendor_id": access.vendor_id,
-                "fields": list(access.fields),
-                "purpose": access.purpose,
-                "purpose_salt": salt,
-                "purpose_digest": digest,
-                "request_path": access.request_path,
-                "request_id": access.request_id,
-                "prev_hash": prev,
-                "row_hash": row_hash,
-            }
-        )
-        prev = row_hash
-    await session.execute(insert(PersonalDataAccess), rows)
-    return [row["seq"] for row in rows]
+
+    values = {
+        "accessed_at": when,
+        "account_id": access.account_id,
+        "role": access.role,
+        "vendor_id": access.vendor_id,
+        "fields": list(access.fields),
+        "purpose": access.purpose,
+        "purpose_salt": salt,
+        "purpose_digest": digest,
+        "request_path": access.request_path,
+        "request_id": access.request_id,
+    }
+    return enqueue(session, CHAIN, values, encode)
 
 
 class Finding(msgspec.Struct, frozen=True, kw_only=True):

@@ -14,6 +14,7 @@ import pytest
 from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 
+from core.chain_queue import ChainingSession
 from core.settings import Settings
 from flexreg.app import application_state
 
@@ -34,7 +35,11 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 @pytest.fixture(scope="module")
 async def world(connection: AsyncConnection, settings: Settings, shared_app: Litestar) -> World:
     maker = async_sessionmaker(
-        bind=connection, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint"
+        bind=connection,
+        expire_on_commit=False,
+        autoflush=False,
+        join_transaction_mode="create_savepoint",
+        sync_session_class=ChainingSession,
     )
     shared_app.state = application_state(settings, sessionmaker=maker)
     transport = httpx.ASGITransport(app=shared_app)

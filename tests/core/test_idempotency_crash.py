@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 from sqlalchemy.orm import Session
 
 from core.auth import Principal
+from core.chain_queue import ChainingSession
 from core.deps import DbSession
 from core.errors import EXCEPTION_HANDLERS
 from core.idempotency import IdempotencyMiddleware, remember_response
@@ -36,7 +37,7 @@ async def admin(session: AsyncSession) -> Account:
     return account
 
 
-class _Watched(Session):
+class _Watched(ChainingSession):
     """Sessions whose commits the test below inspects (a class of its own, so the listener stays local)."""
 
 

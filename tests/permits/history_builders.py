@@ -7,9 +7,10 @@ import uuid
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.chain_queue import flush_chains
 from permits.history import SYSTEM, Actor, append_history
 from permits.history_models import HistoryEntry
 from tests.clock import START
@@ -39,21 +40,21 @@ class LocalSigner:
 async def append_rows(
     session: AsyncSession, count: int, *, application_id: uuid.UUID | None = None
 ) -> list[HistoryEntry]:
-    entries = []
+    """`count` rows appended and written now (flush_chains), read back as stored."""
     for index in range(count):
         actor = SYSTEM if index % 3 == 2 else REVIEWER
-        entries.append(
-            await append_history(
-                session,
-                event="task_approved" if index % 2 else "application_received",
-                actor=actor,
-                at=START + dt.timedelta(minutes=index),
-                application_id=application_id or uuid.uuid4(),
-                task_id=uuid.uuid4(),
-                payload={"step": index, "note": f"第{index}步", "items": [{"b": 1, "a": True}]},
-            )
+        await append_history(
+            session,
+            event="task_approved" if index % 2 else "application_received",
+            actor=actor,
+            at=START + dt.timedelta(minutes=index),
+            application_id=application_id or uuid.uuid4(),
+            task_id=uuid.uuid4(),
+            payload={"step": index, "note": f"第{index}步", "items": [{"b": 1, "a": True}]},
         )
-    return entries
+    await flush_chains(session)
+    newest = await session.scalars(select(HistoryEntry).order_by(HistoryEntry.seq.desc()).limit(count))
+    return list(reversed(newest.all()))
 
 
 async def tamper(session: AsyncSession, sql: str, *, table: str = "permits_history", **params: Any) -> None:

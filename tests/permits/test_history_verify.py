@@ -9,8 +9,9 @@ import msgspec
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.hash_chain import chain_hash
 from permits import anchors
-from permits.history import chain_hash, entry_row
+from permits.history import entry_row
 from permits.history_models import HistoryEntry
 from permits.history_verify import UnreadableAnchors, load_anchors, load_public_keys, verify_history
 from tests.clock import START

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from core.auth import Principal
+from core.chain_queue import QueuedRow, flush_chains
 from core.db import drop_database, recreate_database, sqlalchemy_url
 from core.settings import Settings
 from registry.access import record_personal_data_access
@@ -35,10 +36,10 @@ async def log_reads(session: AsyncSession, settings: Settings, count: int) -> li
     home = await make_jurisdiction(session)
     staff = await make_account(session, "street_office", jurisdiction_code=home.code)
     principal = Principal(account_id=staff.id, role="street_office", jurisdiction_code=home.code)
-    seqs: list[int] = []
+    queued: list[QueuedRow] = []
     for index in range(count):
         vendor = await make_vendor(session, settings, residence_jurisdiction_code=home.code)
-        seqs += await record_personal_data_access(
+        queued += await record_personal_data_access(
             session,
             principal=principal,
             vendor_ids=[vendor.id],
@@ -48,7 +49,8 @@ async def log_reads(session: AsyncSession, settings: Settings, count: int) -> li
             request_id=str(uuid.uuid4()),
             at=AT + dt.timedelta(minutes=index),
         )
-    return seqs
+    await flush_chains(session)
+    return [row.seq for row in queued]
 
 
 async def test_reads_chain_in_order_and_verify(session: AsyncSession, settings: Settings) -> None:
@@ -67,7 +69,7 @@ async def test_one_statement_chains_a_page_of_vendors(session: AsyncSession, set
     staff = await make_account(session, "street_office", jurisdiction_code=home.code)
     vendors = [await make_vendor(session, settings, residence_jurisdiction_code=home.code) for _ in range(3)]
     principal = Principal(account_id=staff.id, role="street_office", jurisdiction_code=home.code)
-    seqs = await record_personal_data_access(
+    queued = await record_personal_data_access(
         session,
         principal=principal,
         vendor_ids=[v.id for v in vendors] + [vendors[0].id],
@@ -75,7 +77,11 @@ async def test_one_statement_chains_a_page_of_vendors(session: AsyncSession, set
         purpose="list",
         request_path="/api/v1/vendors",
     )
-    assert len(seqs) == 3
+    await flush_chains(session)
+    seqs = [row.seq for row in queued]
+    assert seqs == list(range(seqs[0], seqs[0] + 3))
+    logged = await session.scalars(select(PersonalDataAccess.vendor_id).where(PersonalDataAccess.seq.in_(seqs)))
+    assert set(logged) == {v.id for v in vendors}
     assert (await verify_access_log(session)).intact
 
 

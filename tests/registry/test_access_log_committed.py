@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from core.auth import Principal
-from core.db import drop_database, sqlalchemy_url
+from core.db import create_sessionmaker, drop_database, sqlalchemy_url
 from core.settings import Settings
 from flexreg.cli import main
 from registry.access import record_personal_data_access
@@ -34,7 +34,7 @@ async def scratch_url(server_url: str) -> AsyncIterator[str]:
 async def _reads(url: str, settings: Settings, count: int) -> None:
     """`count` staff reads at once, each in its own committed transaction."""
     engine = create_async_engine(sqlalchemy_url(url), pool_size=IN_FLIGHT, max_overflow=0)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    sessions = create_sessionmaker(engine)
     try:
         async with sessions() as session:
             home = await make_jurisdiction(session)
