@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -32,6 +32,7 @@ from permits.models import (
     Application,
     ApplicationDocument,
     ApplicationStatus,
+    ClockPause,
     Commitment,
     SupplementNotice,
     Task,
@@ -179,7 +180,7 @@ async def open_application(
     today: dt.date,
     now: dt.datetime,
     actor: Actor,
-) -> Application:
+) -> OpenedApplication:
     """Write the application, its documents and one task per requirement, and its history's first row; the
     caller checked the documents."""
     acceptance = time_limits.task_acceptance(
@@ -215,6 +216,7 @@ async def open_application(
         for document_id in dict.fromkeys(submission.document_ids)
     )
     permits = catalogue.load_catalogue()
+    created: list[Task] = []
     for requirement in dict.fromkeys(submission.requirements):
         kind = "filing" if permits.permit_type(requirement.permit_type).kind == "filing" else "licence"
         task = Task(
@@ -227,9 +229,10 @@ async def open_application(
             version=1,
         )
         set_clock(task, task_clock(calendar, task, application, today=today))
-        session.add(task)
+        created.append(task)
+    session.add_all(created)
     await session.flush()
-    tasks = (await session.scalars(select(Task).where(Task.application_id == application.id))).all()
+    tasks = sorted(created, key=lambda t: (t.department, t.permit_type))
     await append_history(
         session,
         event="application_submitted",
@@ -248,11 +251,32 @@ async def open_application(
                     "permit_type": t.permit_type,
                     "due_on": str(t.due_on),
                 }
-                for t in sorted(tasks, key=lambda t: (t.department, t.permit_type))
+                for t in tasks
             ],
         },
     )
-    return application
+    return OpenedApplication(application, tasks, list(dict.fromkeys(submission.document_ids)))
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedApplication:
+    """What `open_application` wrote: the application, its tasks (by department and permit type) and its
+    documents, so the caller can answer without reading back what it has just written."""
+
+    application: Application
+    tasks: list[Task]
+    document_ids: list[uuid.UUID]
+
+    def record(self) -> ApplicationRecord:
+        """The new application's record: no pause, notice or commitment can exist yet."""
+        return application_record(
+            self.application,
+            tasks=self.tasks,
+            pauses={},
+            signed={},
+            document_ids=sorted(self.document_ids),
+            notices=(),
+        )
 
 
 async def lock_application(session: AsyncSession, principal: Principal, application_id: uuid.UUID) -> Application:
@@ -284,30 +308,79 @@ async def get_application(session: AsyncSession, principal: Principal, applicati
 
 
 async def to_application_record(session: AsyncSession, application: Application) -> ApplicationRecord:
+    return (await to_application_records(session, [application]))[0]
+
+
+async def to_application_records(
+    session: AsyncSession, applications: Sequence[Application]
+) -> list[ApplicationRecord]:
+    """The records of these applications, with their tasks, pauses, commitments, documents and notices read in
+    five queries whatever their number (a page of 20 once took a hundred)."""
+    ids = [application.id for application in applications]
+    if not ids:
+        return []
     tasks = (
         await session.scalars(
-            select(Task).where(Task.application_id == application.id).order_by(Task.department, Task.permit_type)
+            select(Task).where(Task.application_id.in_(ids)).order_by(Task.department, Task.permit_type)
         )
     ).all()
-    pauses = await pauses_of(session, [task.id for task in tasks])
+    task_ids = [task.id for task in tasks]
+    pauses = await pauses_of(session, task_ids)
     signed = {
-        c.task_id: c
-        for c in await session.scalars(select(Commitment).where(Commitment.task_id.in_([t.id for t in tasks])))
+        c.task_id: c for c in await session.scalars(select(Commitment).where(Commitment.task_id.in_(task_ids)))
     }
     documents = (
-        await session.scalars(
-            select(ApplicationDocument.document_id)
-            .where(ApplicationDocument.application_id == application.id)
+        await session.execute(
+            select(ApplicationDocument.application_id, ApplicationDocument.document_id)
+            .where(ApplicationDocument.application_id.in_(ids))
             .order_by(ApplicationDocument.round, ApplicationDocument.document_id)
         )
     ).all()
     notices = (
         await session.scalars(
             select(SupplementNotice)
-            .where(SupplementNotice.application_id == application.id)
+            .where(SupplementNotice.application_id.in_(ids))
             .order_by(SupplementNotice.round)
         )
     ).all()
+    by_application: dict[uuid.UUID, _Parts] = {i: _Parts() for i in ids}
+    for task in tasks:
+        by_application[task.application_id].tasks.append(task)
+    for row in documents:
+        by_application[row.application_id].document_ids.append(row.document_id)
+    for notice in notices:
+        by_application[notice.application_id].notices.append(notice)
+    return [
+        application_record(
+            application,
+            tasks=by_application[application.id].tasks,
+            pauses=pauses,
+            signed=signed,
+            document_ids=by_application[application.id].document_ids,
+            notices=by_application[application.id].notices,
+        )
+        for application in applications
+    ]
+
+
+@dataclass
+class _Parts:
+    tasks: list[Task] = field(default_factory=list)
+    document_ids: list[uuid.UUID] = field(default_factory=list)
+    notices: list[SupplementNotice] = field(default_factory=list)
+
+
+def application_record(
+    application: Application,
+    *,
+    tasks: Sequence[Task],
+    pauses: Mapping[uuid.UUID, Sequence[ClockPause]],
+    signed: Mapping[uuid.UUID, Commitment],
+    document_ids: Sequence[uuid.UUID],
+    notices: Sequence[SupplementNotice],
+) -> ApplicationRecord:
+    """An application's record from its parts, as read (tasks by department and permit type, documents by round
+    and id, notices by round) or as just written (a new application: no pause, notice or commitment yet)."""
     return ApplicationRecord(
         id=application.id,
         vendor_id=application.vendor_id,
@@ -330,8 +403,11 @@ async def to_application_record(session: AsyncSession, application: Application)
         accepted_on=application.accepted_on,
         joint_due_on=application.joint_due_on,
         joint_due_provisional=application.joint_due_provisional,
-        document_ids=list(documents),
-        tasks=[to_record(task, application.green_channel, pauses[task.id], signed.get(task.id)) for task in tasks],
+        document_ids=list(document_ids),
+        tasks=[
+            to_record(task, application.green_channel, pauses.get(task.id, ()), signed.get(task.id))
+            for task in tasks
+        ],
         notices=[_notice_record(notice) for notice in notices],
         permit_number=application.permit_number,
         created_at=application.created_at,
@@ -373,7 +449,7 @@ async def list_applications(
         cursor=cursor,
         key=lambda a: (a.created_at, a.id),
     )
-    return Page(items=[await to_application_record(session, a) for a in page.items], next_cursor=page.next_cursor)
+    return Page(items=await to_application_records(session, page.items), next_cursor=page.next_cursor)
 
 
 async def close_open_tasks(session: AsyncSession, application_id: uuid.UUID) -> None:

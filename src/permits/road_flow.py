@@ -72,7 +72,7 @@ class RoadPermitFlow:
             Requirement(ROAD_OCCUPANCY, self._road_authority(zone.jurisdiction_code, self._settings.today())),
             Requirement(ROAD_OCCUPANCY, TRAFFIC_POLICE),
         ]
-        application = await open_application(
+        opened = await open_application(
             session,
             vendor_id=vendor_id,
             submission=Submission(
@@ -92,7 +92,7 @@ class RoadPermitFlow:
             now=self._settings.now(),
             actor=Actor(role="vendor", account_id=await _account_of(session, vendor_id)),
         )
-        return application.id
+        return opened.application.id
 
     async def road_occupancy_withdrawn(
         self, session: AsyncSession, *, occupancy_id: uuid.UUID, application_id: uuid.UUID

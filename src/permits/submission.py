@@ -130,7 +130,7 @@ async def submit_application(
     )
     matched = decision.matched_place
     green = bool(await claims.verified_key_groups(session, vendor.id, today))
-    application = await open_application(
+    opened = await open_application(
         session,
         vendor_id=vendor.id,
         submission=Submission(
@@ -151,10 +151,12 @@ async def submit_application(
         now=now,
         actor=Actor.of(principal),
     )
-    if signed:
-        await _approve_on_commitments(
-            session, application, signed, principal=principal, issuer=issuer, calendar=calendar, now=now, today=today
-        )
+    if not signed:
+        return opened.record()
+    application = opened.application
+    await _approve_on_commitments(
+        session, application, signed, principal=principal, issuer=issuer, calendar=calendar, now=now, today=today
+    )
     return await to_application_record(session, application)
 
 

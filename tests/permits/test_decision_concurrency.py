@@ -83,26 +83,28 @@ async def _desk(committing: async_sessionmaker[AsyncSession], settings: Settings
         road = await make_account(session, "department", department_code="urban_management")
         police = await make_account(session, "department", department_code="traffic_police")
         applications = [
-            await open_application(
-                session,
-                vendor_id=vendor.id,
-                submission=Submission(
-                    activity_code="shoe_repair",
-                    location=None,
-                    periods=[(start, start + dt.timedelta(hours=3))],
-                    document_ids=(),
-                    requirements=[
-                        Requirement("road_occupancy", "urban_management"),
-                        Requirement("road_occupancy", "traffic_police"),
-                    ],
-                    rule_version="test",
-                    jurisdiction_code=place.code,
-                ),
-                calendar=calendar,
-                today=today,
-                now=served.now,
-                actor=SYSTEM,
-            )
+            (
+                await open_application(
+                    session,
+                    vendor_id=vendor.id,
+                    submission=Submission(
+                        activity_code="shoe_repair",
+                        location=None,
+                        periods=[(start, start + dt.timedelta(hours=3))],
+                        document_ids=(),
+                        requirements=[
+                            Requirement("road_occupancy", "urban_management"),
+                            Requirement("road_occupancy", "traffic_police"),
+                        ],
+                        rule_version="test",
+                        jurisdiction_code=place.code,
+                    ),
+                    calendar=calendar,
+                    today=today,
+                    now=served.now,
+                    actor=SYSTEM,
+                )
+            ).application
             for _ in range(n)
         ]
     return Desk(vendor, road, police, applications)

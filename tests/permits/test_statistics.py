@@ -34,7 +34,7 @@ async def _decided(
     session: AsyncSession, vendor: Vendor, *, received: dt.date, decided: dt.date, reason: str | None = None
 ) -> None:
     """A food business permit received on `received` (accepted the same day) and decided on `decided`."""
-    application = await open_application(
+    opened = await open_application(
         session,
         vendor_id=vendor.id,
         submission=Submission(
@@ -51,6 +51,7 @@ async def _decided(
         now=dt.datetime.combine(received, dt.time(9), tzinfo=CITY),
         actor=SYSTEM,
     )
+    application = opened.application
     task = (await session.execute(select(Task).where(Task.application_id == application.id))).scalar_one()
     task.status = "approved"
     task.decided_at = dt.datetime.combine(decided, dt.time(15), tzinfo=CITY)

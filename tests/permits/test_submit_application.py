@@ -258,3 +258,22 @@ async def test_a_venue_the_location_is_not_in_is_refused(
         await client.post(URL, json=body, headers=places.as_vendor()), 422, "validation_failed", fields=["venue_id"]
     )
     assert await _counts(session) == before
+
+
+async def test_the_answer_to_a_submission_is_what_reading_the_application_back_gives(
+    client: httpx.AsyncClient, places: Places, session: AsyncSession
+) -> None:
+    """The submission answers from what it has just written, without reading it back: it must say exactly what a
+    later read says (tasks in order, documents in order, clocks, etags, timestamps)."""
+    documents = [await make_document(session, owner_account_id=places.vendor.account_id) for _ in range(3)]
+    await session.commit()
+    ids = [str(d.id) for d in documents]
+    response = await client.post(
+        URL, json=_body("cooked_snacks", document_ids=[*ids, ids[0]]), headers=places.as_vendor()
+    )
+    assert response.status_code == 201, response.text
+    read = await client.get(response.headers["location"], headers=places.as_vendor())
+    assert read.status_code == 200, read.text
+    assert response.json() == read.json()
+    assert response.json()["document_ids"] == sorted(ids)
+    assert len(response.json()["tasks"]) == 2
