@@ -311,9 +311,7 @@ async def to_application_record(session: AsyncSession, application: Application)
     return (await to_application_records(session, [application]))[0]
 
 
-async def to_application_records(
-    session: AsyncSession, applications: Sequence[Application]
-) -> list[ApplicationRecord]:
+async def to_application_records(session: AsyncSession, applications: Sequence[Application]) -> list[ApplicationRecord]:
     """The records of these applications, with their tasks, pauses, commitments, documents and notices read in
     five queries whatever their number (a page of 20 once took a hundred)."""
     ids = [application.id for application in applications]
@@ -326,9 +324,7 @@ async def to_application_records(
     ).all()
     task_ids = [task.id for task in tasks]
     pauses = await pauses_of(session, task_ids)
-    signed = {
-        c.task_id: c for c in await session.scalars(select(Commitment).where(Commitment.task_id.in_(task_ids)))
-    }
+    signed = {c.task_id: c for c in await session.scalars(select(Commitment).where(Commitment.task_id.in_(task_ids)))}
     documents = (
         await session.execute(
             select(ApplicationDocument.application_id, ApplicationDocument.document_id)
@@ -338,9 +334,7 @@ async def to_application_records(
     ).all()
     notices = (
         await session.scalars(
-            select(SupplementNotice)
-            .where(SupplementNotice.application_id.in_(ids))
-            .order_by(SupplementNotice.round)
+            select(SupplementNotice).where(SupplementNotice.application_id.in_(ids)).order_by(SupplementNotice.round)
         )
     ).all()
     by_application: dict[uuid.UUID, _Parts] = {i: _Parts() for i in ids}
@@ -405,8 +399,7 @@ def application_record(
         joint_due_provisional=application.joint_due_provisional,
         document_ids=list(document_ids),
         tasks=[
-            to_record(task, application.green_channel, pauses.get(task.id, ()), signed.get(task.id))
-            for task in tasks
+            to_record(task, application.green_channel, pauses.get(task.id, ()), signed.get(task.id)) for task in tasks
         ],
         notices=[_notice_record(notice) for notice in notices],
         permit_number=application.permit_number,
