@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1## address make run listens on
 PORT ?= 8000## port make run listens on (a port already in use is refused)
 WORKERS ?= 1## granian worker processes for make run
-LOAD_ARGS ?= --duration 60 --clients 200 --workers 2## options of make load (python -m bench.load --help)
+LOAD_ARGS ?= --duration 60 --clients 200 --workers 2 --think 2## options of make load (python -m bench.load --help)
 
 .DEFAULT_GOAL := help
 
@@ -39,7 +39,7 @@ test: $(STAMP) ## Run the whole test suite (embedded PostgreSQL under ./var unle
 bench: $(STAMP) ## Measure throughput and latency against same-run baselines
 	$(BIN)/python -m bench
 
-load: $(STAMP) ## Mixed load on flexreg serve --workers 2 for 60 s at 200 clients, beside the bare baseline (LOAD_ARGS)
+load: $(STAMP) ## Mixed load on flexreg serve --workers 2: 200 clients pausing like people for 60 s, then with no pause, beside the bare baseline (LOAD_ARGS)
 	$(BIN)/python -m bench.load $(LOAD_ARGS)
 
 crash: $(STAMP) ## SIGKILL two servers at random under write load, then check nothing was lost or done twice (KILLS, DURATION)
