@@ -168,6 +168,7 @@ class AuthController(Controller):
         outcome = await service.sign_in(
             session,
             settings.auth,
+            attempts=request.app.state.sessionmaker,
             username=data.username,
             password=data.password,
             client=client_address(request.scope, settings.http.trusted_proxies),
@@ -270,6 +271,7 @@ class AuthController(Controller):
             session,
             settings.auth,
             principal,
+            attempts=request.app.state.sessionmaker,
             current_password=data.current_password,
             new_password=data.new_password,
             client=client_address(request.scope, settings.http.trusted_proxies),
