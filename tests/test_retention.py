@@ -3,25 +3,30 @@ access log's chain verifies afterwards, and each run records its counts."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import uuid
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import ColumnElement, delete, func, select, text, true, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.auth import Principal
+from core.db import create_sessionmaker, transaction
 from core.idempotency import IdempotencyKey
 from core.settings import RetentionSettings, Settings
-from flexreg import jobs
+from flexreg import jobs, retention
 from flexreg.retention import RetentionCounts, apply_retention, document_citations, run_retention
 from permits.models import ApplicationDocument
 from registry.access import record_personal_data_access
 from registry.access_log import verify_access_log
 from registry.models import (
+    Account,
     Document,
     DocumentContent,
+    Jurisdiction,
     KeyGroupClaim,
     KeyGroupClaimEvidence,
     KeyGroupDecision,
@@ -35,6 +40,11 @@ from tests.clock import START
 from tests.registry.builders import make_account, make_claim, make_document, make_jurisdiction, make_vendor
 
 NOW = START
+_KEYS = {
+    "FLEXREG_SECRET_KEY": "00" * 32,
+    "FLEXREG_DATA_KEY": "11" * 32,
+    "FLEXREG_VAR_DIR": "/tmp/flexreg-retention-test",
+}
 PERIODS = RetentionSettings()
 DAYS = dt.timedelta(days=1)
 
@@ -236,3 +246,78 @@ def test_retention_periods_come_from_the_environment() -> None:
         Settings.from_env(
             {**env, "FLEXREG_SECRET_KEY": "00", "FLEXREG_DATA_KEY": "11", "FLEXREG_RETAIN_LOGIN_FAILURES_DAYS": "0"}
         )
+
+
+async def test_the_candidates_are_asked_again_once_locked(
+    session: AsyncSession, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A citation that commits after the candidates' snapshot was taken, and before their lock, is not seen by
+    that statement: the first "not cited" condition is made to pass everything, as such a snapshot would."""
+    real = retention._uncited
+    calls = 0
+
+    def stale_first(*args: Any) -> ColumnElement[bool]:
+        nonlocal calls
+        calls += 1
+        return true() if calls == 1 else real(*args)
+
+    monkeypatch.setattr(retention, "_uncited", stale_first)
+    counts = await apply_retention(session, PERIODS, now=NOW)
+    assert calls == 2
+    assert counts.documents == 2
+    assert await _exists(session, Document, world.documents["verified_evidence"])
+
+
+async def _until_done_or_waiting(engine: AsyncEngine, task: asyncio.Task[RetentionCounts], pid: int) -> None:
+    """Return once the run has finished or its backend waits for a lock."""
+    async with engine.connect() as watcher:
+        while not task.done():
+            waiting = await watcher.scalar(
+                text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+            )
+            await watcher.rollback()  # a fresh snapshot of pg_stat_activity next time
+            if waiting:
+                return
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.concurrency
+async def test_a_document_cited_while_the_run_goes_on_stays_and_the_run_completes(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    """Two sessions on connections of their own: a claim citing an old unused document is being filed when
+    the run starts. The citation wins (its document stays), and the run purges the rest instead of rolling back
+    on the citation's foreign key."""
+    sessionmaker = create_sessionmaker(engine)  # the suite's NullPool engine: each session its own connection
+    async with transaction(sessionmaker) as setup:
+        home = await make_jurisdiction(setup)
+        vendor = await make_vendor(setup, settings, residence_jurisdiction_code=home.code)
+        cited = await _document(setup, vendor, 31 * DAYS)
+        unused = await _document(setup, vendor, 31 * DAYS)
+        claim = await make_claim(setup, vendor)
+    try:
+        async with sessionmaker() as citer, sessionmaker() as run:
+            citer.add(KeyGroupClaimEvidence(claim_id=claim.id, document_id=cited))
+            await citer.flush()  # the evidence row's foreign key check holds the document's key-share lock
+            pid = int(await run.scalar(text("SELECT pg_backend_pid()")) or 0)
+            retention = asyncio.create_task(apply_retention(run, PERIODS, now=NOW))
+            # The run either finishes, or waits on the citation's lock (as it used to, then failing on the key).
+            await _until_done_or_waiting(engine, retention, pid)
+            await citer.commit()
+            counts = await retention
+            await run.commit()
+        assert counts.documents >= 1
+        async with sessionmaker() as check:
+            assert await _exists(check, Document, cited)
+            assert not await _exists(check, Document, unused)
+    finally:
+        async with transaction(sessionmaker) as cleanup:
+            await cleanup.execute(delete(KeyGroupClaimEvidence).where(KeyGroupClaimEvidence.claim_id == claim.id))
+            await cleanup.execute(delete(KeyGroupClaim).where(KeyGroupClaim.id == claim.id))
+            for document in (cited, unused):
+                await cleanup.execute(delete(DocumentContent).where(DocumentContent.document_id == document))
+                await cleanup.execute(delete(Document).where(Document.id == document))
+            account = vendor.account_id
+            await cleanup.execute(delete(Vendor).where(Vendor.id == vendor.id))
+            await cleanup.execute(delete(Account).where(Account.id == account))
+            await cleanup.execute(delete(Jurisdiction).where(Jurisdiction.code == home.code))

@@ -8,7 +8,8 @@ Per run, in one transaction, at the instant `now` it is given:
   (the evidence documents then count as unused);
 - documents no claim, application or supplement answer cites, uploaded before their period: metadata and bytes.
   What cites a document is read from the schema (every foreign key to registry_document, whichever domain
-  added it), so a table that starts citing documents protects them without a change here;
+  added it), so a table that starts citing documents protects them without a change here. A document being
+  cited while the run goes on is skipped (row locks, `_unused_documents`), not a reason to roll the run back;
 - idempotency keys past their 24 hours (core.idempotency.KEY_TTL): they hold whole responses;
 - failed sign-in counts (keyed by username) past their period;
 - the free-text purposes of staff reads in the access log past their period: cleared with their salt; the row,
@@ -22,10 +23,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import ColumnElement, Select, Text, and_, cast, delete, exists, insert, not_, or_, select
+from sqlalchemy import ColumnElement, Text, and_, cast, delete, exists, insert, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import permits.models  # noqa: F401  (its tables cite documents: they must be in the metadata read below)
@@ -70,11 +72,31 @@ def document_citations() -> list[ColumnElement[Any]]:
     ]
 
 
-def _unused_documents(before: dt.datetime) -> Select[Any]:
+def _uncited() -> ColumnElement[bool]:
     cited = [exists().where(column == Document.id) for column in document_citations()]
     # A supplement's answer lists its documents in JSON as well as in permits_application_document; either keeps.
     cited.append(exists().where(SupplementNotice.answer_documents.has_key(cast(Document.id, Text))))
-    return select(Document.id).where(Document.created_at < before, not_(or_(*cited)))
+    return not_(or_(*cited))
+
+
+async def _unused_documents(session: AsyncSession, before: dt.datetime) -> list[uuid.UUID]:
+    """The documents to purge, locked: a request citing one meanwhile wins, and the run goes on without it.
+
+    A citation being written holds its document's key-share lock (the foreign key's check), which the run's
+    FOR UPDATE would wait on, and then fail on the foreign key: such documents are skipped. One committed
+    after the first statement's snapshot was taken is not seen by it, so the locked rows are asked again in a
+    statement of their own (a fresh snapshot, as READ COMMITTED takes per statement); a citation after that
+    waits for the run, then finds the document gone.
+    """
+    candidates = (
+        select(Document.id)
+        .where(Document.created_at < before, _uncited())
+        .with_for_update(of=Document, skip_locked=True)
+    )
+    locked = list(await session.scalars(candidates))
+    if not locked:
+        return []
+    return list(await session.scalars(select(Document.id).where(Document.id.in_(locked), _uncited())))
 
 
 async def apply_retention(session: AsyncSession, periods: RetentionSettings, *, now: dt.datetime) -> RetentionCounts:
@@ -97,7 +119,7 @@ async def apply_retention(session: AsyncSession, periods: RetentionSettings, *, 
         await session.execute(delete(KeyGroupDecision).where(KeyGroupDecision.claim_id.in_(claim_ids)))
         await session.execute(delete(KeyGroupClaim).where(KeyGroupClaim.id.in_(claim_ids)))
 
-    document_ids = list(await session.scalars(_unused_documents(now - periods.unused_document_days * _DAY)))
+    document_ids = await _unused_documents(session, now - periods.unused_document_days * _DAY)
     if document_ids:
         await session.execute(delete(DocumentContent).where(DocumentContent.document_id.in_(document_ids)))
         await session.execute(delete(Document).where(Document.id.in_(document_ids)))
