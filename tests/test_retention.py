@@ -24,6 +24,8 @@ from registry.access import record_personal_data_access
 from registry.access_log import verify_access_log
 from registry.models import (
     Account,
+    AccountEvent,
+    AuthSession,
     Document,
     DocumentContent,
     Jurisdiction,
@@ -33,6 +35,7 @@ from registry.models import (
     LoginDelay,
     LoginFailure,
     PersonalDataAccess,
+    RefreshToken,
     RetentionRun,
     Vendor,
 )
@@ -54,6 +57,9 @@ class World:
         self.claims: dict[str, uuid.UUID] = {}
         self.documents: dict[str, uuid.UUID] = {}
         self.access: dict[str, int] = {}
+        self.sessions: dict[str, uuid.UUID] = {}
+        self.tokens: dict[str, bytes] = {}
+        self.account_event = 0
 
 
 async def _document(session: AsyncSession, vendor: Vendor, age: dt.timedelta) -> uuid.UUID:
@@ -61,6 +67,40 @@ async def _document(session: AsyncSession, vendor: Vendor, age: dt.timedelta) ->
     session.add(DocumentContent(document_id=document.id, content=b"%PDF-1.7 scan"))
     await session.flush()
     return document.id
+
+
+async def _sign_in(
+    session: AsyncSession,
+    made: World,
+    account: uuid.UUID,
+    name: str,
+    *,
+    kind: str = "api",
+    opened_ago: dt.timedelta,
+    revoked_ago: dt.timedelta | None = None,
+    tokens_expire_in: tuple[dt.timedelta, ...] = (),
+) -> None:
+    """A sign-in, and its refresh tokens expiring this long from NOW (negative: already expired)."""
+    signed_in = AuthSession(
+        id=uuid.uuid4(),
+        account_id=account,
+        kind=kind,
+        created_at=NOW - opened_ago,
+        revoked_at=None if revoked_ago is None else NOW - revoked_ago,
+        revoked_reason=None if revoked_ago is None else "signed_out",
+    )
+    session.add(signed_in)
+    await session.flush()
+    made.sessions[name] = signed_in.id
+    for n, expires_in in enumerate(tokens_expire_in):
+        digest = uuid.uuid4().bytes
+        session.add(
+            RefreshToken(
+                token_hash=digest, session_id=signed_in.id, created_at=NOW - opened_ago, expires_at=NOW + expires_in
+            )
+        )
+        made.tokens[f"{name}#{n}"] = digest
+    await session.flush()
 
 
 async def _claim(
@@ -128,7 +168,49 @@ async def world(session: AsyncSession, settings: Settings) -> World:
             request_path=f"/api/v1/vendors/{vendor.id}",
             at=NOW - age,
         )
+    # Sign-ins of the vendor: what ended before the 180 days goes with its refresh tokens, the rest stays.
+    me = vendor.account_id
+    await _sign_in(
+        session,
+        made,
+        me,
+        "signed_out_long_ago",
+        opened_ago=300 * DAYS,
+        revoked_ago=181 * DAYS,
+        tokens_expire_in=(-270 * DAYS, 10 * DAYS),
+    )
+    await _sign_in(
+        session,
+        made,
+        me,
+        "signed_out_recently",
+        opened_ago=300 * DAYS,
+        revoked_ago=10 * DAYS,
+        tokens_expire_in=(20 * DAYS,),
+    )
+    # Revoked lately (signing out everywhere revokes every sign-in), but its tokens ended long before: it goes.
+    await _sign_in(
+        session,
+        made,
+        me,
+        "expired_then_revoked",
+        opened_ago=300 * DAYS,
+        revoked_ago=10 * DAYS,
+        tokens_expire_in=(-270 * DAYS,),
+    )
+    await _sign_in(
+        session, made, me, "expired_long_ago", opened_ago=400 * DAYS, tokens_expire_in=(-200 * DAYS, -181 * DAYS)
+    )
+    await _sign_in(
+        session, made, me, "expired_recently", opened_ago=400 * DAYS, tokens_expire_in=(-200 * DAYS, -179 * DAYS)
+    )
+    await _sign_in(session, made, me, "live", opened_ago=400 * DAYS, tokens_expire_in=(-200 * DAYS, 10 * DAYS))
+    await _sign_in(session, made, staff.id, "console_long_ago", kind="console", opened_ago=181 * DAYS)
+    await _sign_in(session, made, staff.id, "console_recently", kind="console", opened_ago=DAYS)
+    event = AccountEvent(account_id=me, event="deactivated", actor_account_id=staff.id, at=NOW - 400 * DAYS)
+    session.add(event)
     await session.flush()
+    made.account_event = event.id
     return made
 
 
@@ -143,7 +225,13 @@ async def test_what_is_past_its_period_goes_and_the_rest_stays(session: AsyncSes
     counts = await apply_retention(session, PERIODS, now=NOW)
 
     assert counts == RetentionCounts(
-        rejected_claims=1, documents=2, idempotency_keys=1, login_failures=2, access_purposes_cleared=1
+        rejected_claims=1,
+        documents=2,
+        idempotency_keys=1,
+        login_failures=2,
+        access_purposes_cleared=1,
+        sessions=4,
+        refresh_tokens=7,
     )
     assert not await _exists(session, KeyGroupClaim, world.claims["old_rejected"])
     assert (
@@ -168,6 +256,14 @@ async def test_what_is_past_its_period_goes_and_the_rest_stays(session: AsyncSes
     purposes = {seq: purpose for seq, purpose in (await session.execute(query)).all()}
     assert purposes == {world.access["old"]: None, world.access["recent"]: "recent case, caller 13800138000"}
 
+    ended = {"signed_out_long_ago", "expired_then_revoked", "expired_long_ago", "console_long_ago"}
+    for name, ident in world.sessions.items():
+        assert await _exists(session, AuthSession, ident) == (name not in ended), name
+    kept_tokens = {"signed_out_recently#0", "expired_recently#1", "live#1"}
+    for name, digest in world.tokens.items():
+        assert await _exists(session, RefreshToken, digest) == (name in kept_tokens), name
+    assert await _exists(session, AccountEvent, world.account_event)  # the account's audit trail stays
+
     # T-P8: the audit trail keeps its rows and its chain; only the free text went.
     after = await verify_access_log(session)
     assert after.intact, after.summary()
@@ -175,7 +271,13 @@ async def test_what_is_past_its_period_goes_and_the_rest_stays(session: AsyncSes
 
     again = await apply_retention(session, PERIODS, now=NOW)
     assert again == RetentionCounts(
-        rejected_claims=0, documents=0, idempotency_keys=0, login_failures=0, access_purposes_cleared=0
+        rejected_claims=0,
+        documents=0,
+        idempotency_keys=0,
+        login_failures=0,
+        access_purposes_cleared=0,
+        sessions=0,
+        refresh_tokens=0,
     )
     runs = (
         await session.scalars(select(RetentionRun).where(RetentionRun.ran_at == NOW).order_by(RetentionRun.id))
@@ -187,6 +289,8 @@ async def test_what_is_past_its_period_goes_and_the_rest_stays(session: AsyncSes
             "idempotency_keys": 1,
             "login_failures": 2,
             "access_purposes_cleared": 1,
+            "sessions": 4,
+            "refresh_tokens": 7,
         },
         {
             "rejected_claims": 0,
@@ -194,6 +298,8 @@ async def test_what_is_past_its_period_goes_and_the_rest_stays(session: AsyncSes
             "idempotency_keys": 0,
             "login_failures": 0,
             "access_purposes_cleared": 0,
+            "sessions": 0,
+            "refresh_tokens": 0,
         },
     ]
 
@@ -201,11 +307,21 @@ async def test_what_is_past_its_period_goes_and_the_rest_stays(session: AsyncSes
 async def test_periods_are_settings(session: AsyncSession, world: World) -> None:
     """Longer periods keep everything the defaults would purge (the idempotency keys' 24 hours are the API's)."""
     long = RetentionSettings(
-        rejected_claim_days=365, unused_document_days=60, access_purpose_days=2000, login_failure_days=60
+        rejected_claim_days=365,
+        unused_document_days=60,
+        access_purpose_days=2000,
+        login_failure_days=60,
+        session_days=400,
     )
     counts = await apply_retention(session, long, now=NOW)
     assert counts == RetentionCounts(
-        rejected_claims=0, documents=0, idempotency_keys=1, login_failures=0, access_purposes_cleared=0
+        rejected_claims=0,
+        documents=0,
+        idempotency_keys=1,
+        login_failures=0,
+        access_purposes_cleared=0,
+        sessions=0,
+        refresh_tokens=0,
     )
     assert await _exists(session, KeyGroupClaim, world.claims["old_rejected"])
 
@@ -242,6 +358,11 @@ def test_retention_periods_come_from_the_environment() -> None:
     env = {"FLEXREG_VAR_DIR": "/tmp/flexreg-retention-test", "FLEXREG_RETAIN_REJECTED_CLAIMS_DAYS": "90"}
     settings = Settings.from_env({**env, "FLEXREG_SECRET_KEY": "00" * 32, "FLEXREG_DATA_KEY": "11" * 32})
     assert settings.retention == RetentionSettings(rejected_claim_days=90)
+    sessions = Settings.from_env(
+        {**env, "FLEXREG_SECRET_KEY": "00", "FLEXREG_DATA_KEY": "11", "FLEXREG_RETAIN_SESSIONS_DAYS": "365"}
+    )
+    assert sessions.retention.session_days == 365
+    assert RetentionSettings().session_days == 180
     with pytest.raises(ValueError, match="FLEXREG_RETAIN_LOGIN_FAILURES_DAYS"):
         Settings.from_env(
             {**env, "FLEXREG_SECRET_KEY": "00", "FLEXREG_DATA_KEY": "11", "FLEXREG_RETAIN_LOGIN_FAILURES_DAYS": "0"}

@@ -121,6 +121,9 @@ class RetentionSettings(msgspec.Struct, frozen=True, kw_only=True):
     access_purpose_days: int = 3 * 365
     # Failed sign-in counts, from their window's start: long past any throttle window, kept for a security review.
     login_failure_days: int = 30
+    # Ended sign-ins (signed out, revoked, or every token of them expired) and expired refresh tokens, from the
+    # end or the expiry: records of network access are kept at least 6 months (网络安全法 Art. 21(3)).
+    session_days: int = 180
 
 
 _RETENTION = RetentionSettings()
@@ -200,6 +203,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     env, "FLEXREG_RETAIN_ACCESS_PURPOSES_DAYS", _RETENTION.access_purpose_days
                 ),
                 login_failure_days=_positive(env, "FLEXREG_RETAIN_LOGIN_FAILURES_DAYS", _RETENTION.login_failure_days),
+                session_days=_positive(env, "FLEXREG_RETAIN_SESSIONS_DAYS", _RETENTION.session_days),
             ),
         )
 

@@ -12,6 +12,9 @@ Per run, in one transaction, at the instant `now` it is given:
   cited while the run goes on is skipped (row locks, `_unused_documents`), not a reason to roll the run back;
 - idempotency keys past their 24 hours (core.idempotency.KEY_TTL): they hold whole responses;
 - failed sign-in counts (keyed by username) past their period;
+- sign-ins (registry_auth_session) ended before their period, with their refresh tokens, and refresh tokens
+  expired before it: the account events (who deactivated, reactivated or changed a password, and when) stay,
+  as they name accounts, not sign-ins;
 - the free-text purposes of staff reads in the access log past their period: cleared with their salt; the row,
   its digest and so the hash chain stay (registry.access_log).
 
@@ -27,7 +30,7 @@ import uuid
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import ColumnElement, Text, and_, cast, delete, exists, insert, not_, or_, select
+from sqlalchemy import ColumnElement, Select, Text, and_, cast, delete, exists, insert, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import permits.models  # noqa: F401  (its tables cite documents: they must be in the metadata read below)
@@ -37,6 +40,7 @@ from core.settings import RetentionSettings
 from permits.models import SupplementNotice
 from registry.access_log import clear_purposes
 from registry.models import (
+    AuthSession,
     Document,
     DocumentContent,
     KeyGroupClaim,
@@ -44,6 +48,7 @@ from registry.models import (
     KeyGroupDecision,
     LoginDelay,
     LoginFailure,
+    RefreshToken,
     RetentionRun,
 )
 
@@ -58,6 +63,8 @@ class RetentionCounts(msgspec.Struct, frozen=True, kw_only=True):
     idempotency_keys: int
     login_failures: int
     access_purposes_cleared: int
+    sessions: int
+    refresh_tokens: int
 
 
 def document_citations() -> list[ColumnElement[Any]]:
@@ -99,6 +106,31 @@ async def _unused_documents(session: AsyncSession, before: dt.datetime) -> list[
     return list(await session.scalars(select(Document.id).where(Document.id.in_(locked), _uncited())))
 
 
+def _ended_sessions(before: dt.datetime) -> Select[uuid.UUID]:
+    """Sign-ins that ended before `before`: revoked (signed out, reuse, deactivation, a password change), or
+    opened before it with no refresh token good after it. Every access token of an API sign-in was issued with a
+    refresh token that outlives it, and a console sign-in's token lives a working day: none of them holds still.
+    """
+    good_after = exists().where(RefreshToken.session_id == AuthSession.id, RefreshToken.expires_at >= before)
+    return select(AuthSession.id).where(
+        or_(AuthSession.revoked_at < before, and_(AuthSession.created_at < before, not_(good_after)))
+    )
+
+
+async def _purge_sessions(session: AsyncSession, before: dt.datetime) -> tuple[int, int]:
+    """Delete sign-ins ended before `before` and refresh tokens expired before it; (sign-ins, tokens) deleted.
+
+    No request can add to an ended sign-in meanwhile: a refresh needs a good token of a sign-in not revoked.
+    """
+    tokens = await session.execute(
+        delete(RefreshToken).where(
+            or_(RefreshToken.expires_at < before, RefreshToken.session_id.in_(_ended_sessions(before)))
+        )
+    )
+    sessions = await session.execute(delete(AuthSession).where(AuthSession.id.in_(_ended_sessions(before))))
+    return int(sessions.rowcount), int(tokens.rowcount)  # type: ignore[attr-defined]
+
+
 async def apply_retention(session: AsyncSession, periods: RetentionSettings, *, now: dt.datetime) -> RetentionCounts:
     """Purge and clear what `periods` no longer allow keeping at `now`, in the caller's transaction."""
     claim_ids = list(
@@ -133,12 +165,15 @@ async def apply_retention(session: AsyncSession, periods: RetentionSettings, *, 
         delete(LoginDelay).where(LoginDelay.last_failed_at < now - periods.login_failure_days * _DAY)
     )
     cleared = await clear_purposes(session, before=now - periods.access_purpose_days * _DAY)
+    sessions, tokens = await _purge_sessions(session, now - periods.session_days * _DAY)
     counts = RetentionCounts(
         rejected_claims=len(claim_ids),
         documents=len(document_ids),
         idempotency_keys=int(keys.rowcount),  # type: ignore[attr-defined]
         login_failures=int(failures.rowcount) + int(delays.rowcount),  # type: ignore[attr-defined]
         access_purposes_cleared=cleared,
+        sessions=sessions,
+        refresh_tokens=tokens,
     )
     await session.execute(insert(RetentionRun).values(ran_at=now, counts=msgspec.to_builtins(counts)))
     return counts
