@@ -15,7 +15,8 @@ import msgspec
 
 
 class RateLimit(msgspec.Struct, frozen=True):
-    """At most `requests` per `window_seconds`, counted per client address, or per account when authenticated."""
+    """At most `requests` per `window_seconds`, counted per client address, or per account when authenticated
+    (a vendor's account, and its address under the limit's `_per_address` twin)."""
 
     requests: int
     window_seconds: int
@@ -36,6 +37,12 @@ DEFAULT_RATE_LIMITS: Final[Mapping[str, RateLimit]] = MappingProxyType(
         "exemption_check": RateLimit(60, 60),
         # The public look-ups: a permit's verification (API and the /verify page) and exemption references.
         "verify": RateLimit(60, 60),
+        # Anyone may open vendor accounts: a vendor's requests count against its address too, under these, so more
+        # accounts buy no more from one address. Five times the per-account limit: a family or a row of stalls
+        # shares one phone's hotspot. Staff count per account only.
+        "upload_per_address": RateLimit(600, 3600),
+        "exemption_check_per_address": RateLimit(300, 60),
+        "verify_per_address": RateLimit(300, 60),
     }
 )
 

@@ -1,17 +1,19 @@
 """Rate limits shared by every app process: counters in PostgreSQL, one per limit, caller and window.
 
 A limited request first claims a place in its window with one `INSERT … ON CONFLICT DO UPDATE … RETURNING count`
-in a transaction of its own, committed before the handler runs: the count holds however the request ends (a
-refused or failed one counts too) and every process sees it at once, so four workers let through the limit, not
-four times it (RELIABILITY.md T-R1). Past the limit the request is refused with 429 `rate_limited`, naming the
-limit, with Retry-After: the whole seconds to the window's end.
+(two for a vendor: its account's and its address's) in a transaction of its own, committed before the handler
+runs: the count holds however the request ends (a refused or failed one counts too) and every process sees it at
+once, so four workers let through the limit, not four times it (RELIABILITY.md T-R1). Past the limit the request
+is refused with 429 `rate_limited`, naming the limit, with Retry-After: the whole seconds to the window's end.
 
 Windows are fixed (aligned to the epoch in multiples of the window's length): one row per caller and window, no
 per-request rows. A caller can so send up to twice the limit across a window boundary, which these limits (sized
 for people, not scripts) tolerate. Old windows are deleted by the periodic job `prune_rate_limits`.
 
 The caller is the account when the request carries a valid token (staff behind one street office's NAT each count
-alone, T-R4), else the client address through trusted proxies only (`core.client_address`, T-R3). The bucket
+alone, T-R4), else the client address through trusted proxies only (`core.client_address`, T-R3). Anyone may open
+vendor accounts, so a vendor's request counts against its address as well, under a second, larger limit where the
+handler names one (`Limited.vendors_per_address`): more accounts buy no more requests from one address. The bucket
 stores a keyed hash of the caller, not the address or account id: the table holds no personal data.
 
 Which handler is limited, and by which limit, is the app factory's to say (`rate_limit_guard(table)`): the
@@ -58,10 +60,12 @@ class RateLimitCounter(Base):
 
 
 class Limited(NamedTuple):
-    """A handler's limit: its name in the settings, and whether an authenticated caller counts per account."""
+    """A handler's limit: its name in the settings, whether an authenticated caller counts per account, and the
+    limit a vendor's address counts under as well (None: the vendor's account only)."""
 
     name: str
     per_account: bool = True
+    vendors_per_address: str | None = None
 
 
 # A handler function (`Controller.method.fn`) and its limit: what the app factory hands `rate_limit_guard`.
@@ -102,34 +106,62 @@ def bucket_of(limit_name: str, caller: str, secret_key: bytes) -> str:
     return f"{limit_name}:{digest}"
 
 
-async def claim(sessionmaker: async_sessionmaker[AsyncSession], bucket: str, window: Window) -> int:
-    """Count one request in the bucket's window (committed at once); the count including this one."""
+class Claim(NamedTuple):
+    """One count a request takes: under this limit, for this caller."""
+
+    name: str
+    limit: RateLimit
+    caller: str
+
+
+async def claim_all(sessionmaker: async_sessionmaker[AsyncSession], buckets: Sequence[tuple[str, Window]]) -> list[int]:
+    """Count one request in each bucket's window, in one transaction committed at once; the counts."""
     async with transaction(sessionmaker) as session:
-        result = await session.execute(
-            _CLAIM, {"bucket": bucket, "window_start": window.start, "window_end": window.end}
-        )
-        return int(result.scalar_one())
+        counts = []
+        for bucket, window in buckets:
+            result = await session.execute(
+                _CLAIM, {"bucket": bucket, "window_start": window.start, "window_end": window.end}
+            )
+            counts.append(int(result.scalar_one()))
+        return counts
 
 
-def caller_of(connection: ASGIConnection[Any, Any, Any, Any], settings: Settings, *, per_account: bool) -> str:
-    """The account of a valid token (when the limit counts per account), else the client's address."""
-    if per_account:
+def claims_of(connection: ASGIConnection[Any, Any, Any, Any], settings: Settings, limited: Limited) -> list[Claim]:
+    """What the request counts against: the account of a valid token (when the limit counts per account), else
+    the client's address; a vendor's account and, under `limited.vendors_per_address`, its address too.
+
+    The account's count comes first: requests claiming both lock the account's row, then the address's, and so
+    never wait on each other in a circle.
+    """
+    limit = settings.rate_limits.get(limited.name)
+    if limit is None:
+        return []
+    address = f"address:{client_address(connection.scope, settings.http.trusted_proxies)}"
+    principal = None
+    if limited.per_account:
         try:
             principal = optional_principal_of(connection)
         except DomainError:  # a bad token: its refusal comes from the route's guard; it counts by address
             principal = None
-        if principal is not None:
-            return f"account:{principal.account_id}"
-    return f"address:{client_address(connection.scope, settings.http.trusted_proxies)}"
+    if principal is None:
+        return [Claim(limited.name, limit, address)]
+    claims = [Claim(limited.name, limit, f"account:{principal.account_id}")]
+    # Staff count per account only: a street office's people sit behind one NAT (T-R4).
+    address_limit = settings.rate_limits.get(limited.vendors_per_address or "")
+    if principal.role == "vendor" and limited.vendors_per_address and address_limit is not None:
+        claims.append(Claim(limited.vendors_per_address, address_limit, address))
+    return claims
 
 
-def _refusal(limited: Limited, limit: RateLimit, window: Window, now: dt.datetime, *, per: str) -> RateLimited:
+def _refusal(claimed: Claim, window: Window, now: dt.datetime) -> RateLimited:
     wait = max(1, math.ceil((window.end - now).total_seconds()))
+    per = "this account" if claimed.caller.startswith("account:") else "this address"
+    limit = claimed.limit
     return RateLimited(
-        f"At most {limit.requests} requests per {limit.window_seconds} s under the limit {limited.name!r} "
+        f"At most {limit.requests} requests per {limit.window_seconds} s under the limit {claimed.name!r} "
         f"for {per}; try again in {wait} s",
         headers={"Retry-After": str(wait)},
-        limit=limited.name,
+        limit=claimed.name,
         limit_requests=limit.requests,
         window_seconds=limit.window_seconds,
     )
@@ -149,16 +181,16 @@ def rate_limit_guard(table: LimitTable) -> Guard:
             return
         state = connection.app.state
         settings: Settings = state.settings
-        limit = settings.rate_limits.get(limited.name)
-        if limit is None:
+        claims = claims_of(connection, settings, limited)
+        if not claims:
             return
         now = settings.now()
-        window = window_of(now, limit.window_seconds)
-        caller = caller_of(connection, settings, per_account=limited.per_account)
-        count = await claim(state.sessionmaker, bucket_of(limited.name, caller, settings.auth.secret_key), window)
-        if count > limit.requests:
-            per = "this account" if caller.startswith("account:") else "this address"
-            raise _refusal(limited, limit, window, now, per=per)
+        windows = [window_of(now, claimed.limit.window_seconds) for claimed in claims]
+        buckets = [bucket_of(claimed.name, claimed.caller, settings.auth.secret_key) for claimed in claims]
+        counts = await claim_all(state.sessionmaker, list(zip(buckets, windows, strict=True)))
+        for claimed, window, count in zip(claims, windows, counts, strict=True):
+            if count > claimed.limit.requests:
+                raise _refusal(claimed, window, now)
 
     return guard
 

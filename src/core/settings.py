@@ -46,6 +46,10 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
     token_ttl_seconds: int = 900
     # A refresh token (rotated on every use) lives this long unused (FLEXREG_REFRESH_TOKEN_TTL): 30 days.
     refresh_ttl_seconds: int = 30 * 86400
+    # A spent refresh token presented again this soon after its spending, while the token it was answered with is
+    # unused, is a retry after a lost response: answered once more instead of revoking the sign-in
+    # (registry.sessions; FLEXREG_REFRESH_REUSE_GRACE_SECONDS, 0 turns it off).
+    refresh_reuse_grace_seconds: int = 30
     # The console's session cookie (core.browser_session) holds a token of this lifetime: a working day.
     session_ttl_seconds: int = 8 * 3600
     leeway_seconds: int = 30
@@ -117,6 +121,9 @@ class RetentionSettings(msgspec.Struct, frozen=True, kw_only=True):
     access_purpose_days: int = 3 * 365
     # Failed sign-in counts, from their window's start: long past any throttle window, kept for a security review.
     login_failure_days: int = 30
+    # Ended sign-ins (signed out, revoked, or every token of them expired) and expired refresh tokens, from the
+    # end or the expiry: records of network access are kept at least 6 months (网络安全法 Art. 21(3)).
+    session_days: int = 180
 
 
 _RETENTION = RetentionSettings()
@@ -165,6 +172,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 secret_key=_key(env, "FLEXREG_SECRET_KEY", var_dir, environment),
                 token_ttl_seconds=_seconds(env, "FLEXREG_ACCESS_TOKEN_TTL", 900),
                 refresh_ttl_seconds=_seconds(env, "FLEXREG_REFRESH_TOKEN_TTL", 30 * 86400),
+                refresh_reuse_grace_seconds=_seconds(env, "FLEXREG_REFRESH_REUSE_GRACE_SECONDS", 30, allow_zero=True),
             ),
             data=DataSettings(data_key=_key(env, "FLEXREG_DATA_KEY", var_dir, environment)),
             http=HttpSettings(
@@ -195,6 +203,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     env, "FLEXREG_RETAIN_ACCESS_PURPOSES_DAYS", _RETENTION.access_purpose_days
                 ),
                 login_failure_days=_positive(env, "FLEXREG_RETAIN_LOGIN_FAILURES_DAYS", _RETENTION.login_failure_days),
+                session_days=_positive(env, "FLEXREG_RETAIN_SESSIONS_DAYS", _RETENTION.session_days),
             ),
         )
 
@@ -213,13 +222,14 @@ def log_format_from_env(environ: dict[str, str] | None = None) -> LogFormat:
     return value  # type: ignore[return-value]
 
 
-def _seconds(env: dict[str, str], name: str, default: int) -> int:
-    """A positive whole number of seconds."""
+def _seconds(env: dict[str, str], name: str, default: int, *, allow_zero: bool = False) -> int:
+    """A positive whole number of seconds (or zero, where zero turns something off)."""
     value = env.get(name, "").strip()
     if not value:
         return default
-    if not value.isdigit() or int(value) <= 0:
-        raise ValueError(f"{name}: {value!r} is not a positive whole number of seconds")
+    if not value.isdigit() or int(value) < (0 if allow_zero else 1):
+        kind = "whole number" if allow_zero else "positive whole number"
+        raise ValueError(f"{name}: {value!r} is not a {kind} of seconds")
     return int(value)
 
 

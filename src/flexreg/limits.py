@@ -19,14 +19,18 @@ from registry.api.vendors import VendorController
 
 # Sign-in counts per address even with a token: guessing passwords is what it limits, whoever's token is sent.
 _SIGN_IN: Final = Limited("sign_in", per_account=False)
-_VERIFY: Final = Limited("verify")
+# A vendor's token counts against its address as well: anyone may open vendor accounts, each a bucket of its own.
+_VERIFY: Final = Limited("verify", vendors_per_address="verify_per_address")
 
 RATE_LIMITED: Final[LimitTable] = {
+    # A vendor's token is refused here (409 already_registered): counted per account, it buys nothing.
     VendorController.register.fn: Limited("sign_up"),
     AuthController.request_token.fn: _SIGN_IN,
     ConsolePages.sign_in.fn: _SIGN_IN,
-    DocumentController.upload.fn: Limited("upload"),
-    ExemptionCheckController.check_exemption.fn: Limited("exemption_check"),
+    DocumentController.upload.fn: Limited("upload", vendors_per_address="upload_per_address"),
+    ExemptionCheckController.check_exemption.fn: Limited(
+        "exemption_check", vendors_per_address="exemption_check_per_address"
+    ),
     PermitController.get_permit.fn: _VERIFY,
     VerifyPage.verify.fn: _VERIFY,
     ExemptionReferenceController.get_exemption_reference.fn: _VERIFY,

@@ -8,9 +8,13 @@ Per run, in one transaction, at the instant `now` it is given:
   (the evidence documents then count as unused);
 - documents no claim, application or supplement answer cites, uploaded before their period: metadata and bytes.
   What cites a document is read from the schema (every foreign key to registry_document, whichever domain
-  added it), so a table that starts citing documents protects them without a change here;
+  added it), so a table that starts citing documents protects them without a change here. A document being
+  cited while the run goes on is skipped (row locks, `_unused_documents`), not a reason to roll the run back;
 - idempotency keys past their 24 hours (core.idempotency_keys.KEY_TTL): they hold whole responses;
 - failed sign-in counts (keyed by username) past their period;
+- sign-ins (registry_auth_session) ended before their period, with their refresh tokens, and refresh tokens
+  expired before it: the account events (who deactivated, reactivated or changed a password, and when) stay,
+  as they name accounts, not sign-ins;
 - the free-text purposes of staff reads in the access log past their period: cleared with their salt; the row,
   its digest and so the hash chain stay (registry.access_log).
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from typing import Any, Final
 
 import msgspec
@@ -35,6 +40,7 @@ from core.settings import RetentionSettings
 from permits.models import SupplementNotice
 from registry.access_log import clear_purposes
 from registry.models import (
+    AuthSession,
     Document,
     DocumentContent,
     KeyGroupClaim,
@@ -42,6 +48,7 @@ from registry.models import (
     KeyGroupDecision,
     LoginDelay,
     LoginFailure,
+    RefreshToken,
     RetentionRun,
 )
 
@@ -56,6 +63,8 @@ class RetentionCounts(msgspec.Struct, frozen=True, kw_only=True):
     idempotency_keys: int
     login_failures: int
     access_purposes_cleared: int
+    sessions: int
+    refresh_tokens: int
 
 
 def document_citations() -> list[ColumnElement[Any]]:
@@ -70,11 +79,56 @@ def document_citations() -> list[ColumnElement[Any]]:
     ]
 
 
-def _unused_documents(before: dt.datetime) -> Select[Any]:
+def _uncited() -> ColumnElement[bool]:
     cited = [exists().where(column == Document.id) for column in document_citations()]
     # A supplement's answer lists its documents in JSON as well as in permits_application_document; either keeps.
     cited.append(exists().where(SupplementNotice.answer_documents.has_key(cast(Document.id, Text))))
-    return select(Document.id).where(Document.created_at < before, not_(or_(*cited)))
+    return not_(or_(*cited))
+
+
+async def _unused_documents(session: AsyncSession, before: dt.datetime) -> list[uuid.UUID]:
+    """The documents to purge, locked: a request citing one meanwhile wins, and the run goes on without it.
+
+    A citation being written holds its document's key-share lock (the foreign key's check), which the run's
+    FOR UPDATE would wait on, and then fail on the foreign key: such documents are skipped. One committed
+    after the first statement's snapshot was taken is not seen by it, so the locked rows are asked again in a
+    statement of their own (a fresh snapshot, as READ COMMITTED takes per statement); a citation after that
+    waits for the run, then finds the document gone.
+    """
+    candidates = (
+        select(Document.id)
+        .where(Document.created_at < before, _uncited())
+        .with_for_update(of=Document, skip_locked=True)
+    )
+    locked = list(await session.scalars(candidates))
+    if not locked:
+        return []
+    return list(await session.scalars(select(Document.id).where(Document.id.in_(locked), _uncited())))
+
+
+def _ended_sessions(before: dt.datetime) -> Select[uuid.UUID]:
+    """Sign-ins that ended before `before`: revoked (signed out, reuse, deactivation, a password change), or
+    opened before it with no refresh token good after it. Every access token of an API sign-in was issued with a
+    refresh token that outlives it, and a console sign-in's token lives a working day: none of them holds still.
+    """
+    good_after = exists().where(RefreshToken.session_id == AuthSession.id, RefreshToken.expires_at >= before)
+    return select(AuthSession.id).where(
+        or_(AuthSession.revoked_at < before, and_(AuthSession.created_at < before, not_(good_after)))
+    )
+
+
+async def _purge_sessions(session: AsyncSession, before: dt.datetime) -> tuple[int, int]:
+    """Delete sign-ins ended before `before` and refresh tokens expired before it; (sign-ins, tokens) deleted.
+
+    No request can add to an ended sign-in meanwhile: a refresh needs a good token of a sign-in not revoked.
+    """
+    tokens = await session.execute(
+        delete(RefreshToken).where(
+            or_(RefreshToken.expires_at < before, RefreshToken.session_id.in_(_ended_sessions(before)))
+        )
+    )
+    sessions = await session.execute(delete(AuthSession).where(AuthSession.id.in_(_ended_sessions(before))))
+    return int(sessions.rowcount), int(tokens.rowcount)  # type: ignore[attr-defined]
 
 
 async def apply_retention(session: AsyncSession, periods: RetentionSettings, *, now: dt.datetime) -> RetentionCounts:
@@ -97,7 +151,7 @@ async def apply_retention(session: AsyncSession, periods: RetentionSettings, *, 
         await session.execute(delete(KeyGroupDecision).where(KeyGroupDecision.claim_id.in_(claim_ids)))
         await session.execute(delete(KeyGroupClaim).where(KeyGroupClaim.id.in_(claim_ids)))
 
-    document_ids = list(await session.scalars(_unused_documents(now - periods.unused_document_days * _DAY)))
+    document_ids = await _unused_documents(session, now - periods.unused_document_days * _DAY)
     if document_ids:
         await session.execute(delete(DocumentContent).where(DocumentContent.document_id.in_(document_ids)))
         await session.execute(delete(Document).where(Document.id.in_(document_ids)))
@@ -111,12 +165,15 @@ async def apply_retention(session: AsyncSession, periods: RetentionSettings, *, 
         delete(LoginDelay).where(LoginDelay.last_failed_at < now - periods.login_failure_days * _DAY)
     )
     cleared = await clear_purposes(session, before=now - periods.access_purpose_days * _DAY)
+    sessions, tokens = await _purge_sessions(session, now - periods.session_days * _DAY)
     counts = RetentionCounts(
         rejected_claims=len(claim_ids),
         documents=len(document_ids),
         idempotency_keys=int(keys.rowcount),  # type: ignore[attr-defined]
         login_failures=int(failures.rowcount) + int(delays.rowcount),  # type: ignore[attr-defined]
         access_purposes_cleared=cleared,
+        sessions=sessions,
+        refresh_tokens=tokens,
     )
     await session.execute(insert(RetentionRun).values(ran_at=now, counts=msgspec.to_builtins(counts)))
     return counts

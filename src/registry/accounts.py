@@ -7,10 +7,10 @@ import re
 import uuid
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.auth import Principal, Role, hash_password, require_role, verify_password
-from core.db import flush_or_raise
+from core.db import flush_or_raise, transaction
 from core.errors import FieldError, InvalidInput
 from core.pagination import Page, keyset_page
 from core.settings import AuthSettings
@@ -163,20 +163,40 @@ async def find_account(session: AsyncSession, username: str) -> Account | None:
 
 
 async def sign_in(
-    session: AsyncSession, settings: AuthSettings, *, username: str, password: str, client: str, now: dt.datetime
+    session: AsyncSession,
+    settings: AuthSettings,
+    *,
+    attempts: async_sessionmaker[AsyncSession],
+    username: str,
+    password: str,
+    client: str,
+    now: dt.datetime,
 ) -> Principal | InvalidCredentials:
     """The principal for a correct username and password, or the refusal to answer (the same for every kind
     of miss), with the failure counted in the caller's transaction: the caller answers it without raising,
     so that the count commits.
 
     Throttled per username and client address (registry.throttle): an attempt it holds back is refused (429,
-    raised) before the password is looked at.
+    raised) before the password is looked at. The attempt is counted, and the account read, in a short
+    transaction of `attempts` committed first; the password is then checked with no transaction open (argon2
+    takes tens of milliseconds a guess, which no connection or lock should wait on), and `session`'s
+    transaction begins after it, reading the account again under a share lock: a password change or
+    deactivation that committed meanwhile refuses this sign-in, and one still to commit waits for it (and so
+    ends the sign-in opened here).
     """
-    await throttle.check(session, settings, username=username, client=client, now=now)
-    account = await find_account(session, username)
-    ok = await verify_password(account.password_hash if account else None, password)
-    if account is None or not ok or not account.is_active:
-        await throttle.record_failure(session, settings, username=username, client=client, now=now)
+    async with transaction(attempts) as counting:
+        await throttle.claim_attempt(counting, settings, username=username, client=client, now=now)
+        checked = await find_account(counting, username)
+    ok = await verify_password(checked.password_hash if checked else None, password)
+    account = None
+    if checked is not None and ok:
+        account = await session.scalar(
+            select(Account)
+            .where(Account.id == checked.id, Account.password_hash == checked.password_hash, Account.is_active)
+            .with_for_update(read=True)
+        )
+    if account is None:
+        await throttle.record_failure(session, settings, username=username, now=now)
         return InvalidCredentials()
     await throttle.record_success(session, username=username, client=client)
     vendor_id = await session.scalar(select(Vendor.id).where(Vendor.account_id == account.id))
@@ -209,6 +229,7 @@ async def change_password(
     settings: AuthSettings,
     principal: Principal,
     *,
+    attempts: async_sessionmaker[AsyncSession],
     current_password: str,
     new_password: str,
     client: str,
@@ -222,11 +243,16 @@ async def change_password(
     if account is None:
         raise AccountNotFound()
     # A count of its own per address: guessing here must not delay the owner's sign-ins from the same address.
+    # Counted like a sign-in's, in a transaction of its own (registry.throttle.claim_attempt). The current
+    # password is checked inside the request's transaction, which the caller's sign-in check has begun anyway,
+    # holding the account's row: password changes are rare, and two of them at once must not both win.
     guesser = f"password-change {client}"
-    await throttle.check(session, settings, username=account.username, client=guesser, now=now)
+    async with transaction(attempts) as counting:
+        await throttle.claim_attempt(counting, settings, username=account.username, client=guesser, now=now)
     if not await verify_password(account.password_hash, current_password):
-        await throttle.record_failure(session, settings, username=account.username, client=guesser, now=now)
+        await throttle.record_failure(session, settings, username=account.username, now=now)
         return WrongCurrentPassword(errors=[FieldError("current_password", "is not the account's password")])
+    await throttle.record_success(session, username=account.username, client=guesser)
     account.password_hash = await hash_password(new_password)
     await sessions.end_all_tokens(session, account.id, now=now, reason="password_changed", keep=principal.session_id)
     await sessions.record_event(session, account.id, "password_changed", actor=principal, now=now)

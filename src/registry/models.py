@@ -117,6 +117,9 @@ class RefreshToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The hash of the token its spending handed out (registry.sessions: a retry within the grace supersedes that
+    # one). No foreign key: it is only looked up, and retention may purge a family's tokens in any order.
+    replaced_by: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class AccountEvent(Base):

@@ -3,9 +3,10 @@
 A sign-in opens a session (registry_auth_session); its access tokens name it (`sid`) and its refresh tokens
 belong to it, a family. A refresh token is good once: using it spends it and hands out the next one. A spent
 one presented again means two parties hold it (a copy was stolen, or a client raced itself), so the whole
-family is revoked (OAuth 2.0 Security BCP, RFC 9700 §4.14.2). Every authenticated request asks `is_live`
-on the request's own transaction, so a revocation, a deactivation or a password change ends every token of the
-account on every process at once (ASVS 8.3.2).
+family is revoked (OAuth 2.0 Security BCP, RFC 9700 §4.14.2); all but one retry shortly after the spending,
+while the token it handed out is unused: a phone that lost the answer of its refresh (`_retry`). Every
+authenticated request asks `is_live` on the request's own transaction, so a revocation, a deactivation or a
+password change ends every token of the account on every process at once (ASVS 8.3.2).
 
 Refresh tokens are 256 random bits, stored as their SHA-256 only: with that much entropy a fast hash is enough,
 and a copy of the table lets no one sign in.
@@ -84,10 +85,10 @@ async def open_api_session(
 
 
 async def issue_refresh_token(
-    session: AsyncSession, session_id: uuid.UUID, *, now: dt.datetime, ttl_seconds: int
+    session: AsyncSession, session_id: uuid.UUID, *, now: dt.datetime, ttl_seconds: int, token: str | None = None
 ) -> str:
-    """A new refresh token of the session's family; only its hash is kept."""
-    token = secrets.token_urlsafe(32)
+    """A new refresh token of the session's family (`token`, if its hash is already named); only its hash is kept."""
+    token = token or secrets.token_urlsafe(32)
     session.add(
         RefreshToken(
             token_hash=_hash(token),
@@ -101,31 +102,30 @@ async def issue_refresh_token(
 
 
 async def rotate(
-    session: AsyncSession, token: str, *, now: dt.datetime, ttl_seconds: int
+    session: AsyncSession, token: str, *, now: dt.datetime, ttl_seconds: int, grace_seconds: int
 ) -> tuple[Principal, str] | RefreshTokenReused:
     """Spend a refresh token: the principal of its (still live) sign-in and the family's next token.
 
     The database decides who spends it: of two requests presenting the same token at once, the conditional
     UPDATE matches for exactly one; the other waits for that one's row lock, then finds it spent. A spent token
-    revokes its family; that refusal is returned, not raised, so the revocation commits with the request.
-    An unknown or expired token, or one whose sign-in has ended, raises InvalidRefreshToken (401).
+    revokes its family, but for one retry within `grace_seconds` of its spending (`_retry`); that refusal is
+    returned, not raised, so the revocation commits with the request. An unknown or expired token, or one whose
+    sign-in has ended, raises InvalidRefreshToken (401).
     """
     digest = _hash(token)
+    successor = secrets.token_urlsafe(32)
     spent = await session.execute(
         update(RefreshToken)
         .where(RefreshToken.token_hash == digest, RefreshToken.used_at.is_(None), RefreshToken.expires_at > now)
-        .values(used_at=now)
+        .values(used_at=now, replaced_by=_hash(successor))
         .returning(RefreshToken.session_id)
     )
     session_id = spent.scalar_one_or_none()
     if session_id is None:
-        reused = await session.scalar(
-            select(RefreshToken.session_id).where(RefreshToken.token_hash == digest, RefreshToken.used_at.is_not(None))
-        )
-        if reused is None:
-            raise InvalidRefreshToken()
-        await revoke_sessions(session, AuthSession.id == reused, now=now, reason="refresh_token_reused")
-        return RefreshTokenReused()
+        retried = await _retry(session, digest, now=now, grace_seconds=grace_seconds)
+        if isinstance(retried, RefreshTokenReused):
+            return retried
+        session_id = retried
     row = (
         await session.execute(
             select(Account, Vendor.id)
@@ -145,7 +145,48 @@ async def rotate(
         vendor_id=vendor_id,
         session_id=session_id,
     )
-    return principal, await issue_refresh_token(session, session_id, now=now, ttl_seconds=ttl_seconds)
+    issued = await issue_refresh_token(session, session_id, now=now, ttl_seconds=ttl_seconds, token=successor)
+    return principal, issued
+
+
+async def _retry(
+    session: AsyncSession, digest: bytes, *, now: dt.datetime, grace_seconds: int
+) -> uuid.UUID | RefreshTokenReused:
+    """A spent token presented again: the retry of a client that lost the answer, or a copy in other hands.
+
+    Within the grace of its spending, and while the token that spending handed out is unused, it is taken for a
+    retry: that successor is spent in its stead (it was never seen, or its holder will be refused: a superseded
+    token names no successor, so presented it revokes the family) and the caller issues a new pair. Only its hash
+    is kept, so the same successor cannot be handed out again. The successor is spent by a conditional UPDATE: of
+    retries at once, exactly one matches, and a spent token is so retried at most once; every other presentation
+    revokes the family, as any reuse outside the grace does. Its session id, or the refusal to answer.
+    """
+    spent = (
+        await session.execute(
+            select(RefreshToken.session_id, RefreshToken.used_at, RefreshToken.replaced_by).where(
+                RefreshToken.token_hash == digest, RefreshToken.used_at.is_not(None)
+            )
+        )
+    ).one_or_none()
+    if spent is None:
+        raise InvalidRefreshToken()
+    session_id, used_at, successor = spent
+    if successor is not None and used_at is not None and now - used_at < dt.timedelta(seconds=grace_seconds):
+        superseded = await session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.token_hash == successor,
+                RefreshToken.session_id == session_id,
+                RefreshToken.used_at.is_(None),
+                RefreshToken.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(RefreshToken.session_id)
+        )
+        if superseded.scalar_one_or_none() is not None:
+            return session_id
+    await revoke_sessions(session, AuthSession.id == session_id, now=now, reason="refresh_token_reused")
+    return RefreshTokenReused()
 
 
 async def revoke_sessions(session: AsyncSession, *where: object, now: dt.datetime, reason: str) -> None:

@@ -5,7 +5,8 @@ Two counts, both in PostgreSQL so every process sees them:
 - per username and client address (`registry_login_delay`): the first `login_free_failures` failures are free;
   after n failures the next attempt from that address waits 2^(n - free) seconds from the last failure, at
   most `login_delay_cap_seconds`. A success resets the pair. An attempt made during the wait is refused (429
-  with Retry-After) without looking at the password, so it neither counts nor reveals anything.
+  with Retry-After) without looking at the password, so it neither counts nor reveals anything. Checking and
+  counting are one atomic step (`claim_attempt`), so a burst at once gets no more than the free attempts.
 - per username across all clients (`registry_login_failure`, fixed windows): past `login_failure_limit`
   failures in the window, an address that has failed for the username is refused until the window ends. An
   address with no failure for it is still let try, so the owner signs in from their own phone while a botnet
@@ -20,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,47 +58,53 @@ def delay_seconds(failures: int, settings: AuthSettings) -> int:
     return min(1 << extra, settings.login_delay_cap_seconds)
 
 
-async def check(session: AsyncSession, settings: AuthSettings, *, username: str, client: str, now: dt.datetime) -> None:
-    """Refuse (429 with Retry-After) an attempt the throttle holds back; otherwise return."""
+async def claim_attempt(
+    session: AsyncSession, settings: AuthSettings, *, username: str, client: str, now: dt.datetime
+) -> None:
+    """Count an attempt for the pair before its password is looked at, or refuse it (429 with Retry-After).
+
+    Check and count are one step under the pair's row lock: the upsert takes the lock (inserting the pair at no
+    failures if it is new) and returns its count, and the count goes up before the lock is let go. Attempts at
+    once from one pair so queue on the row, and each sees the ones before it: of a burst, only the free ones
+    reach the password. Counted as a failure in advance; a success forgives it (`record_success`). The caller
+    runs this in a short transaction of its own, committed before the password check: a count that waited for
+    the request's commit would hold the row, and every attempt behind it, across the password hashing.
+    """
     key, client_key = username_key(username), _client_key(client)
-    pair = await session.scalar(
-        select(LoginDelay).where(LoginDelay.username_key == key, LoginDelay.client_key == client_key)
+    pair = pg_insert(LoginDelay).values(username_key=key, client_key=client_key, failures=0, last_failed_at=now)
+    locked = await session.execute(
+        pair.on_conflict_do_update(
+            index_elements=[LoginDelay.username_key, LoginDelay.client_key],
+            set_={"failures": LoginDelay.failures},  # no change: the statement is here for the lock
+        ).returning(LoginDelay.failures, LoginDelay.last_failed_at)
     )
-    failures = 0
-    if pair is not None and now - pair.last_failed_at < dt.timedelta(seconds=settings.login_memory_seconds):
-        failures = pair.failures
-        until = pair.last_failed_at + dt.timedelta(seconds=delay_seconds(failures, settings))
+    failures, last_failed_at = locked.one()
+    if now - last_failed_at >= dt.timedelta(seconds=settings.login_memory_seconds):
+        failures = 0
+    if failures > 0:
+        until = last_failed_at + dt.timedelta(seconds=delay_seconds(failures, settings))
         if now < until:
             wait = max(1, math.ceil((until - now).total_seconds()))
             raise TooManyLoginAttempts(headers={"Retry-After": str(wait)})
-    if failures == 0:
-        return
-    window_start, remaining = _window(now, settings.login_window_seconds)
-    total = await session.scalar(
-        select(LoginFailure.failures).where(LoginFailure.username_key == key, LoginFailure.window_start == window_start)
-    )
-    if total is not None and total >= settings.login_failure_limit:
-        raise TooManyLoginAttempts(headers={"Retry-After": str(remaining)})
-
-
-async def record_failure(
-    session: AsyncSession, settings: AuthSettings, *, username: str, client: str, now: dt.datetime
-) -> None:
-    """Count a failure for the pair (a stale count starts again at one) and for the username's window."""
-    key, client_key = username_key(username), _client_key(client)
-    stale = now - dt.timedelta(seconds=settings.login_memory_seconds)
-    pair = pg_insert(LoginDelay).values(username_key=key, client_key=client_key, failures=1, last_failed_at=now)
-    await session.execute(
-        pair.on_conflict_do_update(
-            index_elements=[LoginDelay.username_key, LoginDelay.client_key],
-            set_={
-                "failures": case((LoginDelay.last_failed_at < stale, 1), else_=LoginDelay.failures + 1),
-                "last_failed_at": now,
-            },
+        window_start, remaining = _window(now, settings.login_window_seconds)
+        total = await session.scalar(
+            select(LoginFailure.failures).where(
+                LoginFailure.username_key == key, LoginFailure.window_start == window_start
+            )
         )
+        if total is not None and total >= settings.login_failure_limit:
+            raise TooManyLoginAttempts(headers={"Retry-After": str(remaining)})
+    await session.execute(
+        update(LoginDelay)
+        .where(LoginDelay.username_key == key, LoginDelay.client_key == client_key)
+        .values(failures=failures + 1, last_failed_at=now)
     )
+
+
+async def record_failure(session: AsyncSession, settings: AuthSettings, *, username: str, now: dt.datetime) -> None:
+    """Count a failure in the username's window (the pair's was counted by `claim_attempt`, in advance)."""
     window_start, _ = _window(now, settings.login_window_seconds)
-    window = pg_insert(LoginFailure).values(username_key=key, window_start=window_start, failures=1)
+    window = pg_insert(LoginFailure).values(username_key=username_key(username), window_start=window_start, failures=1)
     await session.execute(
         window.on_conflict_do_update(
             index_elements=[LoginFailure.username_key, LoginFailure.window_start],
@@ -107,7 +114,8 @@ async def record_failure(
 
 
 async def record_success(session: AsyncSession, *, username: str, client: str) -> None:
-    """The pair signed in: its failures are forgiven (the username's window count stays)."""
+    """The pair signed in: its failures are forgiven, the one counted in advance too (the username's window
+    count stays)."""
     await session.execute(
         delete(LoginDelay).where(
             LoginDelay.username_key == username_key(username), LoginDelay.client_key == _client_key(client)

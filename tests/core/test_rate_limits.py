@@ -27,6 +27,7 @@ from flexreg.limits import RATE_LIMITED
 from tests.builders import auth_headers
 from tests.clock import START
 from tests.problems import assert_problem
+from tests.registry.builders import make_account, make_jurisdiction, make_vendor, vendor_headers
 
 UNKNOWN_PERMIT = "/api/v1/permits/BJ-NO-SUCH-PERMIT"
 
@@ -114,6 +115,54 @@ async def test_staff_behind_one_address_count_per_account(limited_app: Any, sett
         # Anonymous callers from that address have theirs, and the accounts' own are spent.
         assert_problem(await client.get(UNKNOWN_PERMIT), 404, "permit_not_found")
         assert_problem(await client.get(UNKNOWN_PERMIT, headers=people[0]), 429, "rate_limited")
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64))
+
+
+async def test_vendor_accounts_from_one_address_share_its_bucket_of_uploads(
+    limited_app: Any, settings: Settings, session: AsyncSession
+) -> None:
+    """Anyone may open vendor accounts: opening another buys no more uploads from the same address."""
+    app = limited_app("upload=3/3600,upload_per_address=4/3600")
+    place = await make_jurisdiction(session)
+    first, second, elsewhere = [
+        await make_vendor(session, settings, residence_jurisdiction_code=place.code) for _ in range(3)
+    ]
+    await session.commit()
+
+    async def upload(client: httpx.AsyncClient, headers: dict[str, str]) -> httpx.Response:
+        return await client.post("/api/v1/documents", files={"file": ("a.png", PNG, "image/png")}, headers=headers)
+
+    async with client_for(app, peer="198.51.100.30") as client:
+        for _ in range(3):
+            assert (await upload(client, vendor_headers(settings, first))).status_code == 201
+        # The second account's own count is fresh, the address's is not: one more, then the address is spent.
+        assert (await upload(client, vendor_headers(settings, second))).status_code == 201
+        refused = await upload(client, vendor_headers(settings, second))
+        body = assert_problem(refused, 429, "rate_limited")
+        assert (body["limit"], body["limit_requests"], body["window_seconds"]) == ("upload_per_address", 4, 3600)
+        assert "this address" in body["detail"]
+        # Staff behind the same address count per account only (T-R4).
+        office = await make_account(session, "street_office", jurisdiction_code=place.code)
+        await session.commit()
+        assert (await upload(client, auth_headers(settings, office))).status_code == 201
+    async with client_for(app, peer="198.51.100.31") as other:
+        assert (await upload(other, vendor_headers(settings, elsewhere))).status_code == 201
+
+
+def test_every_vendor_limit_counted_per_account_has_an_address_twin() -> None:
+    per_account = {limited.name: limited for limited in RATE_LIMITED.values() if limited.per_account}
+    assert {name: limited.vendors_per_address for name, limited in per_account.items()} == {
+        # Vendors are refused sign-up with a token (409 already_registered): their account's count buys nothing.
+        "sign_up": None,
+        "upload": "upload_per_address",
+        "exemption_check": "exemption_check_per_address",
+        "verify": "verify_per_address",
+    }
+    for name in ("upload", "exemption_check", "verify"):
+        own, twin = DEFAULT_RATE_LIMITS[name], DEFAULT_RATE_LIMITS[f"{name}_per_address"]
+        assert (twin.requests, twin.window_seconds) == (5 * own.requests, own.window_seconds)
 
 
 async def test_a_rotated_forwarded_for_does_not_reset_the_bucket(limited_app: Any) -> None:
@@ -229,7 +278,9 @@ def test_every_limited_operation_documents_its_429(app: Litestar) -> None:
         "getExemptionReference",
     }
     # Every limit named in the table has a default value, and every default is used.
-    assert {limit.name for limit in RATE_LIMITED.values()} == set(DEFAULT_RATE_LIMITS)
+    named = {limit.name for limit in RATE_LIMITED.values()}
+    twins = {limit.vendors_per_address for limit in RATE_LIMITED.values() if limit.vendors_per_address}
+    assert named | twins == set(DEFAULT_RATE_LIMITS)
 
 
 async def test_with_the_defaults_the_61st_verification_in_a_minute_is_429(limited_app: Any) -> None:

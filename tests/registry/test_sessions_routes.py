@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 import jwt
+import msgspec
+import pytest
 from litestar import Litestar, get
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,7 +64,7 @@ async def test_sign_in_returns_a_short_access_token_and_a_refresh_token(
 
 
 async def test_refresh_rotates_and_reuse_revokes_the_whole_family(
-    client: Client, session: AsyncSession, settings: Settings
+    client: Client, session: AsyncSession, settings: Settings, clock: FixedClock
 ) -> None:
     admin = await make_account(session, "admin")
     await session.commit()
@@ -78,7 +80,9 @@ async def test_refresh_rotates_and_reuse_revokes_the_whole_family(
     assert sid == jwt.decode(first["access_token"], options={"verify_signature": False})["sid"]
     assert (await client.get(ACCOUNTS, headers=_bearer(second))).status_code == 200
 
-    # The spent token again: someone else holds a copy. Everything of that sign-in ends.
+    # The spent token again, once the grace for a lost answer is over: someone else holds a copy. Everything of
+    # that sign-in ends.
+    clock.advance(dt.timedelta(seconds=settings.auth.refresh_reuse_grace_seconds))
     assert_problem(await _refresh(client, first["refresh_token"]), 401, "refresh_token_reused")
     assert_problem(await _refresh(client, second["refresh_token"]), 401, "invalid_refresh_token")
     for body in (first, second):
@@ -89,6 +93,90 @@ async def test_refresh_rotates_and_reuse_revokes_the_whole_family(
     assert revoked is not None
     await session.refresh(revoked)
     assert revoked.revoked_reason == "refresh_token_reused"
+
+
+def _family(body: dict[str, Any]) -> str:
+    sid: str = jwt.decode(body["access_token"], options={"verify_signature": False})["sid"]
+    return sid
+
+
+async def _revoked_reason(session: AsyncSession, body: dict[str, Any]) -> str | None:
+    signed_in = await session.get(AuthSession, _family(body))
+    assert signed_in is not None
+    await session.refresh(signed_in)
+    return signed_in.revoked_reason
+
+
+async def test_a_retry_after_a_lost_answer_within_the_grace_gets_a_new_pair(
+    client: Client, session: AsyncSession, settings: Settings, clock: FixedClock
+) -> None:
+    admin = await make_account(session, "admin")
+    await session.commit()
+    first = await _sign_in(client, admin.username)
+    lost = await _refresh(client, first["refresh_token"])  # the phone never sees this answer
+    assert lost.status_code == 200, lost.text
+    clock.advance(dt.timedelta(seconds=settings.auth.refresh_reuse_grace_seconds - 1))
+    retried = await _refresh(client, first["refresh_token"])
+    assert retried.status_code == 200, retried.text
+    again = retried.json()
+    # A new refresh token, never the lost one (only its hash is kept): that one is spent in its stead.
+    assert again["refresh_token"] not in (first["refresh_token"], lost.json()["refresh_token"])
+    assert _family(again) == _family(first)
+    assert (await client.get(ACCOUNTS, headers=_bearer(again))).status_code == 200
+    following = await _refresh(client, again["refresh_token"])
+    assert following.status_code == 200, following.text
+    assert await _revoked_reason(session, first) is None
+    # The superseded token turning up after all: whoever holds it was not the one retrying. The sign-in ends.
+    assert_problem(await _refresh(client, lost.json()["refresh_token"]), 401, "refresh_token_reused")
+    assert_problem(await client.get(ACCOUNTS, headers=_bearer(following.json())), 401, "not_authenticated")
+    assert await _revoked_reason(session, first) == "refresh_token_reused"
+
+
+async def test_a_spent_token_is_retried_once_only(client: Client, session: AsyncSession) -> None:
+    admin = await make_account(session, "admin")
+    await session.commit()
+    first = await _sign_in(client, admin.username)
+    assert (await _refresh(client, first["refresh_token"])).status_code == 200
+    retried = await _refresh(client, first["refresh_token"])
+    assert retried.status_code == 200, retried.text
+    assert_problem(await _refresh(client, first["refresh_token"]), 401, "refresh_token_reused")
+    assert_problem(await client.get(ACCOUNTS, headers=_bearer(retried.json())), 401, "not_authenticated")
+    assert await _revoked_reason(session, first) == "refresh_token_reused"
+
+
+async def test_once_the_successor_is_used_the_spent_token_is_reuse_even_within_the_grace(
+    client: Client, session: AsyncSession
+) -> None:
+    admin = await make_account(session, "admin")
+    await session.commit()
+    first = await _sign_in(client, admin.username)
+    second = (await _refresh(client, first["refresh_token"])).json()
+    third = await _refresh(client, second["refresh_token"])  # the answer arrived: the client went on with it
+    assert third.status_code == 200, third.text
+    assert_problem(await _refresh(client, first["refresh_token"]), 401, "refresh_token_reused")
+    assert_problem(await client.get(ACCOUNTS, headers=_bearer(third.json())), 401, "not_authenticated")
+    assert_problem(await _refresh(client, third.json()["refresh_token"]), 401, "invalid_refresh_token")
+
+
+async def test_a_grace_of_zero_treats_every_spent_token_as_reuse(
+    client: Client, session: AsyncSession, settings: Settings, app: Litestar
+) -> None:
+    auth = msgspec.structs.replace(settings.auth, refresh_reuse_grace_seconds=0)
+    app.state.settings = msgspec.structs.replace(settings, auth=auth)
+    admin = await make_account(session, "admin")
+    await session.commit()
+    first = await _sign_in(client, admin.username)
+    assert (await _refresh(client, first["refresh_token"])).status_code == 200
+    assert_problem(await _refresh(client, first["refresh_token"]), 401, "refresh_token_reused")
+
+
+def test_the_grace_is_a_setting() -> None:
+    env = {"FLEXREG_SECRET_KEY": "00", "FLEXREG_DATA_KEY": "11"}
+    assert Settings.from_env(env).auth.refresh_reuse_grace_seconds == 30
+    assert Settings.from_env({**env, "FLEXREG_REFRESH_REUSE_GRACE_SECONDS": "0"}).auth.refresh_reuse_grace_seconds == 0
+    for wrong in ("-1", "5s", "1.5"):
+        with pytest.raises(ValueError, match="FLEXREG_REFRESH_REUSE_GRACE_SECONDS"):
+            Settings.from_env({**env, "FLEXREG_REFRESH_REUSE_GRACE_SECONDS": wrong})
 
 
 async def test_refresh_refuses_unknown_and_expired_tokens(

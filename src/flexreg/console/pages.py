@@ -230,6 +230,7 @@ class ConsolePages(Controller):
             outcome = await accounts.sign_in(
                 session,
                 settings.auth,
+                attempts=request.app.state.sessionmaker,
                 username=username,
                 password=password,
                 client=client_address(request.scope, settings.http.trusted_proxies),

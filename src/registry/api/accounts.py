@@ -168,6 +168,7 @@ class AuthController(Controller):
         outcome = await service.sign_in(
             session,
             settings.auth,
+            attempts=request.app.state.sessionmaker,
             username=data.username,
             password=data.password,
             client=client_address(request.scope, settings.http.trusted_proxies),
@@ -191,8 +192,12 @@ class AuthController(Controller):
             "Anyone holding a refresh token. Spends it and answers as POST /auth/token does, with a new access "
             "token and a NEW refresh token (the one sent is spent). A refresh token is good once: presenting a "
             "spent one again means it was copied, so the whole sign-in it belongs to (every token issued from "
-            "it) is revoked (401 `refresh_token_reused`). Of several requests sending the same token at once, "
-            "exactly one succeeds; clients must not refresh in parallel. An unknown or expired token, or one "
+            "it) is revoked (401 `refresh_token_reused`). One retry is forgiven, for a client that lost the "
+            "answer: the spent token sent again within a short grace of its spending (30 seconds by default), "
+            "while the refresh token that answer held has not been used, is answered with a new pair "
+            "and that unseen token is spent instead. Of several requests sending the same token at once, one "
+            "spends it and at most one more is taken for that retry; the rest revoke the sign-in, so clients "
+            "must not refresh in parallel. An unknown or expired token, or one "
             "whose sign-in ended (signed out, account deactivated, password changed), is 401 "
             "`invalid_refresh_token`: sign in again."
         ),
@@ -203,7 +208,11 @@ class AuthController(Controller):
     ) -> Response[TokenOut]:
         settings: Settings = request.app.state.settings
         outcome = await sessions.rotate(
-            session, data.refresh_token, now=settings.now(), ttl_seconds=settings.auth.refresh_ttl_seconds
+            session,
+            data.refresh_token,
+            now=settings.now(),
+            ttl_seconds=settings.auth.refresh_ttl_seconds,
+            grace_seconds=settings.auth.refresh_reuse_grace_seconds,
         )
         if isinstance(outcome, RefreshTokenReused):
             # Answered, not raised: the family's revocation commits with this request's transaction.
@@ -262,6 +271,7 @@ class AuthController(Controller):
             session,
             settings.auth,
             principal,
+            attempts=request.app.state.sessionmaker,
             current_password=data.current_password,
             new_password=data.new_password,
             client=client_address(request.scope, settings.http.trusted_proxies),
