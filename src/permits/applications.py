@@ -146,9 +146,14 @@ async def check_documents(session: AsyncSession, principal: Principal, document_
     wanted = set(document_ids)
     if not wanted:
         return
+    # FOR KEY SHARE holds each document until this transaction ends: the retention run (flexreg.retention), which
+    # locks unused documents FOR UPDATE SKIP LOCKED, passes over them, and one it holds already is gone once this
+    # read returns, so it is refused here (422) instead of failing the insert's foreign key later (a 500).
     owned = set(
         await session.scalars(
-            select(Document.id).where(Document.id.in_(wanted), Document.owner_account_id == principal.account_id)
+            select(Document.id)
+            .where(Document.id.in_(wanted), Document.owner_account_id == principal.account_id)
+            .with_for_update(key_share=True)
         )
     )
     if owned != wanted:

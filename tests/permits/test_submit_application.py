@@ -3,20 +3,27 @@ input is a 4xx naming its field and writes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from core.auth import Principal
+from core.db import create_sessionmaker, transaction
+from core.errors import InvalidInput
+from core.settings import Settings
+from permits.applications import check_documents
 from permits.exemption_models import ExemptionCheck
 from permits.models import Application, Commitment, Task
+from registry.models import Account, Document, Jurisdiction, Vendor
 from tests.permits.exemption_world import IN_HOURS, INSIDE, OUT_OF_HOURS, OUTSIDE, Places, at, make_places, period
 from tests.problems import assert_problem
-from tests.registry.builders import make_document
+from tests.registry.builders import make_document, make_jurisdiction, make_vendor
 
 URL = "/api/v1/applications"
 COMMITMENTS = "/api/v1/commitment-texts"
@@ -277,3 +284,39 @@ async def test_the_answer_to_a_submission_is_what_reading_the_application_back_g
     assert response.json() == read.json()
     assert response.json()["document_ids"] == sorted(ids)
     assert len(response.json()["tasks"]) == 2
+
+
+@pytest.mark.concurrency
+async def test_a_document_the_retention_run_is_purging_is_refused_not_a_server_error(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    """The retention run holds an unused document FOR UPDATE and deletes it; an application citing it meanwhile
+    waits for the run, then finds the document gone: 422 naming the field, not a foreign-key 500 at its insert.
+    Two sessions on connections of their own (the suite's NullPool engine), so the locks are real."""
+    sessionmaker = create_sessionmaker(engine)
+    async with transaction(sessionmaker) as setup:
+        home = await make_jurisdiction(setup)
+        vendor = await make_vendor(setup, settings, residence_jurisdiction_code=home.code)
+        document = (await make_document(setup, owner_account_id=vendor.account_id)).id
+    applicant = Principal(account_id=vendor.account_id, role="vendor")
+    try:
+        async with sessionmaker() as run, sessionmaker() as applying:
+            await run.execute(select(Document.id).where(Document.id == document).with_for_update())
+            pid = int(await applying.scalar(text("SELECT pg_backend_pid()")) or 0)
+            checking = asyncio.create_task(check_documents(applying, applicant, [document]))
+            waiting = text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid")
+            for _ in range(3000):  # until the check waits on the run's lock (or, without the lock, is done)
+                if checking.done() or await run.scalar(waiting, {"pid": pid}):
+                    break
+                await asyncio.sleep(0.01)
+            await run.execute(delete(Document).where(Document.id == document))
+            await run.commit()
+            with pytest.raises(InvalidInput) as refused:
+                await checking
+            assert refused.value.errors[0].field == "document_ids"
+    finally:
+        async with transaction(sessionmaker) as cleanup:
+            await cleanup.execute(delete(Document).where(Document.id == document))
+            await cleanup.execute(delete(Vendor).where(Vendor.id == vendor.id))
+            await cleanup.execute(delete(Account).where(Account.id == vendor.account_id))
+            await cleanup.execute(delete(Jurisdiction).where(Jurisdiction.code == home.code))
