@@ -13,6 +13,7 @@ Invalid input is refused with shapely's reason (`GeometryError`), never repaired
 from __future__ import annotations
 
 import functools
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -235,16 +236,38 @@ class Index:
         return sorted(int(i) for i in self._tree.query(shape, predicate="dwithin", distance=metres))
 
 
-def _passage_ok(sidewalk: Shape, left: Shape, width: float) -> bool:
+# The bare sidewalk eroded by a radius depends only on the zone's stored shape: its piece count is cached per
+# process, keyed by the projected shape's WKB (exact coordinates) and the radius, so nothing can go stale.
+_ERODED_CACHE: Final = 8192
+
+
+@functools.lru_cache(maxsize=_ERODED_CACHE)
+def _bare_pieces(sidewalk_wkb: bytes, radius: float) -> int:
+    """Pieces of the sidewalk eroded by `radius` (0 when nothing is left)."""
+    bare = shapely.from_wkb(sidewalk_wkb).buffer(-radius)
+    return 0 if bare.is_empty else int(shapely.get_num_geometries(bare))
+
+
+@functools.lru_cache(maxsize=_ERODED_CACHE)
+def _widest_disc(sidewalk_wkb: bytes, tolerance: float) -> float:
+    """Diameter of the widest disc inside the sidewalk."""
+    return 2 * float(shapely.maximum_inscribed_circle(shapely.from_wkb(sidewalk_wkb), tolerance=tolerance).length)
+
+
+def _passage_ok(sidewalk_wkb: bytes, left: Shape, width: float) -> bool:
     """Does a walker `width` wide get through `left` wherever they got through the bare sidewalk?"""
     radius = max(width / 2 - MM, 0.0)
-    bare = sidewalk.buffer(-radius)
-    if bare.is_empty:
+    bare = _bare_pieces(sidewalk_wkb, radius)
+    if bare == 0:
         return True  # the sidewalk itself is narrower than that: nothing a stall could take away
     eroded = left.buffer(-radius)
     if eroded.is_empty:
         return False
-    return int(shapely.get_num_geometries(eroded)) <= int(shapely.get_num_geometries(bare))
+    return int(shapely.get_num_geometries(eroded)) <= bare
+
+
+def _left(sidewalk: Shape, footprints: Sequence[Shape]) -> Shape:
+    return sidewalk.difference(shapely.union_all(list(footprints))) if footprints else sidewalk
 
 
 def walkway_clear(sidewalk: Shape, footprints: Sequence[Shape], width: float) -> bool:
@@ -256,28 +279,51 @@ def walkway_clear(sidewalk: Shape, footprints: Sequence[Shape], width: float) ->
     allowance lets a walkway of exactly `width` pass. A stall at a dead end takes length, not passage, and
     is not counted as narrowing.
     """
-    left = sidewalk.difference(shapely.union_all(list(footprints))) if footprints else sidewalk
-    return _passage_ok(sidewalk, left, width)
+    return _passage_ok(shapely.to_wkb(sidewalk), _left(sidewalk, footprints), width)
 
 
 def clear_width(sidewalk: Shape, footprints: Sequence[Shape], *, resolution: float = 0.01) -> float:
     """The widest walker (metres, to `resolution`) that passes the footprints, found by bisection."""
-    left = sidewalk.difference(shapely.union_all(list(footprints))) if footprints else sidewalk
+    return walkway(sidewalk, footprints, 0.0, resolution=resolution)[1]
+
+
+def walkway(
+    sidewalk: Shape, footprints: Sequence[Shape], width: float, *, resolution: float = 0.01
+) -> tuple[bool, float]:
+    """`walkway_clear` for `width` and `clear_width`, sharing what is left of the sidewalk between them."""
+    wkb = shapely.to_wkb(sidewalk)
+    left = _left(sidewalk, footprints)
+    passed = _passage_ok(wkb, left, width)
     if left.is_empty:
-        return 0.0
+        return passed, 0.0
     # No passage is wider than the widest disc inside the bare sidewalk.
-    high = 2 * float(shapely.maximum_inscribed_circle(sidewalk, tolerance=resolution / 4).length) + resolution
+    high = _widest_disc(wkb, resolution / 4) + resolution
     low = 0.0
     while high - low > resolution:
         mid = (low + high) / 2
-        if _passage_ok(sidewalk, left, mid) and not sidewalk.buffer(-mid / 2 + MM).is_empty:
+        # The sidewalk eroded by mid/2 - 1 mm must keep something: the same erosion _passage_ok measures
+        # (-(a - b) is exactly -a + b in IEEE arithmetic), so one cached count answers both.
+        if _passage_ok(wkb, left, mid) and _bare_pieces(wkb, mid / 2 - MM) > 0:
             low = mid
         else:
             high = mid
-    return round(low, 2)
+    return passed, round(low, 2)
 
 
 # --- Stored geometry, in bulk ---------------------------------------------------------------------------------
+
+
+_STORED_CACHE: Final = 8192
+
+
+@functools.lru_cache(maxsize=_STORED_CACHE)
+def stored_shape(text: str) -> Shape:
+    """`to_shape` of a GeoJSON text this service stored, cached per process by the text itself.
+
+    The hot checks read the same zones and footprints again and again; a shape is immutable and a pure
+    function of the text, so a changed geometry is a new key and nothing can go stale.
+    """
+    return to_shape(json.loads(text))
 
 
 def from_stored(texts: Sequence[str]) -> list[Shape]:

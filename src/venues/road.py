@@ -17,19 +17,21 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import msgspec
-from sqlalchemy import and_, select, update
-from sqlalchemy.dialects.postgresql import Range
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, require_role
-from core.errors import FieldError, Forbidden, InvalidInput
+from core.db import driver_connection
+from core.errors import FieldError, Forbidden, InvalidInput, sqlstate_of
 from core.geojson import CoordinateSystem, Polygon
 from core.pagination import Page, keyset_page
 from registry import catalogue
@@ -47,13 +49,9 @@ from venues.errors import (
 )
 from venues.models import (
     HOLDING_OCCUPANCY_STATUSES,
-    Allocation,
     OccupancyStatus,
-    Pitch,
     RoadOccupancy,
     RoadOccupancyPeriod,
-    RoundPitch,
-    Venue,
 )
 from venues.road_rules import FEE_EXEMPTION_BASIS, Period, RoadCheck
 from venues.schedule import calendar
@@ -63,6 +61,54 @@ SettledOutcome = Literal["approved", "refused", "withdrawn"]
 # A phone's clock and the network may lag: a period may start this much before the service's now.
 START_GRACE: Final = dt.timedelta(minutes=5)
 _LOCK_NOT_AVAILABLE: Final = "55P03"
+
+# The request's statements are hand-written and sent straight to the driver (core.db.driver_connection), in
+# the request's transaction: building, compiling and flushing them through the ORM cost more CPU than the
+# checks themselves. Columns are those of venues.models (Venue, RoadOccupancy, RoadOccupancyPeriod, Pitch,
+# RoundPitch, Allocation); tests/venues cover every path.
+_LOCK_ZONE_SQL: Final = """
+SELECT id, kind, geometry::text, min_lon, min_lat, max_lon, max_lat, status, status_from, status_until,
+       allowed_categories, capacity, min_clearance_m, schedule, closed_dates, valid_from, valid_to,
+       is_carriageway, joint_approval_valid_to, version
+  FROM venues_venue
+ WHERE id = $1
+   FOR UPDATE
+"""
+# What holds the zone, in one statement: the periods of approved and pending occupancies ($2) whose hull and
+# own period meet the request's hull ($3), in occupancy and period order; then pitches offered in a round or
+# held by an allocation for a term meeting the request's days ($4 … $5), by label and term.
+_HOLDINGS_SQL: Final = """
+SELECT 0 AS source, o.id AS occupancy_id, d.position, d.during, o.footprint::text AS geometry,
+       NULL::text AS label, NULL::date AS term_start, NULL::date AS term_end
+  FROM venues_road_occupancy AS o
+  JOIN venues_road_occupancy_period AS d ON d.occupancy_id = o.id
+ WHERE o.zone_id = $1 AND o.status = ANY($2::text[]) AND o.span && $3::tstzrange AND d.during && $3::tstzrange
+UNION ALL
+SELECT 1, NULL, NULL, NULL, p.geometry::text, p.label, r.term_start, r.term_end
+  FROM venues_pitch AS p
+  JOIN venues_round_pitch AS r ON r.pitch_id = p.id
+ WHERE p.venue_id = $1 AND r.term_start <= $5 AND r.term_end >= $4
+UNION ALL
+SELECT 1, NULL, NULL, NULL, p.geometry::text, p.label, a.term_start, a.term_end
+  FROM venues_pitch AS p
+  JOIN venues_allocation AS a ON a.pitch_id = p.id AND a.status = 'held'
+ WHERE p.venue_id = $1 AND a.term_start <= $5 AND a.term_end >= $4
+ ORDER BY source, occupancy_id, position, label, term_start, term_end
+"""
+# The occupancy and its periods in one statement (the periods' foreign key is checked at its end, when the
+# occupancy row is there). Periods are numbered from 0 in the order given.
+_INSERT_SQL: Final = """
+WITH occupancy AS (
+    INSERT INTO venues_road_occupancy (
+        id, zone_id, venue_revision, vendor_id, activity_code, footprint, min_lon, min_lat, max_lon, max_lat,
+        area_m2, span, checks, rules_version, status, fee_cny, fee_exemption_basis, application_id, created_at,
+        decided_at
+    ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0, $16, $17, $18, $19)
+)
+INSERT INTO venues_road_occupancy_period (occupancy_id, position, during)
+SELECT $1, (p.n - 1)::int, tstzrange(p.lower, p.upper, '[)')
+  FROM unnest($20::timestamptz[], $21::timestamptz[]) WITH ORDINALITY AS p(lower, upper, n)
+"""
 
 
 class PermitFlow(Protocol):
@@ -181,7 +227,7 @@ async def request_road_occupancy(
     zone = await _lock_zone(session, zone_id)
     if zone.kind != "road_zone":
         raise NotARoadZone(f"This venue is a {zone.kind}; road occupancy is requested on road zones only")
-    zone_shape = geo.to_shape(zone.geometry)
+    zone_shape = geo.stored_shape(zone.geometry)
     hull: Period = (min(start for start, _ in periods), max(end for _, end in periods))
     near = await venue_features.features_near(
         session, (zone.min_lon, zone.min_lat, zone.max_lon, zone.max_lat), [activity.category]
@@ -235,35 +281,55 @@ async def request_road_occupancy(
         )
     min_lon, min_lat, max_lon, max_lat = shape.bounds
     stored = msgspec.to_builtins(geo.to_geojson(shape))
-    occupancy = RoadOccupancy(
+    checks_stored = msgspec.to_builtins(checks)
+    status = "approved" if route == "approve" else "pending_permit"
+    decided_at = now if route == "approve" else None
+    area = round(geo.area_m2(shape, projection=geo.projection_of(zone_shape)), 3)
+    driver = await driver_connection(session)
+    await driver.execute(
+        _INSERT_SQL,
+        occupancy_id,
+        zone.id,
+        zone.version,
+        principal.vendor_id,
+        activity.code,
+        # JSON text as SQLAlchemy's JSONB type would send it (json.dumps); the driver's codec takes text.
+        json.dumps(stored),
+        min_lon,
+        min_lat,
+        max_lon,
+        max_lat,
+        area,
+        asyncpg.Range(hull[0], hull[1]),
+        json.dumps(checks_stored),
+        rules.version,
+        status,
+        FEE_EXEMPTION_BASIS,
+        application_id,
+        now,
+        decided_at,
+        [start for start, _ in periods],
+        [end for _, end in periods],
+    )
+    return OccupancyRecord(
         id=occupancy_id,
         zone_id=zone.id,
         venue_revision=zone.version,
         vendor_id=principal.vendor_id,
         activity_code=activity.code,
         footprint=stored,
-        min_lon=min_lon,
-        min_lat=min_lat,
-        max_lon=max_lon,
-        max_lat=max_lat,
-        area_m2=round(geo.area_m2(shape, projection=geo.projection_of(zone_shape)), 3),
-        span=Range(hull[0], hull[1], bounds="[)"),
-        checks=msgspec.to_builtins(checks),
-        rules_version=rules.version,
-        status="approved" if route == "approve" else "pending_permit",
+        area_m2=area,
+        periods=list(periods),
+        status=msgspec.convert(status, OccupancyStatus),
         fee_cny=0,
         fee_exemption_basis=FEE_EXEMPTION_BASIS,
+        checks=msgspec.convert(checks_stored, list[RoadCheck]),
+        rules_version=rules.version,
         application_id=application_id,
         created_at=now,
-        decided_at=now if route == "approve" else None,
+        decided_at=decided_at,
+        withdrawn_at=None,
     )
-    session.add(occupancy)
-    session.add_all(
-        RoadOccupancyPeriod(occupancy_id=occupancy_id, position=i, during=Range(start, end, bounds="[)"))
-        for i, (start, end) in enumerate(periods)
-    )
-    await session.flush()
-    return _record(occupancy, list(periods))
 
 
 def _check_periods(periods: Sequence[Period], now: dt.datetime) -> None:
@@ -281,26 +347,45 @@ def _check_periods(periods: Sequence[Period], now: dt.datetime) -> None:
         raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
 
 
-async def _lock_zone(session: AsyncSession, zone_id: uuid.UUID) -> Venue:
+@dataclass(frozen=True, slots=True)
+class _Zone:
+    """The columns of a road zone's venue row the request reads."""
+
+    id: uuid.UUID
+    kind: str
+    geometry: str  # GeoJSON text
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+    status: str
+    status_from: dt.datetime | None
+    status_until: dt.datetime | None
+    allowed_categories: list[str]
+    capacity: int | None
+    min_clearance_m: float | None
+    schedule: list[dict[str, Any]]
+    closed_dates: list[dt.date] | None
+    valid_from: dt.date
+    valid_to: dt.date | None
+    is_carriageway: bool
+    joint_approval_valid_to: dt.date | None
+    version: int
+
+
+async def _lock_zone(session: AsyncSession, zone_id: uuid.UUID) -> _Zone:
     """The zone's venue row, locked until the transaction ends: the one lock every decision on the zone takes."""
+    driver = await driver_connection(session)
     try:
-        zone = await session.scalar(select(Venue).where(Venue.id == zone_id).with_for_update())
-    except DBAPIError as exc:
-        if _sqlstate(exc) == _LOCK_NOT_AVAILABLE:
+        row = await driver.fetchrow(_LOCK_ZONE_SQL, zone_id)
+    except asyncpg.PostgresError as exc:
+        if sqlstate_of(exc) == _LOCK_NOT_AVAILABLE:
             # lock_timeout: so many requests for this zone that this one waited too long for its turn.
             raise ZoneBusy(headers={"Retry-After": "1"}) from None
         raise
-    if zone is None:
+    if row is None:
         raise VenueNotFound()
-    return zone
-
-
-def _sqlstate(exc: DBAPIError) -> str | None:
-    for candidate in (exc.orig, getattr(exc.orig, "__cause__", None)):
-        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
-        if state:
-            return str(state)
-    return None
+    return _Zone(*row)
 
 
 async def _holdings(
@@ -309,57 +394,45 @@ async def _holdings(
     """What holds the zone during the request's periods: approved and pending occupancies (their periods that
     meet the request's), and pitches offered in a round or allocated for a term that meets the request's days
     (all day long)."""
-    span = Range(hull[0], hull[1], bounds="[)")
-    rows = await session.execute(
-        select(RoadOccupancy.id, RoadOccupancy.footprint, RoadOccupancyPeriod.during)
-        .join(RoadOccupancyPeriod, RoadOccupancyPeriod.occupancy_id == RoadOccupancy.id)
-        .where(
-            RoadOccupancy.zone_id == zone_id,
-            RoadOccupancy.status.in_(HOLDING_OCCUPANCY_STATUSES),
-            RoadOccupancy.span.op("&&")(span),
-            RoadOccupancyPeriod.during.op("&&")(span),
-        )
-        .order_by(RoadOccupancy.id, RoadOccupancyPeriod.position)
-    )
-    found: dict[uuid.UUID, tuple[dict[str, Any], list[Period]]] = {}
-    for row in rows:
-        during: Period = (row.during.lower, row.during.upper)
-        if any(road_rules.overlaps(during, period) for period in periods):
-            found.setdefault(row.id, (row.footprint, []))[1].append(during)
-    holdings = [
-        road_rules.Holding(ref=f"road occupancy {key}", shape=geo.to_shape(footprint), periods=held, is_occupancy=True)
-        for key, (footprint, held) in found.items()
-    ]
     first_day = hull[0].astimezone(city).date()
     last_day = (hull[1] - dt.timedelta(microseconds=1)).astimezone(city).date()
-    # A pitch offered in a round holds its footprint for the round's whole term from the moment the round
-    # opens, drawn or not: the draw may hand it to anyone, and a road occupancy granted on top of it meanwhile
-    # would be a second grant of the same ground. Held allocations count too: a pitch passed down the waiting
-    # list is held for the allocation's own term.
-    offered = (
-        select(Pitch.label, Pitch.geometry, RoundPitch.term_start, RoundPitch.term_end)
-        .join(RoundPitch, RoundPitch.pitch_id == Pitch.id)
-        .where(Pitch.venue_id == zone_id, RoundPitch.term_start <= last_day, RoundPitch.term_end >= first_day)
+    driver = await driver_connection(session)
+    rows = await driver.fetch(
+        _HOLDINGS_SQL, zone_id, list(HOLDING_OCCUPANCY_STATUSES), asyncpg.Range(hull[0], hull[1]), first_day, last_day
     )
-    held = (
-        select(Pitch.label, Pitch.geometry, Allocation.term_start, Allocation.term_end)
-        .join(Allocation, and_(Allocation.pitch_id == Pitch.id, Allocation.status == "held"))
-        .where(Pitch.venue_id == zone_id, Allocation.term_start <= last_day, Allocation.term_end >= first_day)
-    )
-    pitches = await session.execute(offered.union_all(held).order_by("label", "term_start", "term_end"))
+    found: dict[uuid.UUID, tuple[str, list[Period]]] = {}
+    pitches: list[road_rules.Holding] = []
     seen: set[tuple[str, dt.date, dt.date]] = set()
-    for row in pitches:
-        if (row.label, row.term_start, row.term_end) in seen:
+    for row in rows:
+        if row["source"] == 0:
+            during: Period = (row["during"].lower, row["during"].upper)
+            if any(road_rules.overlaps(during, period) for period in periods):
+                found.setdefault(row["occupancy_id"], (row["geometry"], []))[1].append(during)
+            continue
+        key = (row["label"], row["term_start"], row["term_end"])
+        if key in seen:
             continue  # the round's pitch and the allocation it drew for the same term: one holding
-        seen.add((row.label, row.term_start, row.term_end))
-        term: Period = (_midnight(row.term_start, city), _midnight(row.term_end + dt.timedelta(days=1), city))
+        seen.add(key)
+        term: Period = (_midnight(row["term_start"], city), _midnight(row["term_end"] + dt.timedelta(days=1), city))
         if any(road_rules.overlaps(term, period) for period in periods):
-            holdings.append(
+            pitches.append(
                 road_rules.Holding(
-                    ref=f"pitch {row.label}", shape=geo.to_shape(row.geometry), periods=[term], is_occupancy=False
+                    ref=f"pitch {row['label']}",
+                    shape=geo.stored_shape(row["geometry"]),
+                    periods=[term],
+                    is_occupancy=False,
                 )
             )
-    return holdings
+    return _occupancy_holdings(found) + pitches
+
+
+def _occupancy_holdings(found: dict[uuid.UUID, tuple[str, list[Period]]]) -> list[road_rules.Holding]:
+    return [
+        road_rules.Holding(
+            ref=f"road occupancy {key}", shape=geo.stored_shape(footprint), periods=held, is_occupancy=True
+        )
+        for key, (footprint, held) in found.items()
+    ]
 
 
 def _midnight(day: dt.date, city: ZoneInfo) -> dt.datetime:

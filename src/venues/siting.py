@@ -337,8 +337,7 @@ def _area_cap(pitch: geo.Shape, rules: SitingRules) -> Check:
 def _walkway(pitch: geo.Shape, sidewalk: geo.Shape, others: Sequence[geo.Shape], rules: SitingRules) -> Check:
     footprints = [pitch, *others]
     need = rules.min_walkway_m
-    passed = geo.walkway_clear(sidewalk, footprints, need)
-    width = geo.clear_width(sidewalk, footprints)
+    passed, width = geo.walkway(sidewalk, footprints, need)
     verdict = "at least" if passed else "less than"
     return Check(
         check="walkway_clear",

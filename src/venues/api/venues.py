@@ -136,7 +136,7 @@ class VenueOut(msgspec.Struct, kw_only=True):
 # --- the map --------------------------------------------------------------------------------------------------
 
 MapLayer = Literal["venue", "pitch", "restricted_feature", "buffer"]
-PitchMapStatus = Literal["open", "allocated", "suspended", "closed"]
+PitchMapStatus = venue_map.PitchMapStatus
 
 
 class VenueProperties(msgspec.Struct, kw_only=True, tag="venue", tag_field="layer"):
@@ -497,10 +497,10 @@ def map_out(contents: venue_map.MapContents, *, today: dt.date) -> VenueMapOut:
     features += [
         MapFeature(
             id=f"pitch/{pitch.id}",
-            geometry=msgspec.convert(pitch.geometry, Geometry),
-            properties=PitchProperties(label=pitch.label, status=status, area_m2=pitch.area_m2),
+            geometry=pitch.geometry,
+            properties=PitchProperties(label=pitch.label, status=pitch.status, area_m2=pitch.area_m2),
         )
-        for pitch, status in contents.pitches
+        for pitch in contents.pitches
     ]
     for near in contents.features:
         feature = near.feature
