@@ -117,8 +117,11 @@ class _RecordingResponse(Response[Any]):
         return asgi
 
 
-def remember_response(response: Response[Any]) -> Response[Any]:
+async def remember_response(response: Response[Any]) -> Response[Any]:
     """The app's after-request hook: let the request's session see the response it is about to send.
+
+    A coroutine, though it awaits nothing: Litestar runs a plain function hook in a worker thread, which cost a
+    thread hop on every response (py-spy showed ThreadPoolExecutor.submit under every GET /activities).
 
     Litestar encodes a handler's response (`to_asgi_response`, right after this hook) before it cleans up the
     handler's generator dependencies, so the session dependency, still open, can store exactly those bytes.
