@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
@@ -27,6 +28,7 @@ from pyproj import Transformer
 from shapely.geometry import mapping
 
 from core import coords
+from core.digest_cache import DigestCache
 from core.errors import InvalidInput
 from core.geojson import CHINA_BOUNDS, Area, CoordinateSystem, Geometry, Point, check_area
 
@@ -236,22 +238,31 @@ class Index:
         return sorted(int(i) for i in self._tree.query(shape, predicate="dwithin", distance=metres))
 
 
-# The bare sidewalk eroded by a radius depends only on the zone's stored shape: its piece count is cached per
-# process, keyed by the projected shape's WKB (exact coordinates) and the radius, so nothing can go stale.
-_ERODED_CACHE: Final = 8192
+# The bare sidewalk eroded by a radius, and its widest disc, depend only on the zone's stored shape: cached per
+# process under a digest of the projected shape's WKB (exact coordinates) and the radius, so nothing can go
+# stale. A road request's bisection asks about a dozen radii of one sidewalk; a city has a few thousand zones.
+_ERODED: Final[DigestCache[int]] = DigestCache(4096)
+_WIDEST: Final[DigestCache[float]] = DigestCache(1024)
 
 
-@functools.lru_cache(maxsize=_ERODED_CACHE)
 def _bare_pieces(sidewalk_wkb: bytes, radius: float) -> int:
     """Pieces of the sidewalk eroded by `radius` (0 when nothing is left)."""
-    bare = shapely.from_wkb(sidewalk_wkb).buffer(-radius)
-    return 0 if bare.is_empty else int(shapely.get_num_geometries(bare))
+
+    def count() -> int:
+        bare = shapely.from_wkb(sidewalk_wkb).buffer(-radius)
+        return 0 if bare.is_empty else int(shapely.get_num_geometries(bare))
+
+    return _ERODED.get(sidewalk_wkb + struct.pack("<d", radius), count)
 
 
-@functools.lru_cache(maxsize=_ERODED_CACHE)
 def _widest_disc(sidewalk_wkb: bytes, tolerance: float) -> float:
     """Diameter of the widest disc inside the sidewalk."""
-    return 2 * float(shapely.maximum_inscribed_circle(shapely.from_wkb(sidewalk_wkb), tolerance=tolerance).length)
+
+    def widest() -> float:
+        circle = shapely.maximum_inscribed_circle(shapely.from_wkb(sidewalk_wkb), tolerance=tolerance)
+        return 2 * float(circle.length)
+
+    return _WIDEST.get(sidewalk_wkb + struct.pack("<d", tolerance), widest)
 
 
 def _passage_ok(sidewalk_wkb: bytes, left: Shape, width: float) -> bool:
@@ -270,8 +281,11 @@ def _left(sidewalk: Shape, footprints: Sequence[Shape]) -> Shape:
     return sidewalk.difference(shapely.union_all(list(footprints))) if footprints else sidewalk
 
 
-def walkway_clear(sidewalk: Shape, footprints: Sequence[Shape], width: float) -> bool:
-    """Whether the projected sidewalk minus every footprint still lets a `width`-wide walker through.
+def walkway(
+    sidewalk: Shape, footprints: Sequence[Shape], width: float, *, resolution: float = 0.01
+) -> tuple[bool, float]:
+    """Whether the projected sidewalk minus every footprint still lets a `width`-wide walker through, and the
+    widest walker (metres, to `resolution`) that passes, found by bisection.
 
     Approximation (documented in siting): erode what is left by half the width (a disc of that diameter
     rolled along the walkway); if that splits into more pieces than the bare sidewalk eroded the same way,
@@ -279,18 +293,6 @@ def walkway_clear(sidewalk: Shape, footprints: Sequence[Shape], width: float) ->
     allowance lets a walkway of exactly `width` pass. A stall at a dead end takes length, not passage, and
     is not counted as narrowing.
     """
-    return _passage_ok(shapely.to_wkb(sidewalk), _left(sidewalk, footprints), width)
-
-
-def clear_width(sidewalk: Shape, footprints: Sequence[Shape], *, resolution: float = 0.01) -> float:
-    """The widest walker (metres, to `resolution`) that passes the footprints, found by bisection."""
-    return walkway(sidewalk, footprints, 0.0, resolution=resolution)[1]
-
-
-def walkway(
-    sidewalk: Shape, footprints: Sequence[Shape], width: float, *, resolution: float = 0.01
-) -> tuple[bool, float]:
-    """`walkway_clear` for `width` and `clear_width`, sharing what is left of the sidewalk between them."""
     wkb = shapely.to_wkb(sidewalk)
     left = _left(sidewalk, footprints)
     passed = _passage_ok(wkb, left, width)
@@ -313,17 +315,14 @@ def walkway(
 # --- Stored geometry, in bulk ---------------------------------------------------------------------------------
 
 
-_STORED_CACHE: Final = 8192
+# Zones, footprints and pitches as stored, parsed once per process: keyed by a digest of the text (a shape is a
+# pure function of it, so a changed geometry is a new key and nothing can go stale).
+_STORED: Final[DigestCache[Shape]] = DigestCache(2048)
 
 
-@functools.lru_cache(maxsize=_STORED_CACHE)
 def stored_shape(text: str) -> Shape:
-    """`to_shape` of a GeoJSON text this service stored, cached per process by the text itself.
-
-    The hot checks read the same zones and footprints again and again; a shape is immutable and a pure
-    function of the text, so a changed geometry is a new key and nothing can go stale.
-    """
-    return to_shape(json.loads(text))
+    """`to_shape` of a GeoJSON text this service stored, cached per process (see `_STORED`)."""
+    return _STORED.get(text.encode(), lambda: to_shape(json.loads(text)))
 
 
 def from_stored(texts: Sequence[str]) -> list[Shape]:

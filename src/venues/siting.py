@@ -9,7 +9,7 @@ buffer and fails; it must be more than N m away. Distances are compared rounded 
 
 Walkway: the sidewalk (a road zone's polygon) minus every footprint given — the pitch itself and every other
 footprint the caller says occupies an overlapping period — must still let a walker `min_clear_m` wide pass
-wherever the bare sidewalk does (see `geo.walkway_clear`: a disc of that diameter must still roll through).
+wherever the bare sidewalk does (see `geo.walkway`: a disc of that diameter must still roll through).
 The detail reports the widest walker that still passes, to the centimetre.
 """
 

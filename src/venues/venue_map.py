@@ -10,7 +10,7 @@ checked against.
 from __future__ import annotations
 
 import datetime as dt
-import functools
+import struct
 import uuid
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -19,6 +19,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import driver_connection
+from core.digest_cache import DigestCache
 from core.geojson import Geometry
 from venues import features, geo, siting
 from venues.models import PlaceStatus, Venue
@@ -65,7 +66,8 @@ SELECT p.id, p.label, p.area_m2, p.status, p.status_from, p.status_until, p.geom
  ORDER BY p.pitch_no
 """
 _GEOMETRY: Final = msgspec.json.Decoder(Geometry)
-_BUFFERS_CACHED: Final = 4096
+# A feature's buffer, by a digest of its stored geometry, the radius and the projection zone (see `_buffer`).
+_BUFFERS: Final[DigestCache[Geometry]] = DigestCache(1024)
 
 
 async def venue_map(session: AsyncSession, venue_id: uuid.UUID, *, now: dt.datetime, today: dt.date) -> MapContents:
@@ -96,12 +98,15 @@ async def venue_map(session: AsyncSession, venue_id: uuid.UUID, *, now: dt.datet
     )
 
 
-@functools.lru_cache(maxsize=_BUFFERS_CACHED)
 def _buffer(geometry: bytes, metres: float, central_meridian: int) -> Geometry:
     """The area within `metres` of a feature's stored geometry, projected in the zone of `central_meridian`.
 
     Cached per process: a pure function of its arguments (the stored geometry itself is the key), so a moved
     feature is a new key and nothing can go stale. The Struct is shared between responses and never changed.
     """
-    shape = geo.to_shape(msgspec.json.decode(geometry))
-    return geo.to_geojson(geo.buffer_m(shape, metres, projection=geo.projection_for(central_meridian)))
+
+    def area() -> Geometry:
+        shape = geo.to_shape(msgspec.json.decode(geometry))
+        return geo.to_geojson(geo.buffer_m(shape, metres, projection=geo.projection_for(central_meridian)))
+
+    return _BUFFERS.get(geometry + struct.pack("<di", metres, central_meridian), area)
