@@ -268,6 +268,8 @@ def operation_problems(
         problems += _WITH_BODY
         if "application/json" in (getattr(operation.request_body, "content", None) or {}):
             problems += _WITH_JSON_BODY
+    elif method in ("post", "put", "patch", "delete"):
+        problems.append(InvalidInput)  # a JSON body it does not read is refused by name (core.http_guard)
     if method == "post":
         problems += _IDEMPOTENT
     if operation.security:

@@ -7,6 +7,8 @@ import httpx
 import pytest
 from litestar import Litestar, post
 
+from core.openapi import documented_problems
+
 
 @pytest.fixture
 async def no_body_client(own_app: Litestar) -> httpx.AsyncClient:
@@ -48,3 +50,17 @@ async def test_any_other_json_body_is_refused(no_body_client: httpx.AsyncClient,
     response = await no_body_client.post("/api/v1/things/withdraw", content=content, headers=headers)
     assert response.status_code in (400, 422)
     assert response.json()["errors"] == [{"field": "body", "message": "this request takes no body"}]
+
+
+def test_the_refusal_is_documented_on_every_write_that_reads_no_body(app: Litestar) -> None:
+    documented = documented_problems(app.openapi_schema)
+    schema = app.openapi_schema.to_schema()
+    bodiless = [
+        operation["operationId"]
+        for item in schema["paths"].values()
+        for method, operation in item.items()
+        if method in ("post", "put", "patch", "delete") and "requestBody" not in operation
+    ]
+    assert bodiless, "the app has writes that read no body (withdrawals, releases)"
+    for operation_id in bodiless:
+        assert "validation_failed" in documented[operation_id].get(422, set()), operation_id
