@@ -153,7 +153,7 @@ async def check_documents(session: AsyncSession, principal: Principal, document_
         await session.scalars(
             select(Document.id)
             .where(Document.id.in_(wanted), Document.owner_account_id == principal.account_id)
-            .with_for_update(key_share=True)
+            .with_for_update(read=True, key_share=True)
         )
     )
     if owned != wanted:

@@ -209,7 +209,9 @@ async def set_active(
     """Deactivate or reactivate an account (admin only), recorded with who did it. Deactivating ends every
     sign-in of the account at once; reactivating revives none of them (its owner signs in again)."""
     require_role(principal, "admin")
-    account = await session.scalar(select(Account).where(Account.id == account_id).with_for_update())
+    # FOR NO KEY UPDATE: no key changes, so rows that only refer to the account (the access log's, appended while
+    # its chain's lock is held) do not wait behind this.
+    account = await session.scalar(select(Account).where(Account.id == account_id).with_for_update(key_share=True))
     if account is None:
         raise AccountNotFound()
     if not active and account.id == principal.account_id:
@@ -239,16 +241,22 @@ async def change_password(
     throttled like a failed sign-in (a stolen token must not become a way to guess it) and returned, not raised,
     so its count commits."""
     check_password(new_password)
-    account = await session.scalar(select(Account).where(Account.id == principal.account_id).with_for_update())
-    if account is None:
+    username = await session.scalar(select(Account.username).where(Account.id == principal.account_id))
+    if username is None:
         raise AccountNotFound()
     # A count of its own per address: guessing here must not delay the owner's sign-ins from the same address.
-    # Counted like a sign-in's, in a transaction of its own (registry.throttle.claim_attempt). The current
-    # password is checked inside the request's transaction, which the caller's sign-in check has begun anyway,
-    # holding the account's row: password changes are rare, and two of them at once must not both win.
+    # Counted like a sign-in's, in a transaction (and connection) of its own (registry.throttle.claim_attempt),
+    # before the account's row is locked: a burst of changes must not hold row locks while it waits for a
+    # second pooled connection. The current password is then checked inside the request's transaction, holding
+    # the account's row (FOR NO KEY UPDATE, see set_active): two changes at once must not both win.
     guesser = f"password-change {client}"
     async with transaction(attempts) as counting:
-        await throttle.claim_attempt(counting, settings, username=account.username, client=guesser, now=now)
+        await throttle.claim_attempt(counting, settings, username=username, client=guesser, now=now)
+    account = await session.scalar(
+        select(Account).where(Account.id == principal.account_id).with_for_update(key_share=True)
+    )
+    if account is None:
+        raise AccountNotFound()
     if not await verify_password(account.password_hash, current_password):
         await throttle.record_failure(session, settings, username=account.username, now=now)
         return WrongCurrentPassword(errors=[FieldError("current_password", "is not the account's password")])
