@@ -114,15 +114,21 @@ class Claim(NamedTuple):
     caller: str
 
 
-async def claim_all(sessionmaker: async_sessionmaker[AsyncSession], buckets: Sequence[tuple[str, Window]]) -> list[int]:
-    """Count one request in each bucket's window, in one transaction committed at once; the counts."""
+async def claim_all(
+    sessionmaker: async_sessionmaker[AsyncSession], buckets: Sequence[tuple[str, Window, int]]
+) -> list[int]:
+    """Count one request in each bucket's window (with its limit), in order, in one transaction committed at
+    once; the counts. Counting stops at the first bucket over its limit: a vendor refused by its account's limit
+    does not spend its address's, which other people at that address share."""
     async with transaction(sessionmaker) as session:
         counts = []
-        for bucket, window in buckets:
+        for bucket, window, allowed in buckets:
             result = await session.execute(
                 _CLAIM, {"bucket": bucket, "window_start": window.start, "window_end": window.end}
             )
             counts.append(int(result.scalar_one()))
+            if counts[-1] > allowed:
+                break
         return counts
 
 
@@ -187,8 +193,9 @@ def rate_limit_guard(table: LimitTable) -> Guard:
         now = settings.now()
         windows = [window_of(now, claimed.limit.window_seconds) for claimed in claims]
         buckets = [bucket_of(claimed.name, claimed.caller, settings.auth.secret_key) for claimed in claims]
-        counts = await claim_all(state.sessionmaker, list(zip(buckets, windows, strict=True)))
-        for claimed, window, count in zip(claims, windows, counts, strict=True):
+        allowed = [claimed.limit.requests for claimed in claims]
+        counts = await claim_all(state.sessionmaker, list(zip(buckets, windows, allowed, strict=True)))
+        for claimed, window, count in zip(claims, windows, counts, strict=False):  # counting stops at a refusal
             if count > claimed.limit.requests:
                 raise _refusal(claimed, window, now)
 

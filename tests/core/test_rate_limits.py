@@ -151,6 +151,28 @@ async def test_vendor_accounts_from_one_address_share_its_bucket_of_uploads(
         assert (await upload(other, vendor_headers(settings, elsewhere))).status_code == 201
 
 
+async def test_a_vendor_refused_by_its_own_limit_does_not_spend_its_addresss(
+    limited_app: Any, settings: Settings, session: AsyncSession
+) -> None:
+    """A phone retrying after its own 429 must not use up the bucket everyone at its hotspot shares."""
+    app = limited_app("upload=1/3600,upload_per_address=3/3600")
+    place = await make_jurisdiction(session)
+    eager, other = [await make_vendor(session, settings, residence_jurisdiction_code=place.code) for _ in range(2)]
+    await session.commit()
+    files = {"file": ("a.png", PNG, "image/png")}
+    async with client_for(app, peer="198.51.100.40") as client:
+        assert (
+            await client.post("/api/v1/documents", files=files, headers=vendor_headers(settings, eager))
+        ).status_code == 201
+        for _ in range(5):
+            refused = await client.post("/api/v1/documents", files=files, headers=vendor_headers(settings, eager))
+            assert assert_problem(refused, 429, "rate_limited")["limit"] == "upload"
+        # Its address has counted one upload of three, not six.
+        assert (
+            await client.post("/api/v1/documents", files=files, headers=vendor_headers(settings, other))
+        ).status_code == 201
+
+
 def test_every_vendor_limit_counted_per_account_has_an_address_twin() -> None:
     per_account = {limited.name: limited for limited in RATE_LIMITED.values() if limited.per_account}
     assert {name: limited.vendors_per_address for name, limited in per_account.items()} == {
