@@ -263,3 +263,18 @@ async def reader_in_session(session: AsyncSession, settings: Settings) -> Reader
     staff = await make_account(session, "street_office", jurisdiction_code=home.code)
     vendor = await make_vendor(session, settings, residence_jurisdiction_code=home.code)
     return Reader(Principal(account_id=staff.id, role="street_office", jurisdiction_code=home.code), vendor.id)
+
+
+@pytest.mark.concurrency
+async def test_rows_a_commit_with_a_savepoint_open_cannot_write_are_reported(
+    scratch: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Committing the outermost transaction itself while a savepoint is open skips the before-commit write
+    (nothing in the service does it); the rows it loses are logged as an error, never lost in silence."""
+    async with scratch() as session:
+        outer = await session.begin()
+        await session.begin_nested()
+        await _note(session, "lost")
+        with caplog.at_level("ERROR", logger="core.chain_queue"):
+            await outer.commit()
+    assert "1 chained rows were never written" in caplog.text

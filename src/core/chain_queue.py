@@ -24,6 +24,7 @@ held from there until the transaction ends, so it is for the few paths that need
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -34,6 +35,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from core.hash_chain import GENESIS, chain_hash
 
 _QUEUE: Final = "core.chain_queue"
+logger = logging.getLogger(__name__)
 
 
 class ChainingSession(Session):
@@ -162,6 +164,16 @@ def _before_commit(session: Session) -> None:
     # commit() releases open savepoints innermost first, so the outermost one comes last, with none open.)
     if not session.in_nested_transaction():
         _write(session, lock_preceding=False)
+
+
+@event.listens_for(ChainingSession, "after_commit")
+def _after_commit(session: Session) -> None:
+    # Only a commit of the outermost transaction while a savepoint is still open (`async with session.begin()`
+    # around a nested one) skips the write above; nothing here does that. Should anything start to, the rows
+    # it loses must be loud, not silent.
+    lost = session.info.get(_QUEUE)
+    if lost:
+        logger.error("%d chained rows were never written: their transaction committed with a savepoint open", len(lost))
 
 
 @event.listens_for(ChainingSession, "after_soft_rollback")

@@ -68,7 +68,9 @@ async def claim_attempt(
     once from one pair so queue on the row, and each sees the ones before it: of a burst, only the free ones
     reach the password. Counted as a failure in advance; a success forgives it (`record_success`). The caller
     runs this in a short transaction of its own, committed before the password check: a count that waited for
-    the request's commit would hold the row, and every attempt behind it, across the password hashing.
+    the request's commit would hold the row, and every attempt behind it, across the password hashing. So, like
+    the rate limits' counts (core.rate_limits), it is a deliberate exception to one transaction per request: a
+    right password whose request then fails (a 503 at commit) stays counted as one failure.
     """
     key, client_key = username_key(username), _client_key(client)
     pair = pg_insert(LoginDelay).values(username_key=key, client_key=client_key, failures=0, last_failed_at=now)
