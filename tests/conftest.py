@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -12,6 +12,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from litestar import Litestar
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -51,6 +52,21 @@ async def migrated_database(server_url: str, name: str) -> str:
     # env.py calls asyncio.run(); run it in a worker thread so it gets a loop of its own.
     await asyncio.to_thread(command.upgrade, config, "head")
     return url
+
+
+def scratch_name(prefix: str) -> str:
+    """A database name of this test process's own (per xdist worker and pid), for a scratch database."""
+    return f"{prefix}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+
+
+async def wipe_append_only(engine: AsyncEngine, tables: Sequence[str]) -> None:
+    """Empty append-only tables, as their owner, with their triggers off for this transaction only."""
+    async with engine.begin() as connection:
+        for table in tables:
+            await connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+        await connection.execute(text(f"TRUNCATE {', '.join(tables)}"))
+        for table in tables:
+            await connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -26,7 +25,7 @@ from permits.history_verify import verify_history
 from registry.access import record_personal_data_access
 from registry.access_log import verify_access_log
 from tests.clock import START
-from tests.conftest import migrated_database
+from tests.conftest import migrated_database, scratch_name, wipe_append_only
 from tests.registry.builders import make_account, make_jurisdiction, make_vendor
 
 IN_FLIGHT = 20  # connections at once: the server is shared by several checkouts
@@ -44,25 +43,15 @@ class Reader:
 
 @pytest.fixture(scope="module")
 async def scratch_url(server_url: str) -> AsyncIterator[str]:
-    name = f"flexreg_chain_queue_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+    name = scratch_name("flexreg_chain_queue")
     yield await migrated_database(server_url, name)
     await drop_database(server_url, name)
-
-
-async def _wipe(engine: AsyncEngine) -> None:
-    """Both chains emptied, as the owner, with their append-only triggers off for this transaction only."""
-    async with engine.begin() as connection:
-        for table in CHAINED:
-            await connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
-        await connection.execute(text(f"TRUNCATE {', '.join(CHAINED)}"))
-        for table in CHAINED:
-            await connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
 
 
 @pytest.fixture
 async def scratch(scratch_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     engine = create_async_engine(sqlalchemy_url(scratch_url), pool_size=IN_FLIGHT, max_overflow=0)
-    await _wipe(engine)
+    await wipe_append_only(engine, CHAINED)
     try:
         yield create_sessionmaker(engine)
     finally:

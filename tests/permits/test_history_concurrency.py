@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import msgspec
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from core.db import create_sessionmaker, drop_database, sqlalchemy_url
 from core.pagination import Page
@@ -25,7 +24,7 @@ from permits import anchors
 from permits.history import SYSTEM, append_history
 from permits.history_verify import verify_history
 from tests.clock import START
-from tests.conftest import migrated_database
+from tests.conftest import migrated_database, scratch_name, wipe_append_only
 from tests.permits.history_builders import REVIEWER, LocalSigner, append_rows
 
 IN_FLIGHT = 24  # connections at once: the server is shared, 200 would pass its max_connections
@@ -33,29 +32,19 @@ IN_FLIGHT = 24  # connections at once: the server is shared, 200 would pass its 
 
 @pytest.fixture(scope="module")
 async def scratch_url(server_url: str) -> AsyncIterator[str]:
-    name = f"flexreg_history_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+    name = scratch_name("flexreg_history")
     yield await migrated_database(server_url, name)
     await drop_database(server_url, name)
-
-
-async def _wipe(engine: AsyncEngine) -> None:
-    """As the owner, with the append-only triggers off for this transaction only."""
-    async with engine.begin() as connection:
-        for table in ("permits_history", "permits_history_anchor"):
-            await connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
-        await connection.execute(text("TRUNCATE permits_history, permits_history_anchor"))
-        for table in ("permits_history", "permits_history_anchor"):
-            await connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
 
 
 @pytest.fixture
 async def scratch(scratch_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     engine = create_async_engine(sqlalchemy_url(scratch_url), pool_size=IN_FLIGHT, max_overflow=0)
-    await _wipe(engine)
+    await wipe_append_only(engine, ("permits_history", "permits_history_anchor"))
     try:
         yield create_sessionmaker(engine)
     finally:
-        await _wipe(engine)
+        await wipe_append_only(engine, ("permits_history", "permits_history_anchor"))
         await engine.dispose()
 
 
