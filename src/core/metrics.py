@@ -2,9 +2,10 @@
 
 Granian runs several worker processes, each answering a share of the requests and of the scrapes, so the
 counters live in prometheus_client's multiprocess mode: each worker writes its values to files under
-PROMETHEUS_MULTIPROC_DIR (`flexreg serve` sets it under var/ and empties it at start) and a scrape adds up
-every worker's files. prometheus_client picks its storage when first imported, from that variable, so it is
-imported here on first use, in the worker, never at import time in the process that starts the workers.
+PROMETHEUS_MULTIPROC_DIR (`flexreg serve` gives each server its own empty one under var/prometheus/) and a
+scrape adds up every worker's files. prometheus_client picks its storage when first imported, from that
+variable, so it is imported here on first use, in the worker, never at import time in the process that starts
+the workers.
 Without the variable (tests, a single in-process app) the values live in memory.
 
 Labels hold only route templates, methods, statuses and problem codes: never a path, an id or a value.
@@ -65,14 +66,37 @@ def count_refusal(code: str, status: int) -> None:
     _metrics().refusals.labels(code, str(status)).inc()
 
 
-def prepare_multiprocess_dir(path: Path) -> None:
-    """Empty `path` and name it the multiprocess directory for this process and the workers it starts.
+def prepare_multiprocess_dir(parent: Path) -> Path:
+    """Give this server (this process and the workers it starts) an empty multiprocess directory under `parent`.
 
-    Files left by an earlier run would be added to this run's counts (and their dead workers never cleaned).
+    The directory is named after this process's pid: two servers sharing one var dir (the crash and race
+    tests start such pairs, and an operator may too) neither add up nor wipe each other's counts, and
+    starting at the same moment cannot race on one directory. Files an earlier run left would be added to
+    this run's counts, so directories of servers no longer running are removed here.
     """
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
+    parent.mkdir(parents=True, exist_ok=True)
+    own = str(os.getpid())
+    for entry in parent.iterdir():
+        if entry.is_dir() and entry.name.isdigit() and entry.name != own and _running(int(entry.name)):
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:  # the flat layout of earlier versions
+            entry.unlink(missing_ok=True)
+    path = parent / own
+    path.mkdir()
     os.environ[MULTIPROC_ENV] = str(path)
+    return path
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def exposition(extra: Iterable[Any] = ()) -> tuple[bytes, str]:
