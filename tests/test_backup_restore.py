@@ -1,6 +1,7 @@
 """Backup and restore as docs/deploy.md tells an operator to do it, on a small city: pg_dump (custom format),
 pg_restore into an empty database, then the integrity checks: every table's rows the same, the migrations'
-revision the same, the permits history's hash chain and anchors verifying, its append-only triggers in place.
+revision the same, the permits history's and the access log's hash chains and anchors verifying, their append-only
+triggers in place.
 
 pg_dump must be the server's major version (an older one refuses a newer server; a newer one writes archives an
 older pg_restore cannot read): the machine's /usr/lib/postgresql/N, the embedded server's own (pgserver ships
@@ -22,16 +23,21 @@ import msgspec
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.db import create_engine, create_sessionmaker, drop_database, recreate_database, transaction
 from core.settings import DatabaseSettings, Settings
 from flexreg.demo import build_demo_city
 from permits import anchors, history_verify
+from registry import access_log, access_log_anchors
+from tests.clock import START
 from tests.conftest import migrated_database
+from tests.permits.history_builders import LocalSigner
+from tests.registry.test_access_log import log_reads
 
 SOURCE = f"flexreg_backup_source_{os.getpid()}"
 RESTORED = f"flexreg_backup_restored_{os.getpid()}"
+CITY = "Asia/Shanghai"
 
 
 def _major(binary: Path) -> int | None:
@@ -80,6 +86,7 @@ async def source_and_restored(server_url: str, settings: Settings, tmp_path: Pat
             await build_demo_city(
                 create_sessionmaker(engine), msgspec.structs.replace(settings, db=DatabaseSettings(url=source))
             )
+            await _read_and_anchor(create_sessionmaker(engine), settings)
         finally:
             await engine.dispose()
         archive = tmp_path / "flexreg.dump"
@@ -101,6 +108,16 @@ async def source_and_restored(server_url: str, settings: Settings, tmp_path: Pat
     finally:
         await drop_database(server_url, RESTORED)
         await drop_database(server_url, SOURCE)
+
+
+async def _read_and_anchor(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    """Staff reads in the access log, and the day's anchor of both chains, so the restore has them to verify."""
+    signer = LocalSigner()
+    async with sessionmaker.begin() as session:
+        await log_reads(session, settings, 3)
+    async with sessionmaker.begin() as session:
+        assert await anchors.publish_anchor(session, signer, now=START, timezone=CITY) is not None
+        assert await access_log_anchors.publish_anchor(session, signer, now=START, timezone=CITY) is not None
 
 
 async def table_fingerprints(url: str) -> dict[str, tuple[int, str | None]]:
@@ -128,6 +145,12 @@ async def _verdict(engine: AsyncEngine) -> history_verify.Verdict:
         return await history_verify.verify_history(session, anchors=kept)
 
 
+async def _access_verdict(engine: AsyncEngine) -> access_log.Verdict:
+    async with transaction(create_sessionmaker(engine)) as session:
+        kept = await access_log_anchors.all_anchors(session)
+        return await access_log.verify_access_log(session, anchors=kept)
+
+
 async def test_a_restored_backup_holds_the_same_city_and_its_history_verifies(
     source_and_restored: tuple[str, str], settings: Settings
 ) -> None:
@@ -143,6 +166,13 @@ async def test_a_restored_backup_holds_the_same_city_and_its_history_verifies(
         verdict = await _verdict(engine)
         assert verdict.intact, verdict.summary()
         assert verdict.rows == before['"public"."permits_history"'][0]
+        assert verdict.anchors_checked == 1
+        access = await _access_verdict(engine)
+        assert access.intact, access.summary()
+        assert (access.rows, access.anchors_checked) == (before['"public"."registry_personal_data_access"'][0], 1)
+        with pytest.raises(DBAPIError, match="registry_access_log_anchor is append-only: DELETE refused"):
+            async with engine.begin() as connection:
+                await connection.execute(text("DELETE FROM registry_access_log_anchor"))
         # The append-only triggers came along: the restored history refuses an edit.
         with pytest.raises(DBAPIError, match="permits_history is append-only: UPDATE refused"):
             async with engine.begin() as connection:

@@ -95,6 +95,7 @@ EXPECTED_MODULES = {
     },
     "allocations": {"list_allocations", "get_allocation", "release_allocation"},
     "history": {"list_history_anchors"},
+    "access_log": {"list_access_log_anchors"},
     "permits": {
         "get_permit",
         "get_permit_qr_png",

@@ -191,6 +191,7 @@ KNOWN_REFUSALS: list[tuple[str, int, str]] = [
     ("openRound", 422, "validation_failed"),
     ("listRounds", 400, "invalid_parameter"),
     ("listHistoryAnchors", 400, "invalid_parameter"),
+    ("listAccessLogAnchors", 400, "invalid_parameter"),
     ("getRound", 404, "round_not_found"),
     ("applyToRound", 403, "forbidden"),
     ("applyToRound", 404, "round_not_found"),

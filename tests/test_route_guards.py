@@ -40,6 +40,8 @@ PUBLIC = {
     ("GET", "/api/v1/allocation-rounds/{round_id:uuid}/results"),
     # Permits: the signed daily heads of the history, so anyone can keep copies (permits.anchors).
     ("GET", "/api/v1/history-anchors"),
+    # Registry: the signed daily heads of the personal-data access log, likewise (registry.access_log_anchors).
+    ("GET", "/api/v1/access-log-anchors"),
     # Issued permits: an inspector checks one by its number, offline with the keys and the revocation list.
     ("GET", "/api/v1/permits/{number:str}"),
     ("GET", "/api/v1/permits/{number:str}/qr.png"),

@@ -374,7 +374,14 @@ def build_parser() -> argparse.ArgumentParser:
     audit_parser.add_argument(
         "--anchors", type=Path, help="anchors kept outside: the JSON GET /history-anchors returns (or a list of them)"
     )
-    audit_parser.add_argument("--keys", type=Path, help="a JWKS document: also check each anchor's signature")
+    audit_parser.add_argument(
+        "--access-anchors",
+        type=Path,
+        help="the access log's anchors kept outside: the JSON GET /access-log-anchors returns (or a list of them)",
+    )
+    audit_parser.add_argument(
+        "--keys", type=Path, help="a JWKS document (GET /permit-signing-keys): also check each anchor's signature"
+    )
     return parser
 
 
@@ -393,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
             check_port_free(args.host, args.port)  # before the database starts: fail fast
         settings = _settings_with_database()
         if args.command == "verify-audit":
-            return asyncio.run(_verify_audit(settings, args.anchors, args.keys))
+            return asyncio.run(_verify_audit(settings, args.anchors, args.access_anchors, args.keys))
         _run(args, settings)
     except CannotListen as exc:
         print(f"flexreg {args.command}: {exc}", file=sys.stderr)  # noqa: T201
@@ -423,16 +430,22 @@ def _verify_draw(source: str) -> int:
     return 1
 
 
-async def _verify_audit(settings: Settings, anchors_file: Path | None, keys_file: Path | None) -> int:
-    """Both chains: the permits history (and its anchors) and the personal-data access log. 0 when both hold,
-    1 naming the first row that does not in either, 2 when a file is unreadable."""
+async def _verify_audit(
+    settings: Settings, anchors_file: Path | None, access_anchors_file: Path | None, keys_file: Path | None
+) -> int:
+    """Both chains, each against its anchors (the table's and copies kept outside): the permits history and the
+    personal-data access log. 0 when both hold, 1 naming the first row that does not in either, 2 when a file
+    is unreadable."""
+    from core.chain_anchors import UnreadableAnchors, load_anchors, load_public_keys
     from permits import anchors, history_verify
+    from registry import access_log_anchors
     from registry.access_log import verify_access_log
 
     try:
-        outside = history_verify.load_anchors(anchors_file) if anchors_file is not None else []
-        keys = history_verify.load_public_keys(keys_file) if keys_file is not None else None
-    except history_verify.UnreadableAnchors as exc:
+        outside = load_anchors(anchors_file) if anchors_file is not None else []
+        access_outside = load_anchors(access_anchors_file) if access_anchors_file is not None else []
+        keys = load_public_keys(keys_file) if keys_file is not None else None
+    except UnreadableAnchors as exc:
         print(f"flexreg verify-audit: {exc}", file=sys.stderr)  # noqa: T201
         return 2
     engine = create_engine(settings)
@@ -440,7 +453,8 @@ async def _verify_audit(settings: Settings, anchors_file: Path | None, keys_file
         async with transaction(create_sessionmaker(engine)) as session:
             kept = await anchors.all_anchors(session)
             verdict = await history_verify.verify_history(session, anchors=[*kept, *outside], public_keys=keys)
-            access = await verify_access_log(session)
+            access_kept = await access_log_anchors.all_anchors(session)
+            access = await verify_access_log(session, anchors=[*access_kept, *access_outside], public_keys=keys)
     finally:
         await engine.dispose()
     print(verdict.summary(), file=sys.stdout if verdict.intact else sys.stderr)

@@ -26,6 +26,7 @@ from core.settings import Settings
 from flexreg import retention
 from permits import anchors, calendar_store, signing, sweep, workdays
 from permits.permit_issue import Issuer
+from registry import access_log_anchors
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,19 @@ async def publish_history_anchor(sessionmaker: async_sessionmaker[AsyncSession],
         logger.info("history anchor for %s: row %d, %s", anchor.day, anchor.seq, anchor.row_hash)
 
 
+async def publish_access_log_anchor(sessionmaker: async_sessionmaker[AsyncSession], now: dt.datetime) -> None:
+    """The personal-data access log's head, signed with the same key as the history's (registry holds none)."""
+    settings = _settings()
+    async with transaction(sessionmaker) as session:
+        signer = await signing.current_signer(session, FieldCipher(settings.data.data_key))
+        anchor = await access_log_anchors.publish_anchor(
+            session, _AnchorSigner(signer), now=now, timezone=settings.timezone
+        )
+    if anchor is not None:
+        # The log line is a copy outside the database too, wherever the logs are shipped.
+        logger.info("access log anchor for %s: row %d, %s", anchor.day, anchor.seq, anchor.row_hash)
+
+
 async def apply_retention(sessionmaker: async_sessionmaker[AsyncSession], now: dt.datetime) -> None:
     await retention.run_retention(sessionmaker, now, periods=_settings().retention)
 
@@ -87,6 +101,7 @@ PERIODIC_JOBS.add("prune_rate_limits", "*/10 * * * *", prune_rate_limits)
 PERIODIC_JOBS.add("sweep_deadlines", "*/10 * * * *", sweep_deadlines)
 # 23:55 in the city (UTC+8): the day's head, signed before the day ends.
 PERIODIC_JOBS.add("publish_history_anchor", "55 15 * * *", publish_history_anchor)
+PERIODIC_JOBS.add("publish_access_log_anchor", "56 15 * * *", publish_access_log_anchor)
 # 03:37 in the city: purge and clear what the retention periods no longer allow keeping (flexreg.retention).
 PERIODIC_JOBS.add("apply_retention", "37 19 * * *", apply_retention)
 

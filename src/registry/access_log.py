@@ -25,14 +25,16 @@ import datetime as dt
 import hashlib
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, Literal
 
 import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import hash_chain
+from core.chain_anchors import Anchor, AnchorCheck
 from core.chain_queue import Chain, QueuedRow, enqueue
 from core.hash_chain import GENESIS, ChainBroken, walk_chain
 from registry.models import PersonalDataAccess
@@ -41,9 +43,13 @@ CHAIN_LOCK_KEY: Final = hash_chain.lock_pair("flexreg registry_personal_data_acc
 # Locked first whenever one transaction writes both chains (the permits history is lock order 2).
 CHAIN: Final = Chain(name="registry_personal_data_access", lock_order=1, lock=CHAIN_LOCK_KEY, model=PersonalDataAccess)
 SALT_BYTES: Final = 16
+# What the log's anchors' signatures begin with (registry.access_log_anchors publishes them).
+ANCHOR_DOMAIN: Final = b"flexreg access log anchor v1\n"
 _COLUMNS: Final = tuple(PersonalDataAccess.__table__.c)
 
-Problem = Literal["missing", "broken_link", "altered", "purpose_altered"]
+Problem = Literal[
+    "missing", "broken_link", "altered", "purpose_altered", "truncated", "anchor_mismatch", "bad_signature"
+]
 
 
 class Access(msgspec.Struct, frozen=True, kw_only=True):
@@ -161,6 +167,7 @@ class Verdict(msgspec.Struct, frozen=True, kw_only=True):
     head_hash: str | None  # hex
     purposes_cleared: int
     finding: Finding | None
+    anchors_checked: int = 0
 
     @property
     def intact(self) -> bool:
@@ -170,15 +177,28 @@ class Verdict(msgspec.Struct, frozen=True, kw_only=True):
         if self.finding is not None:
             return f"the personal-data access log does not verify: {self.finding.detail}"
         head = f"head seq {self.head_seq} {self.head_hash}" if self.head_seq is not None else "no head (empty)"
+        agreeing = "1 anchor agrees" if self.anchors_checked == 1 else f"{self.anchors_checked} anchors agree"
         return (
             f"the personal-data access log verifies: {self.rows} rows, {head}, "
-            f"{self.purposes_cleared} purposes cleared by retention"
+            f"{self.purposes_cleared} purposes cleared by retention, {agreeing}"
         )
 
 
-async def verify_access_log(session: AsyncSession, *, batch: int = hash_chain.BATCH) -> Verdict:
-    """Recompute the chain from row 1 and check each kept purpose against its digest; the first row that does
-    not hold is named. A cleared purpose (purpose and salt both null) is retention's, and verifies."""
+async def verify_access_log(
+    session: AsyncSession,
+    *,
+    anchors: Iterable[Anchor] = (),
+    public_keys: Mapping[str, Ed25519PublicKey] | None = None,
+    batch: int = hash_chain.BATCH,
+) -> Verdict:
+    """Recompute the chain from row 1, check each kept purpose against its digest, and check the chain against
+    `anchors` (registry.access_log_anchors; their signatures too when `public_keys` are given): the first row
+    that does not hold is named. A cleared purpose (purpose and salt both null) is retention's, and verifies."""
+    check = AnchorCheck(anchors)
+    if public_keys is not None and (forged := check.signatures(ANCHOR_DOMAIN, public_keys)) is not None:
+        return _failed(
+            0, GENESIS, 0, check.checked, Finding(seq=forged.seq, problem=forged.problem, detail=forged.detail)
+        )
     count, prev, cleared = 0, GENESIS, 0
     try:
         async for row, recomputed in walk_chain(
@@ -192,11 +212,18 @@ async def verify_access_log(session: AsyncSession, *, batch: int = hash_chain.BA
                 or purpose_digest(row.purpose_salt, row.purpose) != row.purpose_digest
             ):
                 detail = f"row {row.seq} was altered (its purpose no longer matches its purpose_digest)"
-                return _failed(count, prev, cleared, Finding(seq=row.seq, problem="purpose_altered", detail=detail))
+                finding = Finding(seq=row.seq, problem="purpose_altered", detail=detail)
+                return _failed(count, prev, cleared, check.checked, finding)
+            if (disagrees := check.row(row.seq, recomputed)) is not None:
+                finding = Finding(seq=disagrees.seq, problem=disagrees.problem, detail=disagrees.detail)
+                return _failed(count, prev, cleared, check.checked, finding)
             prev, count = recomputed, row.seq
     except ChainBroken as broken:
+        finding = Finding(seq=broken.seq, problem=broken.problem, detail=broken.detail)
+        return _failed(broken.rows, broken.head, cleared, check.checked, finding)
+    if (cut := check.end(count)) is not None:
         return _failed(
-            broken.rows, broken.head, cleared, Finding(seq=broken.seq, problem=broken.problem, detail=broken.detail)
+            count, prev, cleared, check.checked, Finding(seq=cut.seq, problem=cut.problem, detail=cut.detail)
         )
     return Verdict(
         rows=count,
@@ -204,16 +231,18 @@ async def verify_access_log(session: AsyncSession, *, batch: int = hash_chain.BA
         head_hash=prev.hex() if count else None,
         purposes_cleared=cleared,
         finding=None,
+        anchors_checked=check.checked,
     )
 
 
-def _failed(rows: int, prev: bytes, cleared: int, finding: Finding) -> Verdict:
+def _failed(rows: int, prev: bytes, cleared: int, checked: int, finding: Finding) -> Verdict:
     return Verdict(
         rows=rows,
         head_seq=rows or None,
         head_hash=prev.hex() if rows else None,
         purposes_cleared=cleared,
         finding=finding,
+        anchors_checked=checked,
     )
 
 

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core import chain_anchors
 from core.settings import Settings
 from flexreg import jobs
 from permits import anchors, history_verify
@@ -33,7 +34,7 @@ async def test_the_anchor_job_signs_the_head_with_the_published_key(
     assert len(published) == 1
     jwks = tmp_path / "jwks.json"
     jwks.write_bytes((await client.get("/api/v1/permit-signing-keys")).content)
-    keys = history_verify.load_public_keys(jwks)
+    keys = chain_anchors.load_public_keys(jwks)
     assert anchors.signature_holds(published[0], keys[published[0].kid])
     verdict = await history_verify.verify_history(session, anchors=published, public_keys=keys)
     assert verdict.intact, verdict.summary()

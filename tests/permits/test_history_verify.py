@@ -9,11 +9,12 @@ import msgspec
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.chain_anchors import UnreadableAnchors, load_anchors, load_public_keys
 from core.hash_chain import chain_hash
 from permits import anchors
 from permits.history import entry_row
 from permits.history_models import HistoryEntry
-from permits.history_verify import UnreadableAnchors, load_anchors, load_public_keys, verify_history
+from permits.history_verify import verify_history
 from tests.clock import START
 from tests.permits.history_builders import LocalSigner, append_rows, tamper
 

@@ -1,5 +1,6 @@
 """The access log with committed rows in a scratch database: concurrent staff reads chain without a fork (T-L3),
-and `flexreg verify-audit` verifies the log beside the permits history and names a tampered row."""
+and `flexreg verify-audit` verifies the log beside the permits history, names a tampered row and, against the
+day's anchor kept outside, a cut tail."""
 
 from __future__ import annotations
 
@@ -8,19 +9,25 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import msgspec
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from core.auth import Principal
+from core.chain_anchors import Anchor
 from core.db import create_sessionmaker, drop_database, sqlalchemy_url
 from core.settings import Settings
 from flexreg.cli import main
+from registry import access_log_anchors
 from registry.access import record_personal_data_access
 from registry.access_log import verify_access_log
+from tests.clock import START
 from tests.conftest import migrated_database
+from tests.permits.history_builders import LocalSigner
 from tests.registry.builders import make_account, make_jurisdiction, make_vendor
 
+CITY = "Asia/Shanghai"
 IN_FLIGHT = 16  # the server is shared by several checkouts
 
 
@@ -75,13 +82,24 @@ async def _count_and_verify(url: str) -> tuple[int, int, int, bool]:
         await engine.dispose()
 
 
-async def _as_superuser(url: str, statement: str) -> None:
+async def _as_superuser(url: str, statement: str, table: str = "registry_personal_data_access") -> None:
     engine = create_async_engine(sqlalchemy_url(url))
     try:
         async with engine.begin() as connection:
-            await connection.execute(text("ALTER TABLE registry_personal_data_access DISABLE TRIGGER USER"))
+            await connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
             await connection.execute(text(statement))
-            await connection.execute(text("ALTER TABLE registry_personal_data_access ENABLE TRIGGER USER"))
+            await connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
+    finally:
+        await engine.dispose()
+
+
+async def _publish_anchor(url: str) -> Anchor:
+    engine = create_async_engine(sqlalchemy_url(url))
+    try:
+        async with create_sessionmaker(engine).begin() as session:
+            anchor = await access_log_anchors.publish_anchor(session, LocalSigner(), now=START, timezone=CITY)
+        assert anchor is not None
+        return anchor
     finally:
         await engine.dispose()
 
@@ -102,6 +120,20 @@ def test_concurrent_reads_chain_without_a_fork_and_verify_audit_checks_the_log(
     out = capsys.readouterr().out
     assert "the personal-data access log verifies: 48 rows, head seq 48 " in out
     assert "the history verifies" in out
+
+    # Rows deleted from the log's end chain still; the day's anchor, kept outside, catches them.
+    kept = tmp_path / "access-log-anchors.json"
+    kept.write_bytes(msgspec.json.encode([asyncio.run(_publish_anchor(scratch_url))]))
+    asyncio.run(_as_superuser(scratch_url, "DELETE FROM registry_personal_data_access WHERE seq > 40"))
+    asyncio.run(_as_superuser(scratch_url, "DELETE FROM registry_access_log_anchor", "registry_access_log_anchor"))
+    assert main(["verify-audit"]) == 0
+    capsys.readouterr()
+    assert main(["verify-audit", "--access-anchors", str(kept)]) == 1
+    err = capsys.readouterr().err
+    assert "the personal-data access log does not verify: the chain ends at row 40" in err
+    assert "names row 48: truncated" in err
+    (tmp_path / "garbage.json").write_text("{")
+    assert main(["verify-audit", "--access-anchors", str(tmp_path / "garbage.json")]) == 2
 
     asyncio.run(
         _as_superuser(scratch_url, "UPDATE registry_personal_data_access SET fields = '{phone}' WHERE seq = 17")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar.openapi.spec import OpenAPI
 
+from registry.api.access_log import AccessLogAnchorController
 from registry.api.accounts import AccountController, AuthController, document_sessions
 from registry.api.catalogue import CatalogueController, document_catalogue_parameters
 from registry.api.claims import ClaimController
@@ -22,6 +23,7 @@ CONTROLLERS = [
     DocumentController,
     ClaimController,
     CatalogueController,
+    AccessLogAnchorController,
 ]
 
 

@@ -19,6 +19,7 @@ from core.geojson import Polygon
 from core.openapi_components import add_struct_components
 from registry import catalogue, models
 from registry import entitlements as rules
+from registry.api.access_log import AccessLogAnchorOut
 from registry.api.accounts import (
     AccountChange,
     AccountOut,
@@ -260,4 +261,12 @@ def examples() -> list[msgspec.Struct]:
         catalogue.DepartmentListOut(items=[department], version=activities.version),
         permit_type,
         catalogue.PermitTypeListOut(items=[permit_type], version=activities.version),
+        AccessLogAnchorOut(
+            day=dt.date(2026, 3, 2),
+            seq=318,
+            row_hash="c4a1e9f07b2d5e8a3f6c9b0d2e4f7a1c3b5d8e0f2a4c6e9b1d3f5a7c9e0b2d4f",
+            signature="Vh3kQ9m2Xc7LpR0tYw5nB8sJ1dFzA4uEoGiK6aMqT2vN9xC3yH7bW0rU5eS8lPjD1gZfO4kM6nQ2tV9wX3cAQw",
+            kid="history-2026-03",
+            created_at=signed_up.replace(hour=23, minute=56, second=0),
+        ),
     ]
