@@ -94,7 +94,7 @@ def test_sigterm_lets_the_request_in_flight_finish_and_exits_0(serve_env: dict[s
             if sample.name == "flexreg_http_requests_total" and sample.labels.get("route") == "/health"
         ]
         assert counted == [HEALTH_CALLS]
-        assert any((tmp_path / "prometheus").glob("*/counter_*.db"))
+        assert any((tmp_path / "prometheus" / str(server.pid)).glob("counter_*.db"))
 
         # A sign-in whose body is still on its way when SIGTERM arrives.
         credentials = json.dumps({"username": "demo_admin", "password": "demo-admin-pass"}).encode()

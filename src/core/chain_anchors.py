@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 from zoneinfo import ZoneInfo
@@ -198,15 +198,21 @@ class UnreadableAnchors(Exception):
     """An anchors or keys file that is not what an anchors endpoint or a JWKS document returns."""
 
 
-def load_anchors(path: Path) -> list[Anchor]:
-    """Anchors kept outside: a page of an anchors endpoint (`{items, next_cursor}`), or a list of anchors."""
+def load_anchors(path: Path, *, on_partial: Callable[[str], None] | None = None) -> list[Anchor]:
+    """Anchors kept outside: a page of an anchors endpoint (`{items, next_cursor}`), or a list of anchors.
+
+    The endpoints list oldest first: a page with a `next_cursor` holds none of the later anchors, the ones that
+    catch a recently cut tail, so `on_partial` is told of it (the keeper should have followed the cursor)."""
     try:
         raw = path.read_bytes()
         if raw.lstrip().startswith(b"["):
             return msgspec.json.decode(raw, type=list[Anchor])
-        return msgspec.json.decode(raw, type=Page[Anchor]).items
+        page = msgspec.json.decode(raw, type=Page[Anchor])
     except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise UnreadableAnchors(f"{path}: {exc}") from None
+    if page.next_cursor is not None and on_partial is not None:
+        on_partial(f"{path} is one page of several (its next_cursor is set): anchors after it are not checked")
+    return page.items
 
 
 class _Jwk(msgspec.Struct):

@@ -372,12 +372,18 @@ def build_parser() -> argparse.ArgumentParser:
         "verify-audit", help="recompute the hash chains (permits history, personal-data access log) from row 1"
     )
     audit_parser.add_argument(
-        "--anchors", type=Path, help="anchors kept outside: the JSON GET /history-anchors returns (or a list of them)"
+        "--anchors",
+        type=Path,
+        action="append",
+        default=[],
+        help="anchors kept outside: the JSON GET /history-anchors returns (a page, or a list of anchors); repeatable",
     )
     audit_parser.add_argument(
         "--access-anchors",
         type=Path,
-        help="the access log's anchors kept outside: the JSON GET /access-log-anchors returns (or a list of them)",
+        action="append",
+        default=[],
+        help="the access log's anchors kept outside: the JSON GET /access-log-anchors returns; repeatable",
     )
     audit_parser.add_argument(
         "--keys", type=Path, help="a JWKS document (GET /permit-signing-keys): also check each anchor's signature"
@@ -431,7 +437,7 @@ def _verify_draw(source: str) -> int:
 
 
 async def _verify_audit(
-    settings: Settings, anchors_file: Path | None, access_anchors_file: Path | None, keys_file: Path | None
+    settings: Settings, anchors_files: list[Path], access_anchors_files: list[Path], keys_file: Path | None
 ) -> int:
     """Both chains, each against its anchors (the table's and copies kept outside): the permits history and the
     personal-data access log. 0 when both hold, 1 naming the first row that does not in either, 2 when a file
@@ -442,8 +448,8 @@ async def _verify_audit(
     from registry.access_log import verify_access_log
 
     try:
-        outside = load_anchors(anchors_file) if anchors_file is not None else []
-        access_outside = load_anchors(access_anchors_file) if access_anchors_file is not None else []
+        outside = [a for path in anchors_files for a in load_anchors(path, on_partial=_warn)]
+        access_outside = [a for path in access_anchors_files for a in load_anchors(path, on_partial=_warn)]
         keys = load_public_keys(keys_file) if keys_file is not None else None
     except UnreadableAnchors as exc:
         print(f"flexreg verify-audit: {exc}", file=sys.stderr)  # noqa: T201
@@ -460,6 +466,10 @@ async def _verify_audit(
     print(verdict.summary(), file=sys.stdout if verdict.intact else sys.stderr)
     print(access.summary(), file=sys.stdout if access.intact else sys.stderr)
     return 0 if verdict.intact and access.intact else 1
+
+
+def _warn(message: str) -> None:
+    print(f"flexreg verify-audit: warning: {message}", file=sys.stderr)  # noqa: T201
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> None:

@@ -48,7 +48,8 @@ async def sweep_deadlines(sessionmaker: async_sessionmaker[AsyncSession], now: d
 
 
 class _AnchorSigner:
-    """The permits' Ed25519 signing key as the history's HeadSigner: anchors verify against GET /permit-signing-keys."""
+    """The permits' Ed25519 signing key as a HeadSigner of both chains' anchors (the history's, the access log's):
+    they verify against GET /permit-signing-keys."""
 
     def __init__(self, signer: signing.Signer) -> None:
         self._signer = signer
@@ -101,6 +102,7 @@ PERIODIC_JOBS.add("prune_rate_limits", "*/10 * * * *", prune_rate_limits)
 PERIODIC_JOBS.add("sweep_deadlines", "*/10 * * * *", sweep_deadlines)
 # 23:55 in the city (UTC+8): the day's head, signed before the day ends.
 PERIODIC_JOBS.add("publish_history_anchor", "55 15 * * *", publish_history_anchor)
+# 23:56 in the city: the access log's head, likewise.
 PERIODIC_JOBS.add("publish_access_log_anchor", "56 15 * * *", publish_access_log_anchor)
 # 03:37 in the city: purge and clear what the retention periods no longer allow keeping (flexreg.retention).
 PERIODIC_JOBS.add("apply_retention", "37 19 * * *", apply_retention)

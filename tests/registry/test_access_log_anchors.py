@@ -168,3 +168,41 @@ async def test_the_job_signs_the_logs_head_with_the_published_key(
     verdict = await verify_access_log(session, anchors=published, public_keys=keys)
     assert verdict.intact, verdict.summary()
     assert verdict.anchors_checked == 1
+
+
+def test_the_signed_bytes_of_both_chains_are_pinned() -> None:
+    """What outside verifiers re-create byte for byte (docs/retention.md, permits.anchors): never to change."""
+    head = bytes(range(32))
+    body = b'{"day":"2026-06-15","row_hash":"' + head.hex().encode() + b'","seq":7}'
+    assert history_anchors.anchor_message(day=dt.date(2026, 6, 15), seq=7, row_hash=head) == (
+        b"flexreg history anchor v1\n" + body
+    )
+    assert chain_anchors.anchor_message(ANCHOR_DOMAIN, day=dt.date(2026, 6, 15), seq=7, row_hash=head) == (
+        b"flexreg access log anchor v1\n" + body
+    )
+
+
+async def test_a_history_anchor_does_not_pass_for_the_logs(session: AsyncSession, settings: Settings) -> None:
+    """The same key signs both chains: an anchor of the history, same seq and hash, fails the log's check."""
+    signer = LocalSigner()
+    seqs = await log_reads(session, settings, 2)
+    head = await access_log_anchors.chain_head(session)
+    assert head is not None
+    signature = signer.sign(history_anchors.anchor_message(day=START.date(), seq=head[0], row_hash=head[1]))
+    borrowed = Anchor(
+        day=START.date(),
+        seq=seqs[-1],
+        row_hash=head[1].hex(),
+        signature=chain_anchors.b64url(signature),
+        kid=signer.kid,
+        created_at=START,
+    )
+    verdict = await verify_access_log(session, anchors=[borrowed], public_keys={signer.kid: signer.public_key})
+    assert verdict.finding is not None
+    assert verdict.finding.problem == "bad_signature"
+    assert (await verify_access_log(session, anchors=[borrowed])).intact  # without keys, the head itself agrees
+
+
+def test_the_anchor_job_runs_daily() -> None:
+    crons = {job.name: job.cron for job in jobs.PERIODIC_JOBS}
+    assert crons["publish_access_log_anchor"] == "56 15 * * *"

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from core.auth import Principal
-from core.chain_anchors import Anchor
+from core.chain_anchors import Anchor, b64url
 from core.db import create_sessionmaker, drop_database, sqlalchemy_url
 from core.settings import Settings
 from flexreg.cli import main
@@ -93,11 +93,18 @@ async def _as_superuser(url: str, statement: str, table: str = "registry_persona
         await engine.dispose()
 
 
-async def _publish_anchor(url: str) -> Anchor:
+def _jwks(directory: Path, signer: LocalSigner) -> Path:
+    path = directory / f"jwks-{id(signer)}.json"
+    x = b64url(signer.public_key.public_bytes_raw())
+    path.write_text(f'{{"keys": [{{"kty": "OKP", "crv": "Ed25519", "kid": "{signer.kid}", "x": "{x}"}}]}}')
+    return path
+
+
+async def _publish_anchor(url: str, signer: LocalSigner) -> Anchor:
     engine = create_async_engine(sqlalchemy_url(url))
     try:
         async with create_sessionmaker(engine).begin() as session:
-            anchor = await access_log_anchors.publish_anchor(session, LocalSigner(), now=START, timezone=CITY)
+            anchor = await access_log_anchors.publish_anchor(session, signer, now=START, timezone=CITY)
         assert anchor is not None
         return anchor
     finally:
@@ -122,8 +129,19 @@ def test_concurrent_reads_chain_without_a_fork_and_verify_audit_checks_the_log(
     assert "the history verifies" in out
 
     # Rows deleted from the log's end chain still; the day's anchor, kept outside, catches them.
+    signer = LocalSigner()
     kept = tmp_path / "access-log-anchors.json"
-    kept.write_bytes(msgspec.json.encode([asyncio.run(_publish_anchor(scratch_url))]))
+    anchor = asyncio.run(_publish_anchor(scratch_url, signer))
+    kept.write_bytes(msgspec.json.encode([anchor]))
+    assert main(["verify-audit", "--access-anchors", str(kept), "--keys", str(_jwks(tmp_path, signer))]) == 0
+    assert "the personal-data access log verifies: 48 rows" in capsys.readouterr().out
+    assert main(["verify-audit", "--access-anchors", str(kept), "--keys", str(_jwks(tmp_path, LocalSigner()))]) == 1
+    assert "(row 48) has a signature that does not hold" in capsys.readouterr().err
+    # A saved first page whose cursor was not followed is checked, and said to be partial.
+    page = tmp_path / "first-page.json"
+    page.write_bytes(msgspec.json.encode({"items": [anchor], "next_cursor": "more"}))
+    assert main(["verify-audit", "--access-anchors", str(page), "--access-anchors", str(kept)]) == 0
+    assert "first-page.json is one page of several" in capsys.readouterr().err
     asyncio.run(_as_superuser(scratch_url, "DELETE FROM registry_personal_data_access WHERE seq > 40"))
     asyncio.run(_as_superuser(scratch_url, "DELETE FROM registry_access_log_anchor", "registry_access_log_anchor"))
     assert main(["verify-audit"]) == 0

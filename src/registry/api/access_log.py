@@ -33,10 +33,11 @@ class AccessLogAnchorController(Controller):
             "Public. One anchor per city day, oldest first: the access log's last row (`seq`, `row_hash` in hex) "
             "signed with Ed25519 by the key `kid` names (GET /permit-signing-keys publishes it; `signature`, "
             "base64url, over the bytes `flexreg access log anchor v1\\n` followed by the compact sorted JSON "
-            '`{"day","row_hash","seq"}`). An anchor holds how many staff reads of personal data were logged and '
-            "a hash, nothing about whose data. Keep copies: `flexreg verify-audit --access-anchors FILE` checks "
-            "the log against them, catching a read whose record was deleted from the log's end or a log "
-            "rewritten in the database itself."
+            '`{"day","row_hash","seq"}`). An anchor holds how many rows the log had (one per staff read of one '
+            "vendor's data) and a hash, nothing about whose data. Keep copies of every page (follow "
+            "`next_cursor`): `flexreg verify-audit --access-anchors FILE` checks the log against them, catching "
+            "rows deleted from the log's end, up to the newest anchor held, or a log rewritten in the database "
+            "itself."
         ),
     )
     async def list_access_log_anchors(

@@ -266,7 +266,7 @@ def examples() -> list[msgspec.Struct]:
             seq=318,
             row_hash="c4a1e9f07b2d5e8a3f6c9b0d2e4f7a1c3b5d8e0f2a4c6e9b1d3f5a7c9e0b2d4f",
             signature="Vh3kQ9m2Xc7LpR0tYw5nB8sJ1dFzA4uEoGiK6aMqT2vN9xC3yH7bW0rU5eS8lPjD1gZfO4kM6nQ2tV9wX3cAQw",
-            kid="history-2026-03",
+            kid="Kz2ahJfzZpdjqOBMUm_rON7KjjuD9l83wXrM7Ed7U30",  # the permits signing key's RFC 7638 thumbprint
             created_at=signed_up.replace(hour=23, minute=56, second=0),
         ),
     ]
