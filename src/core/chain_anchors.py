@@ -25,10 +25,12 @@ from zoneinfo import ZoneInfo
 import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import select
+from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, LargeBinary, Text, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
+from core.hash_chain import HASH_BYTES
 from core.pagination import Page, keyset_page
 
 _ENCODER: Final = msgspec.json.Encoder(order="sorted")
@@ -56,15 +58,24 @@ class Anchor(msgspec.Struct, frozen=True, kw_only=True):
     created_at: dt.datetime
 
 
-class AnchorTable(Protocol):
-    """The ORM model of a chain's anchors: one row per city day (primary key `day`)."""
+class AnchorRow:
+    """The columns of a chain's anchors table, one row per city day: a mapped class takes them with its Base
+    (`class HistoryAnchor(AnchorRow, Base)`), its own `__tablename__`, and the tables' two checks."""
 
-    day: Any
-    seq: Any
-    row_hash: Any
-    signature: Any
-    kid: Any
-    created_at: Any
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[CheckConstraint, ...]:
+        # Made per table: a constraint belongs to the one table it is attached to.
+        return (
+            CheckConstraint("seq >= 1", name="seq_positive"),
+            CheckConstraint(f"length(row_hash) = {HASH_BYTES}", name="hash_size"),
+        )
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    row_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    kid: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 def anchor_message(domain: bytes, *, day: dt.date, seq: int, row_hash: bytes) -> bytes:
@@ -90,7 +101,7 @@ def signature_holds(domain: bytes, anchor: Anchor, public_key: Ed25519PublicKey)
     return True
 
 
-def anchor_of(row: AnchorTable) -> Anchor:
+def anchor_of(row: AnchorRow) -> Anchor:
     return Anchor(
         day=row.day,
         seq=row.seq,
@@ -103,7 +114,7 @@ def anchor_of(row: AnchorTable) -> Anchor:
 
 async def publish_anchor(
     session: AsyncSession,
-    table: type[AnchorTable],
+    table: type[AnchorRow],
     domain: bytes,
     head: tuple[int, bytes] | None,
     signer: HeadSigner,
@@ -129,7 +140,7 @@ async def publish_anchor(
 
 
 async def list_anchors(
-    session: AsyncSession, table: type[AnchorTable], *, limit: int, cursor: str | None
+    session: AsyncSession, table: type[AnchorRow], *, limit: int, cursor: str | None
 ) -> Page[Anchor]:
     """A chain's published anchors, oldest day first."""
     page: Page[Any] = await keyset_page(
@@ -138,7 +149,7 @@ async def list_anchors(
     return Page(items=[anchor_of(row) for row in page.items], next_cursor=page.next_cursor)
 
 
-async def all_anchors(session: AsyncSession, table: type[AnchorTable]) -> Sequence[Anchor]:
+async def all_anchors(session: AsyncSession, table: type[AnchorRow]) -> Sequence[Anchor]:
     """Every anchor a chain's table holds (its verifier checks the chain against each)."""
     rows = await session.scalars(select(table).order_by(table.day))
     return [anchor_of(row) for row in rows]

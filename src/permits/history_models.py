@@ -14,10 +14,11 @@ import datetime as dt
 import uuid
 from typing import Any, Final, Literal, get_args
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, Index, LargeBinary, Text, Uuid, func
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, LargeBinary, Text, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.chain_anchors import AnchorRow
 from core.db import Base, one_of
 
 # Who did it: an account acting in its role (core.auth.Role, restated: a Literal cannot be derived; a test keeps
@@ -56,18 +57,7 @@ class HistoryEntry(Base):
     row_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
 
 
-class HistoryAnchor(Base):
+class HistoryAnchor(AnchorRow, Base):
     """The chain head as it stood on one city day, signed, so copies kept outside can catch a rewrite."""
 
     __tablename__ = "permits_history_anchor"
-    __table_args__ = (
-        CheckConstraint("seq >= 1", name="seq_positive"),
-        CheckConstraint(f"length(row_hash) = {HASH_BYTES}", name="hash_size"),
-    )
-
-    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger)
-    row_hash: Mapped[bytes] = mapped_column(LargeBinary)
-    signature: Mapped[bytes] = mapped_column(LargeBinary)
-    kid: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

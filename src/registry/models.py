@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.auth import ROLES
+from core.chain_anchors import AnchorRow
 from core.db import Base, one_of
 from core.hash_chain import HASH_BYTES
 from registry.policies import KEY_GROUPS
@@ -275,22 +276,11 @@ class PersonalDataAccess(Base):
     row_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
 
 
-class AccessLogAnchor(Base):
+class AccessLogAnchor(AnchorRow, Base):
     """The access log's head as it stood on one city day, signed (core.chain_anchors): copies kept outside catch
     a cut tail or a rewrite. Append-only (migration 0017's triggers)."""
 
     __tablename__ = "registry_access_log_anchor"
-    __table_args__ = (
-        CheckConstraint("seq >= 1", name="seq_positive"),
-        CheckConstraint(f"length(row_hash) = {HASH_BYTES}", name="hash_size"),
-    )
-
-    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger)
-    row_hash: Mapped[bytes] = mapped_column(LargeBinary)
-    signature: Mapped[bytes] = mapped_column(LargeBinary)
-    kid: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class LoginFailure(Base):
