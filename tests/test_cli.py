@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from core.db import drop_database, recreate_database
-from flexreg import cli
+from flexreg import cli, serving
 from flexreg.cli import main
 from flexreg.demo import STAFF
 
@@ -137,25 +137,25 @@ def test_port_check_passes_a_free_port() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    cli.check_port_free("127.0.0.1", port)
+    serving.check_port_free("127.0.0.1", port)
 
 
 def test_ready_block_ends_with_the_urls_and_the_demo_accounts() -> None:
-    block = cli.ready_block(cli.base_url("0.0.0.0", 8000), demo=True)
+    block = serving.ready_block(serving.base_url("0.0.0.0", 8000), demo=True)
     assert "API   http://127.0.0.1:8000/api/v1" in block
     assert "Docs  http://127.0.0.1:8000/schema" in block
     assert "Console http://127.0.0.1:8000/console" in block
     for username, password, *_ in STAFF:
         assert f"{username:20} {password}" in block
     assert block.index("Docs") < block.index("demo_admin")
-    assert "demo_admin" not in cli.ready_block("http://127.0.0.1:8000", demo=False)
+    assert "demo_admin" not in serving.ready_block("http://127.0.0.1:8000", demo=False)
 
 
 def test_ready_block_waits_for_the_service_to_answer() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         free = probe.getsockname()[1]
-    assert not cli.wait_until_answering(f"http://127.0.0.1:{free}", timeout=0.5)
+    assert not serving.wait_until_answering(f"http://127.0.0.1:{free}", timeout=0.5)
 
     class OpenAPI(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -169,7 +169,7 @@ def test_ready_block_waits_for_the_service_to_answer() -> None:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        assert cli.wait_until_answering(f"http://127.0.0.1:{server.server_port}", timeout=5)
+        assert serving.wait_until_answering(f"http://127.0.0.1:{server.server_port}", timeout=5)
     finally:
         server.shutdown()
         server.server_close()

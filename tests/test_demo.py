@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import FixedClock
 from core.settings import Settings
-from flexreg.cli import ready_block
 from flexreg.demo import (
     APPLICANTS,
     CARRIAGEWAY_MARKET,
@@ -38,6 +37,7 @@ from flexreg.demo import (
     city_lines,
 )
 from flexreg.demo_permits import DemoApplication, department_accounts, department_lines
+from flexreg.serving import ready_block
 from permits import qr
 from permits.history_models import HistoryEntry
 from permits.issuance import PERMIT_AUDIENCE

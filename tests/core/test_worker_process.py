@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from core.db import drop_database, recreate_database
-from flexreg.cli import wait_until_answering
+from flexreg.serving import wait_until_answering
 from tests.venues.servers import free_port
 
 pytestmark = pytest.mark.concurrency
